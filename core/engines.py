@@ -1,0 +1,340 @@
+"""The three implementations of the seeds behind one stepping interface.
+
+- numpy:   NumPy arrays, gradients derived by hand (seed 004's first implementation).
+- scratch: tensors with requires_grad, autograd, an in-place update under no_grad (seeds 000, 004).
+- module:  nn.Linear, nn.MSELoss and torch.optim (seeds 001, 002, 003, 004).
+
+Each engine owns its copy of the training rows in its own dtype, runs a number of minibatches
+in a tight loop and writes every step's loss and post-update parameters into caller-provided
+NumPy buffers, so per-step bookkeeping costs almost nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.optim import (
+    Hyper,
+    apply_torch_hyper,
+    make_hand_optimizer,
+    make_torch_optimizer,
+)
+
+
+@dataclass
+class EngineSpec:
+    """What an engine needs to know besides the data and the initial parameters."""
+
+    optimizer: str
+    hyper: Hyper
+    fit_bias: bool = True
+    loss_scale: float = 1.0  # 1 for mse, 0.5 for half_mse (the seeds' squared_loss)
+    l2_penalty: float = 0.0
+    dtype: str = "float32"
+
+
+class Engine(ABC):
+    """Runs minibatch steps over an epoch order; parameters are [w..., b] in trained units."""
+
+    name = "engine"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
+        self.spec = spec
+        self.n, self.d = x.shape
+        self._order: np.ndarray | None = None
+
+    @abstractmethod
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """Prepare the rows of one epoch in the given order (None: natural order)."""
+
+    @abstractmethod
+    def run(
+        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+    ) -> None:
+        """Run `count` minibatches from batch index `start`; fill losses[:count], params[:count]."""
+
+    @abstractmethod
+    def params(self) -> np.ndarray:
+        """Current [w..., b] as a float64 copy (b is 0 without a bias)."""
+
+    @abstractmethod
+    def set_params(self, theta: np.ndarray) -> None:
+        """Overwrite the parameters with [w..., b]."""
+
+    @abstractmethod
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change optimizer hyper-parameters, keeping the optimizer's state."""
+
+    @abstractmethod
+    def reset_optimizer(self) -> None:
+        """Forget the optimizer's state (momentum, moments)."""
+
+
+class NumpyEngine(Engine):
+    """NumPy with hand-derived gradients: grad = 2c/m X^T (X theta - y) (+ 2 l2 theta)."""
+
+    name = "numpy"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
+        super().__init__(x, y, theta0, spec)
+        dt = np.dtype(spec.dtype)
+        # The bias is a weight on a constant column: one matrix product gives both gradients.
+        xa = np.hstack([x, np.ones((self.n, 1))]) if spec.fit_bias else x
+        self.xa = np.ascontiguousarray(xa, dtype=dt)
+        self.y = np.ascontiguousarray(y, dtype=dt)
+        self.p = self.d + 1 if spec.fit_bias else self.d
+        self.theta = np.array(theta0[: self.p], dtype=dt)
+        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], spec.hyper)
+        self.xs, self.ys = self.xa, self.y
+
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """Gather the epoch's rows once, so each batch is a cheap contiguous slice."""
+        if order is None:
+            self.xs, self.ys = self.xa, self.y
+        else:
+            self.xs, self.ys = self.xa[order], self.y[order]
+
+    def run(
+        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+    ) -> None:
+        """Run minibatch steps with hand-derived gradients."""
+        xs, ys, th, n, p = self.xs, self.ys, self.theta, self.n, self.p
+        c2, l2 = 2.0 * self.spec.loss_scale, self.spec.l2_penalty
+        c = self.spec.loss_scale
+        opt_step = self.opt.step
+        params[:count, p:] = 0.0
+        lo = start * batch_size
+        for k in range(count):
+            hi = min(lo + batch_size, n)
+            xb = xs[lo:hi]
+            r = xb @ th
+            r -= ys[lo:hi]
+            m = hi - lo
+            loss = c * float(r @ r) / m
+            g = xb.T @ r
+            g *= c2 / m
+            if l2:
+                loss += l2 * float(th @ th)
+                g += (2.0 * l2) * th
+            opt_step([g])
+            losses[k] = loss
+            params[k, :p] = th
+            lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+
+    def params(self) -> np.ndarray:
+        """Current [w..., b] as float64."""
+        out = np.zeros(self.d + 1)
+        out[: self.p] = self.theta
+        return out
+
+    def set_params(self, theta: np.ndarray) -> None:
+        """Overwrite parameters in place (the optimizer holds a reference)."""
+        self.theta[:] = theta[: self.p]
+
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters."""
+        self.opt.hyper = hyper
+
+    def reset_optimizer(self) -> None:
+        """Forget optimizer state."""
+        self.opt.reset_state()
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return torch.float64 if name == "float64" else torch.float32
+
+
+class ScratchEngine(Engine):
+    """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
+
+    name = "scratch"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
+        import torch
+
+        super().__init__(x, y, theta0, spec)
+        self.torch = torch
+        dt = _torch_dtype(spec.dtype)
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(dt)
+        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(dt).reshape(-1, 1)
+        self.w = torch.tensor(theta0[: self.d], dtype=dt).reshape(-1, 1).requires_grad_(True)
+        self.b = torch.tensor(theta0[self.d :], dtype=dt).requires_grad_(spec.fit_bias)
+        self.tensors = [self.w, self.b] if spec.fit_bias else [self.w]
+        # NumPy views share memory with the parameters: recording a step is a cheap copy.
+        self.w_view = self.w.detach().numpy().reshape(-1)
+        self.b_view = self.b.detach().numpy()
+        self.opt = self._make_optimizer()
+        self.xs, self.ys = self.x, self.y
+
+    def _make_optimizer(self):
+        with self.torch.no_grad():
+            return make_hand_optimizer(self.spec.optimizer, self.tensors, self.spec.hyper)
+
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """Gather the epoch's rows once."""
+        if order is None:
+            self.xs, self.ys = self.x, self.y
+        else:
+            idx = self.torch.from_numpy(order)
+            self.xs, self.ys = self.x[idx], self.y[idx]
+
+    def run(
+        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+    ) -> None:
+        """Run minibatch steps: forward, loss, backward, hand update under no_grad."""
+        torch = self.torch
+        xs, ys, w, b, n, d = self.xs, self.ys, self.w, self.b, self.n, self.d
+        c, l2, fit_bias = self.spec.loss_scale, self.spec.l2_penalty, self.spec.fit_bias
+        tensors, opt_step = self.tensors, self.opt.step
+        w_view, b_view = self.w_view, self.b_view
+        if not fit_bias:
+            params[:count, d] = 0.0
+        lo = start * batch_size
+        for k in range(count):
+            hi = min(lo + batch_size, n)
+            y_hat = xs[lo:hi] @ w
+            if fit_bias:
+                y_hat = y_hat + b
+            loss = ((y_hat - ys[lo:hi]) ** 2).mean()
+            if c != 1.0:
+                loss = loss * c
+            if l2:
+                loss = loss + l2 * sum((t**2).sum() for t in tensors)
+            loss.backward()
+            with torch.no_grad():
+                opt_step([t.grad for t in tensors])
+                for t in tensors:
+                    t.grad = None
+            losses[k] = loss.item()
+            params[k, :d] = w_view
+            if fit_bias:
+                params[k, d] = b_view[0]
+            lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+
+    def params(self) -> np.ndarray:
+        """Current [w..., b] as float64."""
+        out = np.zeros(self.d + 1)
+        out[: self.d] = self.w_view
+        if self.spec.fit_bias:
+            out[self.d] = self.b_view[0]
+        return out
+
+    def set_params(self, theta: np.ndarray) -> None:
+        """Overwrite parameters in place."""
+        with self.torch.no_grad():
+            self.w.copy_(self.torch.tensor(theta[: self.d]).reshape(-1, 1))
+            if self.spec.fit_bias:
+                self.b.copy_(self.torch.tensor(theta[self.d :]))
+
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters."""
+        self.opt.hyper = hyper
+
+    def reset_optimizer(self) -> None:
+        """Forget optimizer state."""
+        with self.torch.no_grad():
+            self.opt.reset_state()
+
+
+class ModuleEngine(Engine):
+    """nn.Linear, nn.MSELoss and a torch.optim optimizer: the standard PyTorch loop."""
+
+    name = "module"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
+        import torch
+        from torch import nn
+
+        super().__init__(x, y, theta0, spec)
+        self.torch = torch
+        dt = _torch_dtype(spec.dtype)
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(dt)
+        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(dt).reshape(-1, 1)
+        self.net = nn.Linear(self.d, 1, bias=spec.fit_bias, dtype=dt)
+        self.loss_fn = nn.MSELoss()
+        self.set_params(theta0)
+        self.w_view = self.net.weight.detach().numpy().reshape(-1)
+        self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
+        self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
+        self.xs, self.ys = self.x, self.y
+
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """Gather the epoch's rows once (far cheaper per step than a DataLoader)."""
+        if order is None:
+            self.xs, self.ys = self.x, self.y
+        else:
+            idx = self.torch.from_numpy(order)
+            self.xs, self.ys = self.x[idx], self.y[idx]
+
+    def run(
+        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+    ) -> None:
+        """Run minibatch steps: zero_grad, forward, loss, backward, step."""
+        xs, ys, n, d = self.xs, self.ys, self.n, self.d
+        net, loss_fn, opt = self.net, self.loss_fn, self.opt
+        c, l2 = self.spec.loss_scale, self.spec.l2_penalty
+        w_view, b_view = self.w_view, self.b_view
+        if b_view is None:
+            params[:count, d] = 0.0
+        lo = start * batch_size
+        for k in range(count):
+            hi = min(lo + batch_size, n)
+            opt.zero_grad()
+            loss = loss_fn(net(xs[lo:hi]), ys[lo:hi])
+            if c != 1.0:
+                loss = loss * c
+            if l2:
+                loss = loss + l2 * sum((t**2).sum() for t in net.parameters())
+            loss.backward()
+            opt.step()
+            losses[k] = loss.item()
+            params[k, :d] = w_view
+            if b_view is not None:
+                params[k, d] = b_view[0]
+            lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+
+    def params(self) -> np.ndarray:
+        """Current [w..., b] as float64."""
+        out = np.zeros(self.d + 1)
+        out[: self.d] = self.net.weight.detach().numpy().reshape(-1)
+        if self.spec.fit_bias:
+            out[self.d] = float(self.net.bias.detach().numpy()[0])
+        return out
+
+    def set_params(self, theta: np.ndarray) -> None:
+        """Overwrite parameters in place (views and optimizer keep pointing at them)."""
+        torch = self.torch
+        with torch.no_grad():
+            self.net.weight.copy_(torch.tensor(theta[: self.d]).reshape(1, -1))
+            if self.spec.fit_bias:
+                self.net.bias.copy_(torch.tensor(theta[self.d :]))
+
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters, keeping the optimizer's state."""
+        self.spec.hyper = hyper
+        apply_torch_hyper(self.opt, self.spec.optimizer, hyper)
+
+    def reset_optimizer(self) -> None:
+        """Forget optimizer state by building a fresh optimizer."""
+        self.opt = make_torch_optimizer(
+            self.spec.optimizer, list(self.net.parameters()), self.spec.hyper
+        )
+
+
+ENGINES: dict[str, type[Engine]] = {
+    "numpy": NumpyEngine,
+    "scratch": ScratchEngine,
+    "module": ModuleEngine,
+}
+
+
+def make_engine(
+    name: str, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec
+) -> Engine:
+    """Build the engine called name on training rows x, y from initial [w..., b]."""
+    return ENGINES[name](x, y, theta0, spec)

@@ -1,0 +1,75 @@
+"""Summaries of a run and the files a run is saved as (JSON and CSV, written atomically)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis import r2
+from core.history import atomic_write_text, write_epochs_csv, write_steps_csv
+from core.trainer import Trainer
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def summary(trainer: Trainer) -> dict[str, Any]:
+    """The figures of a run: final vs true vs least-squares parameters, losses, speed."""
+    ds = trainer.dataset
+    theta = trainer.theta()
+    final = ds.to_original(theta)
+    ols_trained = trainer.least_squares()
+    ols = ds.to_original(ols_trained)
+    pred = ds.x_train @ theta[:-1] + theta[-1]
+    true = ds.true_theta()
+    return _clean(
+        {
+            "true_weights": None if true is None else true[:-1],
+            "true_bias": None if true is None else float(true[-1]),
+            "final_weights": final[:-1],
+            "final_bias": float(final[-1]),
+            "ols_weights": ols[:-1],
+            "ols_bias": float(ols[-1]),
+            "train_loss": trainer.train_loss(theta),
+            "val_loss": trainer.val_loss(theta),
+            "ols_train_loss": trainer.train_loss(ols_trained),
+            "r2": r2(ds.y_train, pred),
+            "epochs_completed": trainer.epoch,
+            "steps": trainer.step_count,
+            "stopped_reason": trainer.stopped_reason or "stopped",
+            "message": trainer.message,
+            "steps_per_second": trainer.steps_per_second(),
+            "max_stable_lr": trainer.max_stable_lr(),
+            "loss": trainer.loss_kind,
+            "implementation": trainer.config.train.implementation,
+            "optimizer": trainer.config.train.optimizer,
+            "dtype": trainer.config.model.dtype,
+            "feature_names": ds.feature_names,
+        }
+    )
+
+
+def write_run_files(trainer: Trainer, out: Path) -> list[Path]:
+    """Write summary.json, config.json, history.csv and epochs.csv into out; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "summary.json", out / "config.json", out / "history.csv", out / "epochs.csv"]
+    atomic_write_text(paths[0], json.dumps(summary(trainer), indent=2) + "\n")
+    atomic_write_text(paths[1], trainer.config.to_json() + "\n")
+    write_steps_csv(trainer.history, paths[2])
+    write_epochs_csv(trainer.history, paths[3])
+    return paths

@@ -1,0 +1,420 @@
+"""Stepping a training run: batches, epochs, divergence, live hyper-parameter changes."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.analysis import SufficientStats, least_squares, max_stable_lr
+from core.config import Config
+from core.data import Dataset, epoch_order, make_dataset
+from core.engines import Engine, EngineSpec, make_engine
+from core.history import History
+from core.optim import Hyper
+
+# A loss this many times the first loss counts as exploding, well before float32 overflows.
+EXPLODE_FACTOR = 1e8
+CHUNK = 256  # steps per engine call: amortises bookkeeping, keeps command latency low
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Plain, copied values describing a run at one moment (safe to hand to another thread)."""
+
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    n_batches: int
+    train_loss: float
+    val_loss: float | None
+    batch_loss: float | None
+    weights: np.ndarray  # original units
+    bias: float
+    theta_trained: np.ndarray  # [w..., b] in trained (possibly standardised) units
+    steps_per_second: float
+    stopped_reason: str | None
+    message: str | None
+    batch_indices: np.ndarray  # training rows of the last minibatch
+    # Display series, decimated to what a screen can show.
+    loss_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    param_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    epoch_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epoch_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epoch_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    events: tuple[tuple[int, str], ...] = ()
+
+
+def hyper_from(config: Config) -> Hyper:
+    """Optimizer hyper-parameters of a configuration."""
+    t = config.train
+    return Hyper(
+        lr=t.lr,
+        momentum=t.momentum,
+        beta1=t.betas[0],
+        beta2=t.betas[1],
+        weight_decay=t.weight_decay,
+    )
+
+
+def initial_theta(config: Config, n_features: int) -> np.ndarray:
+    """Seeded initial [w..., b] in trained units, as the seeds initialise them."""
+    m = config.model
+    rng = np.random.default_rng([config.data.seed, 2])
+    theta = np.zeros(n_features + 1)
+    if m.init == "normal":
+        theta[:n_features] = rng.normal(0.0, m.init_std, n_features)
+    elif m.init == "constant":
+        theta[:n_features] = m.init_value
+    elif m.init == "torch_default":
+        # nn.Linear's default: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        bound = 1.0 / math.sqrt(n_features)
+        theta[:] = rng.uniform(-bound, bound, n_features + 1)
+    if not m.fit_bias:
+        theta[n_features] = 0.0
+    return theta
+
+
+class Trainer:
+    """Owns one run: data, engine, history; steps it one batch or one epoch at a time."""
+
+    def __init__(
+        self,
+        config: Config,
+        dataset: Dataset | None = None,
+        theta0: np.ndarray | None = None,
+    ) -> None:
+        self.config = config.copy()
+        self.dataset = dataset if dataset is not None else make_dataset(self.config.data)
+        ds, t, m = self.dataset, self.config.train, self.config.model
+        self.loss_kind = t.loss
+        self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
+        self.val_stats = (
+            SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
+        )
+        d = ds.n_features
+        self.theta0 = (
+            np.asarray(theta0, dtype=np.float64).copy()
+            if theta0 is not None
+            else initial_theta(self.config, d)
+        )
+        self.batch_size = min(t.batch_size, ds.n_train)
+        self.n_batches = -(-ds.n_train // self.batch_size)
+        self.hyper = hyper_from(self.config)
+        spec = EngineSpec(
+            optimizer=t.optimizer,
+            hyper=self.hyper,
+            fit_bias=m.fit_bias,
+            loss_scale=0.5 if t.loss == "half_mse" else 1.0,
+            l2_penalty=t.l2_penalty,
+            dtype=m.dtype,
+        )
+        self.engine: Engine = make_engine(
+            t.implementation, ds.x_train, ds.y_train, self.theta0, spec
+        )
+        names = [*ds.feature_names, "bias"]
+        self.history = History(d + 1, [f"w_{n}" for n in ds.feature_names[:d]] + ["b"])
+        self.param_names = names
+        self.step_count = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.stopped_reason: str | None = None
+        self.message: str | None = None
+        self.last_batch_loss: float | None = None
+        self.first_loss: float | None = None
+        self.seconds = 0.0  # time spent inside engine steps
+        self._recent: list[tuple[float, int]] = []  # (time, step) for a smoothed rate
+        self._losses = np.zeros(CHUNK)
+        self._params = np.zeros((CHUNK, d + 1))
+        self._last_theta = self.theta0.copy()
+        self._fresh_engine = True
+        self._record_epoch_zero()
+
+    # ---- derived facts -------------------------------------------------------------
+    @property
+    def total_steps(self) -> int:
+        """Steps the configured number of epochs takes."""
+        return self.config.train.epochs * self.n_batches
+
+    @property
+    def done(self) -> bool:
+        """Whether the configured epochs are complete."""
+        return self.epoch >= self.config.train.epochs
+
+    def theta(self) -> np.ndarray:
+        """Current [w..., b] in trained units (float64 copy)."""
+        return self.engine.params()
+
+    def theta_original(self) -> np.ndarray:
+        """Current [w..., b] in the data's original units."""
+        return self.dataset.to_original(self.theta())
+
+    def train_loss(self, theta: np.ndarray | None = None) -> float:
+        """Loss on the whole training set, in the configured loss (float64)."""
+        th = self.theta() if theta is None else theta
+        return self.stats.loss(th[:-1], th[-1], self.loss_kind)
+
+    def val_loss(self, theta: np.ndarray | None = None) -> float | None:
+        """Loss on the validation set, or None without one."""
+        if self.val_stats is None:
+            return None
+        th = self.theta() if theta is None else theta
+        return self.val_stats.loss(th[:-1], th[-1], self.loss_kind)
+
+    def max_stable_lr(self) -> float:
+        """Largest stable full-batch gradient-descent learning rate for this data and loss."""
+        t = self.config.train
+        return max_stable_lr(
+            self.stats,
+            self.loss_kind,
+            self.config.model.fit_bias,
+            l2=t.l2_penalty,
+            weight_decay=t.weight_decay,
+        )
+
+    def least_squares(self) -> np.ndarray:
+        """Closed-form [w..., b] in trained units."""
+        w, b = least_squares(self.dataset.x_train, self.dataset.y_train, self.config.model.fit_bias)
+        return np.append(w, b)
+
+    def batch_indices(self) -> np.ndarray:
+        """Training rows of the most recent minibatch (empty before the first step)."""
+        if self.step_count == 0:
+            return np.zeros(0, dtype=np.int64)
+        epoch, index = self.epoch, self.batch_in_epoch - 1
+        if index < 0:
+            epoch, index = epoch - 1, self.n_batches - 1
+        lo = index * self.batch_size
+        hi = min(lo + self.batch_size, self.dataset.n_train)
+        order = epoch_order(self.dataset.n_train, self.config.data.seed, epoch, self._shuffle)
+        return np.arange(lo, hi) if order is None else order[lo:hi].copy()
+
+    @property
+    def _shuffle(self) -> bool:
+        return self.config.train.shuffle
+
+    # ---- stepping ------------------------------------------------------------------
+    def step(self) -> int:
+        """Run one minibatch; return steps run (0 if stopped by divergence)."""
+        return self.run_steps(1)
+
+    def run_epoch(self) -> int:
+        """Run to the end of the current epoch (a whole epoch from its start)."""
+        return self.run_steps(self.n_batches - self.batch_in_epoch)
+
+    def run_steps(self, n: int, deadline: float | None = None) -> int:
+        """Run up to n minibatches, stopping at the configured epochs, on divergence or past a
+        perf_counter deadline."""
+        if self.stopped_reason == "diverged":
+            return 0
+        n = min(n, self.total_steps - self.step_count)
+        if self.n_batches == 1:
+            return self._run_full_batch(n, deadline)
+        done = 0
+        while done < n:
+            if self.batch_in_epoch == 0:
+                self._fresh_engine = False
+                self.engine.begin_epoch(
+                    epoch_order(
+                        self.dataset.n_train, self.config.data.seed, self.epoch, self._shuffle
+                    )
+                )
+            k = min(n - done, self.n_batches - self.batch_in_epoch, CHUNK)
+            t0 = time.perf_counter()
+            self.engine.run(self.batch_in_epoch, k, self.batch_size, self._losses, self._params)
+            t1 = time.perf_counter()
+            self.seconds += t1 - t0
+            k = self._accept(k)
+            done += k
+            if self.stopped_reason == "diverged":
+                break
+            if self.batch_in_epoch == self.n_batches:
+                self._finish_epoch()
+            if deadline is not None and t1 >= deadline:
+                break
+        self._recent.append((time.perf_counter(), self.step_count))
+        del self._recent[:-20]
+        return done
+
+    def _run_full_batch(self, n: int, deadline: float | None) -> int:
+        # Every step is a whole epoch: run many in one engine call and record their epochs in
+        # bulk, so 1e6-step full-batch runs (seed 004) cost what the arithmetic costs.
+        if self.step_count == 0 or self._fresh_engine:
+            self.engine.begin_epoch(None)  # one batch holds every row: order cannot matter
+            self._fresh_engine = False
+        done = 0
+        while done < n:
+            k = min(n - done, CHUNK)
+            first = self.step_count
+            t0 = time.perf_counter()
+            self.engine.run(0, k, self.batch_size, self._losses, self._params)
+            t1 = time.perf_counter()
+            self.seconds += t1 - t0
+            k = self._accept(k)
+            done += k
+            if k:
+                thetas = self._params[:k]
+                val = (
+                    np.full(k, np.nan)
+                    if self.val_stats is None
+                    else _losses(self.val_stats, thetas, self.loss_kind)
+                )
+                self.history.record_epochs(
+                    np.arange(self.epoch + 1, self.epoch + k + 1),
+                    np.arange(first + 1, first + k + 1),
+                    _losses(self.stats, thetas, self.loss_kind),
+                    val,
+                    self.seconds,
+                )
+                self.epoch += k
+                self.batch_in_epoch = 0
+                if self.done and self.stopped_reason is None:
+                    self.stopped_reason = "completed"
+            if self.stopped_reason == "diverged" or (deadline is not None and t1 >= deadline):
+                break
+        self._recent.append((time.perf_counter(), self.step_count))
+        del self._recent[:-20]
+        return done
+
+    def _accept(self, k: int) -> int:
+        """Record k fresh steps, cutting them at a divergence; return how many were kept."""
+        losses, params = self._losses[:k], self._params[:k]
+        if self.first_loss is None and k:
+            self.first_loss = float(losses[0])
+        limit = EXPLODE_FACTOR * max(self.first_loss or 0.0, 1e-12) + 1e3
+        bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
+        keep = int(np.argmax(bad)) if bad.any() else k
+        if keep:
+            self._record(self.step_count + 1, losses[:keep], params[:keep])
+            self.step_count += keep
+            self.batch_in_epoch += keep
+            self.last_batch_loss = float(losses[keep - 1])
+            self._last_theta = params[keep - 1].copy()
+        if keep < k:
+            self._diverge(float(losses[keep]))
+        return keep
+
+    def _record(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
+        # History holds parameters in the data's original units: what users read and export.
+        if self.dataset.standardized:
+            params = self.dataset.to_original(params)
+        self.history.record_steps(first_step, losses, params)
+
+    def _diverge(self, loss: float) -> None:
+        # Roll back to the last finite parameters and forget the optimizer's blown-up state.
+        self.engine.set_params(self._last_theta)
+        self.engine.reset_optimizer()
+        self.stopped_reason = "diverged"
+        bound = self.max_stable_lr()
+        what = "became non-finite" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
+        self.message = (
+            f"Training diverged at step {self.step_count + 1}: the loss {what}. "
+            f"Learning rate {self.hyper.lr:g} is too large; full-batch gradient descent is "
+            f"stable below {bound:.3g}. Lower the learning rate and reset."
+        )
+        self.history.record_event(self.step_count, "diverged")
+
+    def _record_epoch_zero(self) -> None:
+        # Step 0 holds the initial parameters, so trajectories start where training did.
+        loss0 = self.train_loss(self.theta0)
+        self._record(0, np.array([loss0]), self.theta0[None, :])
+        self.history.record_epoch(0, 0, loss0, self.val_loss(self.theta0), 0.0)
+
+    def _finish_epoch(self) -> None:
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        th = self.theta()
+        self.history.record_epoch(
+            self.epoch, self.step_count, self.train_loss(th), self.val_loss(th), self.seconds
+        )
+        if self.done and self.stopped_reason is None:
+            self.stopped_reason = "completed"
+
+    # ---- live changes --------------------------------------------------------------
+    def set_hyper(self, **changes: float) -> None:
+        """Change lr, momentum, beta1, beta2 or weight_decay between steps, without a reset."""
+        old = self.hyper
+        new = Hyper(**{**old.__dict__, **changes})
+        if new == old:
+            return
+        self.hyper = new
+        self.engine.set_hyper(new)
+        t = self.config.train
+        t.lr, t.momentum, t.weight_decay = new.lr, new.momentum, new.weight_decay
+        t.betas = [new.beta1, new.beta2]
+        text = ", ".join(
+            f"{k} {getattr(old, k):g} -> {v:g}" for k, v in changes.items() if getattr(old, k) != v
+        )
+        self.history.record_event(self.step_count, text)
+        if self.stopped_reason == "diverged":
+            # A new learning rate is the fix the message asks for: let the run continue.
+            self.stopped_reason = None
+            self.message = None
+
+    def extend_epochs(self, epochs: int) -> None:
+        """Set a new epoch target so a completed run can continue."""
+        self.config.train.epochs = epochs
+        if not self.done and self.stopped_reason == "completed":
+            self.stopped_reason = None
+
+    def request_stop(self) -> None:
+        """Mark the run as stopped by the user."""
+        if self.stopped_reason is None:
+            self.stopped_reason = "stopped"
+
+    # ---- reporting -----------------------------------------------------------------
+    def steps_per_second(self) -> float:
+        """Recent training throughput (engine time only)."""
+        if self.seconds <= 0:
+            return 0.0
+        return self.step_count / self.seconds
+
+    def snapshot(self, max_points: int = 2000) -> Snapshot:
+        """Copy what a view needs to draw the run now."""
+        th = self.theta()
+        orig = self.dataset.to_original(th)
+        steps, losses, params = self.history.decimated(max_points)
+        ep = self.history.epochs()
+        ep_idx = _thin_index(len(ep["step"]), max_points)
+        return Snapshot(
+            step=self.step_count,
+            epoch=self.epoch,
+            batch_in_epoch=self.batch_in_epoch,
+            n_batches=self.n_batches,
+            train_loss=self.train_loss(th),
+            val_loss=self.val_loss(th),
+            batch_loss=self.last_batch_loss,
+            weights=orig[:-1].copy(),
+            bias=float(orig[-1]),
+            theta_trained=th,
+            steps_per_second=self.steps_per_second(),
+            stopped_reason=self.stopped_reason,
+            message=self.message,
+            batch_indices=self.batch_indices(),
+            loss_steps=steps.astype(np.float64),
+            loss_values=losses,
+            param_values=params,
+            epoch_steps=ep["step"][ep_idx].astype(np.float64),
+            epoch_train=ep["train_loss"][ep_idx],
+            epoch_val=ep["val_loss"][ep_idx],
+            events=tuple(self.history.events()),
+        )
+
+
+def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
+    """Loss of many parameter rows [w..., b] at once, from centred sufficient statistics."""
+    w, b = thetas[:, :-1], thetas[:, -1]
+    quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
+    mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
+    mse = np.maximum(mse, 0.0)
+    return 0.5 * mse if kind == "half_mse" else mse
+
+
+def _thin_index(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most max_points evenly spread rows, first and last included."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))

@@ -1,0 +1,199 @@
+"""Command line: the window by default; `train`, `presets`, `screenshot` run headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+class CliError(Exception):
+    """Bad command-line input: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors through CliError (one line, exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(message)
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--preset", metavar="NAME", help="start from a named preset (see `presets`)")
+    g.add_argument("--config", metavar="FILE", help="start from a JSON configuration file")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=JSON",
+        help="override one field, value in JSON, e.g. --set data.true_weights=[1,2]",
+    )
+    p.add_argument("--epochs", type=int, metavar="N", help="train for N epochs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(
+        prog="linreg-viz",
+        description="Watch linear regression learn. With no command, opens the window.",
+    )
+    _add_source(parser)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    train = sub.add_parser("train", help="train without a window and write the results")
+    _add_source(train)
+    train.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder")
+    train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("presets", help="list the presets, one line each")
+    shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
+    _add_source(shot)
+    shot.add_argument("--out", metavar="FILE.png", required=True, help="where to save the PNG")
+    shot.add_argument("--size", default="1400x900", metavar="WxH", help="window size")
+    return parser
+
+
+def parse_value(text: str) -> Any:
+    """Parse a --set value as JSON, falling back to a bare string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def load_config(args: argparse.Namespace) -> Any:
+    """The configuration the arguments describe (preset/config, then --set, then --epochs)."""
+    from core.config import Config
+    from core.errors import ConfigError
+    from core.presets import DEFAULT_PRESET, preset_config
+
+    if getattr(args, "config", None):
+        config = Config.load(args.config)
+    else:
+        config = preset_config(getattr(args, "preset", None) or DEFAULT_PRESET)
+    for item in getattr(args, "sets", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        config = config.with_value(key.strip(), parse_value(value))
+    if getattr(args, "epochs", None) is not None:
+        config = config.with_value("train.epochs", args.epochs)
+    return config
+
+
+def cmd_presets() -> int:
+    """Print each preset: name, then what it reproduces."""
+    from core.presets import PRESETS
+
+    width = max(len(n) for n in PRESETS)
+    for preset in PRESETS.values():
+        print(f"{preset.name:<{width}}  {preset.summary}")
+    return EXIT_OK
+
+
+def _progress(total: int, quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, unit="step", file=sys.stderr, disable=quiet, dynamic_ncols=True, leave=False
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train headless and write summary, history, config and plots."""
+    config = load_config(args)
+    from core.report import summary, write_run_files
+    from core.trainer import Trainer
+
+    out = Path(args.out)
+    trainer = Trainer(config)
+    with _progress(trainer.total_steps, args.quiet) as bar:
+        while not trainer.done and trainer.stopped_reason != "diverged":
+            ran = trainer.run_steps(
+                trainer.total_steps - trainer.step_count, deadline=time.perf_counter() + 0.2
+            )
+            bar.update(ran)
+            bar.set_postfix(loss=f"{trainer.last_batch_loss or 0:.4g}", refresh=False)
+    try:
+        paths = write_run_files(trainer, out)
+        if not args.no_plots:
+            from gui.render import save_run_plots
+
+            paths += save_run_plots(trainer, out)
+    except OSError as exc:
+        raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    s = summary(trainer)
+    print(
+        f"{s['stopped_reason']}: {s['epochs_completed']} epochs, {s['steps']} steps, "
+        f"train loss {s['train_loss']}, weights {s['final_weights']}, bias {s['final_bias']}"
+    )
+    print(f"wrote {len(paths)} files to {out}")
+    if trainer.stopped_reason == "diverged":
+        print(trainer.message, file=sys.stderr)
+        return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1400x900") from None
+    if not (1000 <= w <= 8000 and 600 <= h <= 8000):
+        raise CliError(f"--size {text!r}: at least 1000x600, at most 8000x8000")
+    return w, h
+
+
+def cmd_screenshot(args: argparse.Namespace) -> int:
+    """Train N epochs in an offscreen window and save it as a PNG."""
+    config = load_config(args)
+    size = _size(args.size)
+    from gui.app import screenshot
+
+    try:
+        screenshot(config, Path(args.out), size)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Open the window."""
+    config = load_config(args) if (args.preset or args.config or args.sets or args.epochs) else None
+    from gui.app import run_app
+
+    return run_app(config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    from core.errors import UserInputError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "presets":
+            return cmd_presets()
+        if args.command == "train":
+            return cmd_train(args)
+        if args.command == "screenshot":
+            return cmd_screenshot(args)
+        return cmd_gui(args)
+    except (CliError, UserInputError) as exc:
+        print(f"linreg-viz: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("linreg-viz: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

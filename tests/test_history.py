@@ -1,0 +1,500 @@
+"""Tests for core.history: bounded step records, epochs, decimation, state and atomic writers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import history as history_module
+from core.history import (
+    MAX_CAPACITY,
+    MIN_CAPACITY,
+    History,
+    atomic_open,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    step_capacity,
+    write_epochs_csv,
+    write_steps_csv,
+)
+
+NAMES4 = ["w1", "w2", "w3", "b"]
+# Smallest allowed capacity, so thinning happens after a few thousand steps.
+SMALL = 1
+
+
+def rows_for(steps: np.ndarray, n_params: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Losses and params derived from the step numbers, so misaligned rows are detectable."""
+    losses = steps.astype(np.float64) * 0.5
+    params = steps[:, None].astype(np.float64) * np.arange(1, n_params + 1)
+    return losses, params
+
+
+def record_range(h: History, start: int, stop: int, chunk: int) -> None:
+    """Record steps start..stop-1 in chunks of the given size."""
+    for first in range(start, stop, chunk):
+        steps = np.arange(first, min(first + chunk, stop))
+        losses, params = rows_for(steps, h.n_params)
+        h.record_steps(first, losses, params)
+
+
+def assert_consistent(h: History) -> None:
+    """Every stored row still carries the loss and params recorded with its step."""
+    step, loss, params = h.steps()
+    expected_loss, expected_params = rows_for(step, h.n_params)
+    np.testing.assert_array_equal(loss, expected_loss)
+    np.testing.assert_array_equal(params, expected_params)
+    assert np.all(np.diff(step) > 0)
+
+
+# ------------------------------------------------------------------ recording
+
+
+def test_record_and_read_back() -> None:
+    h = History(4, NAMES4)
+    assert h.n_steps_recorded == 0
+    assert h.last_step == -1
+    step, loss, params = h.steps()
+    assert step.shape == (0,) and loss.shape == (0,) and params.shape == (0, 4)
+
+    losses = np.array([3.0, 2.0, 1.0])
+    params = np.arange(12, dtype=np.float64).reshape(3, 4)
+    h.record_steps(0, losses, params)
+    h.record_steps(3, np.array([0.5], dtype=np.float32), np.ones((1, 4), dtype=np.float32))
+    step, loss, got = h.steps()
+    assert step.dtype == np.int64 and loss.dtype == np.float64 and got.dtype == np.float64
+    np.testing.assert_array_equal(step, [0, 1, 2, 3])
+    np.testing.assert_array_equal(loss, [3.0, 2.0, 1.0, 0.5])
+    np.testing.assert_array_equal(got[:3], params)
+    assert h.n_steps_recorded == 4
+    assert h.last_step == 3
+
+    # Returned arrays are copies: changing them or recording more leaves them alone.
+    step[0] = 99
+    got[0, 0] = 99.0
+    h.record_steps(4, np.zeros(0), np.zeros((0, 4)))
+    assert h.steps()[0][0] == 0 and h.steps()[2][0, 0] == 0.0
+
+
+def test_record_steps_rejects_bad_input() -> None:
+    h = History(2, ["w", "b"])
+    with pytest.raises(ValueError):
+        h.record_steps(0, np.zeros(3), np.zeros((3, 3)))
+    with pytest.raises(ValueError):
+        h.record_steps(0, np.zeros((3, 1)), np.zeros((3, 2)))
+    h.record_steps(0, np.zeros(3), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="does not follow"):
+        h.record_steps(2, np.zeros(1), np.zeros((1, 2)))
+    with pytest.raises(ValueError):
+        History(2, ["w"])
+    with pytest.raises(ValueError):
+        History(0, [])
+
+
+def test_capacity_rule() -> None:
+    assert step_capacity(4, 32 * 2**20) == MAX_CAPACITY
+    assert step_capacity(4, 1) == MIN_CAPACITY
+    # 65 params: 536-byte rows, 33554432 // 536 = 62601 -> rounded down to a multiple of 4.
+    assert step_capacity(65, 32 * 2**20) == 62600
+    assert History(65, [f"p{i}" for i in range(65)]).capacity == 62600
+
+
+def test_events_kept_in_order() -> None:
+    h = History(2, ["w", "b"])
+    h.record_event(10, "lr 0.03 -> 0.1")
+    h.record_event(20, "paused")
+    events = h.events()
+    assert events == [(10, "lr 0.03 -> 0.1"), (20, "paused")]
+    events.append((0, "x"))
+    assert len(h.events()) == 2
+
+
+def test_clear() -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    record_range(h, 0, 10_000, 999)
+    h.record_epoch(0, 10, 1.0, None, 0.1)
+    h.record_event(5, "x")
+    before = h.memory_bytes()
+    h.clear()
+    assert h.n_steps_recorded == 0 and h.last_step == -1
+    assert h.epochs()["epoch"].size == 0 and h.events() == []
+    assert h.memory_bytes() <= before
+    record_range(h, 0, 100, 7)
+    assert_consistent(h)
+
+
+# ------------------------------------------------------------ bounded memory
+
+
+def test_ten_million_steps_stay_bounded() -> None:
+    max_bytes = 32 * 2**20
+    h = History(4, NAMES4, max_bytes=max_bytes)
+    cap = h.capacity
+    assert cap % 4 == 0
+    allocated = h.memory_bytes()
+    assert allocated < max_bytes
+    chunk = 1000
+    base = np.arange(chunk)
+    mult = np.arange(1, 5, dtype=np.float64)
+    for first in range(0, 10_000_000, chunk):
+        steps = base + first
+        h.record_steps(first, steps * 0.5, steps[:, None] * mult)
+        if first % 1_000_000 == 0:
+            assert h.memory_bytes() == allocated
+            assert h.n_steps_recorded <= cap
+    assert h.memory_bytes() == allocated < max_bytes
+    assert h.n_steps_recorded <= cap
+    assert h.last_step == 9_999_999
+
+    step, _, _ = h.steps()
+    assert step[0] == 0
+    assert step[-1] == 9_999_999
+    assert_consistent(h)
+    # The newest half of the buffer is always at full resolution.
+    assert np.all(np.diff(step[-cap // 2 :]) == 1)
+    # Older history is progressively thinner: gaps never shrink going back in time.
+    gaps = np.diff(step)
+    assert np.all(gaps[:-1] >= gaps[1:])
+
+
+def test_thinning_keeps_first_row_and_recent_resolution() -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    cap = h.capacity
+    record_range(h, 0, cap, 100)
+    assert h.n_steps_recorded == cap
+    h.record_steps(cap, *rows_for(np.array([cap])))
+    # One thinning: C/4 rows from the old half, C/2 newest, plus the new row.
+    assert h.n_steps_recorded == cap // 4 + cap // 2 + 1
+    step, _, _ = h.steps()
+    np.testing.assert_array_equal(step[: cap // 4], np.arange(0, cap // 2, 2))
+    np.testing.assert_array_equal(step[cap // 4 :], np.arange(cap // 2, cap + 1))
+    assert_consistent(h)
+
+
+def test_chunk_larger_than_capacity() -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    big = 10 * h.capacity + 123
+    record_range(h, 0, big, big)
+    assert h.n_steps_recorded <= h.capacity
+    assert h.steps()[0][0] == 0 and h.last_step == big - 1
+    assert_consistent(h)
+    # Same stored rows as feeding the steps one small chunk at a time.
+    ref = History(4, NAMES4, max_bytes=SMALL)
+    record_range(ref, 0, big, 1000)
+    for a, b in zip(h.steps(), ref.steps(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    chunks=st.lists(st.integers(1, 3000), min_size=1, max_size=20),
+    start=st.integers(0, 10**12),
+)
+def test_result_independent_of_chunking(chunks: list[int], start: int) -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    first = start
+    for k in chunks:
+        h.record_steps(first, *rows_for(np.arange(first, first + k)))
+        first += k
+    ref = History(4, NAMES4, max_bytes=SMALL)
+    record_range(ref, start, first, 517)
+    for a, b in zip(h.steps(), ref.steps(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert h.steps()[0][0] == start
+    assert h.last_step == first - 1
+    assert_consistent(h)
+
+
+# ---------------------------------------------------------------------- epochs
+
+
+def test_epochs_never_thinned() -> None:
+    h = History(2, ["w", "b"], max_bytes=SMALL)
+    n = 100_000
+    for e in range(n):
+        h.record_epoch(e, 10 * e, 1.0 / (e + 1), None if e % 3 == 0 else 2.0 * e, 0.001 * e)
+    cols = h.epochs()
+    assert set(cols) == {"epoch", "step", "train_loss", "val_loss", "seconds"}
+    np.testing.assert_array_equal(cols["epoch"], np.arange(n))
+    np.testing.assert_array_equal(cols["step"], 10 * np.arange(n))
+    assert cols["epoch"].dtype == np.int64 and cols["val_loss"].dtype == np.float64
+    e = np.arange(n)
+    np.testing.assert_array_equal(cols["train_loss"], 1.0 / (e + 1))
+    np.testing.assert_array_equal(cols["val_loss"], np.where(e % 3 == 0, np.nan, 2.0 * e))
+    np.testing.assert_array_equal(cols["seconds"], 0.001 * e)
+    cols["epoch"][0] = 5
+    assert h.epochs()["epoch"][0] == 0
+
+
+# ------------------------------------------------------------------ decimation
+
+
+def test_decimated_small_history_returned_whole() -> None:
+    h = History(4, NAMES4)
+    record_range(h, 0, 50, 50)
+    for a, b in zip(h.decimated(100), h.steps(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError):
+        h.decimated(1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(3, 20_000),
+    max_points=st.integers(2, 3000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_decimated_bounds_and_extremes(n: int, max_points: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    h = History(3, ["w1", "w2", "b"])
+    loss = rng.exponential(size=n) * rng.choice([1.0, 100.0], size=n, p=[0.99, 0.01])
+    params = rng.normal(size=(n, 3))
+    h.record_steps(0, loss, params)
+    step_d, loss_d, params_d = h.decimated(max_points)
+    assert len(step_d) <= max_points
+    assert step_d[0] == 0 and step_d[-1] == n - 1
+    assert np.all(np.diff(step_d) > 0)
+    # Rows stay together: each sample's loss and params are the ones recorded at its step.
+    np.testing.assert_array_equal(loss_d, loss[step_d])
+    np.testing.assert_array_equal(params_d, params[step_d])
+    if max_points >= 4 or n <= max_points:
+        assert loss_d.max() == loss.max()
+        assert loss_d.min() == loss.min()
+
+
+def test_decimated_after_thinning_keeps_first_and_last() -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    record_range(h, 0, 50_000, 1000)
+    step_d, loss_d, params_d = h.decimated(500)
+    _, loss, _ = h.steps()
+    assert len(step_d) <= 500
+    assert step_d[0] == 0 and step_d[-1] == 49_999
+    assert loss_d.max() == loss.max() and loss_d.min() == loss.min()
+    np.testing.assert_array_equal(params_d, rows_for(step_d)[1])
+
+
+# --------------------------------------------------------------------- params_at
+
+
+def test_params_at() -> None:
+    h = History(4, NAMES4, max_bytes=SMALL)
+    assert h.params_at(0) is None
+    record_range(h, 100, 100 + 3 * h.capacity, 1000)
+    assert h.params_at(99) is None
+    np.testing.assert_array_equal(h.params_at(100), rows_for(np.array([100]))[1][0])
+    step, _, params = h.steps()
+    # In the thinned region a step between two stored rows maps to the earlier one.
+    gap = int(np.argmax(np.diff(step) > 1))
+    between = int(step[gap]) + 1
+    assert between not in set(step.tolist())
+    np.testing.assert_array_equal(h.params_at(between), params[gap])
+    np.testing.assert_array_equal(h.params_at(int(step[-1]) + 10**6), params[-1])
+    got = h.params_at(int(step[5]))
+    assert got is not None
+    got[:] = -1.0
+    np.testing.assert_array_equal(h.params_at(int(step[5])), params[5])
+
+
+# ----------------------------------------------------------------- save and load
+
+
+def filled_history() -> History:
+    """A thinned history with epochs (some without val loss) and non-ASCII events."""
+    h = History(4, NAMES4, max_bytes=SMALL)
+    record_range(h, 0, 3 * h.capacity + 17, 333)
+    for e in range(150):
+        h.record_epoch(e, 100 * e, 1.0 / 3 + e, None if e % 2 else e / 7, 0.1 * e)
+    h.record_event(5, "lr 0.03 -> 0.1")
+    h.record_event(900, "optimizer sgd -> adam (état réinitialisé)")
+    return h
+
+
+def assert_same_history(a: History, b: History) -> None:
+    """Steps, epochs, events and layout are identical, dtypes included."""
+    assert a.n_params == b.n_params and a.param_names == b.param_names
+    assert a.capacity == b.capacity
+    for x, y in zip(a.steps(), b.steps(), strict=True):
+        assert x.dtype == y.dtype
+        np.testing.assert_array_equal(x, y)
+    ea, eb = a.epochs(), b.epochs()
+    assert ea.keys() == eb.keys()
+    for key in ea:
+        assert ea[key].dtype == eb[key].dtype
+        np.testing.assert_array_equal(ea[key], eb[key])
+    assert a.events() == b.events()
+
+
+def test_state_round_trip() -> None:
+    h = filled_history()
+    restored = History.from_state(h.to_state())
+    assert_same_history(h, restored)
+    # The restored history keeps recording exactly like the original.
+    nxt = h.last_step + 1
+    for target in (h, restored):
+        record_range(target, nxt, nxt + 5000, 250)
+    assert_same_history(h, restored)
+
+
+def test_state_round_trip_through_npz(tmp_path: Path) -> None:
+    h = filled_history()
+    path = tmp_path / "run.npz"
+    np.savez(path, **h.to_state())
+    with np.load(path, allow_pickle=False) as data:
+        restored = History.from_state(dict(data))
+    assert_same_history(h, restored)
+
+
+def test_state_round_trip_empty(tmp_path: Path) -> None:
+    h = History(2, ["w", "b"])
+    path = tmp_path / "empty.npz"
+    np.savez(path, **h.to_state())
+    with np.load(path, allow_pickle=False) as data:
+        restored = History.from_state(dict(data))
+    assert_same_history(h, restored)
+    assert restored.last_step == -1
+
+
+def test_from_state_rejects_bad_version() -> None:
+    state = History(2, ["w", "b"]).to_state()
+    state["version"] = 99
+    with pytest.raises(ValueError, match="version"):
+        History.from_state(state)
+
+
+# ------------------------------------------------------------------------ CSV
+
+
+def test_steps_csv_round_trip(tmp_path: Path) -> None:
+    h = History(3, ["w,1", "w2", "b"])
+    rng = np.random.default_rng(0)
+    loss = np.concatenate([[0.1, 1 / 3, 1e-300, 5e-324, 1.7976931348623157e308], rng.random(95)])
+    params = rng.normal(size=(100, 3)) * 10.0 ** rng.integers(-20, 20, size=(100, 3))
+    h.record_steps(2**40, loss, params)
+    path = tmp_path / "steps.csv"
+    write_steps_csv(h, path)
+    with path.open(encoding="utf-8") as f:
+        assert f.readline() == 'step,loss,"w,1",w2,b\n'
+    data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
+    steps = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0, dtype=np.int64)
+    np.testing.assert_array_equal(steps, 2**40 + np.arange(100))
+    np.testing.assert_array_equal(data[:, 1], loss)
+    np.testing.assert_array_equal(data[:, 2:], params)
+
+
+def test_steps_csv_empty(tmp_path: Path) -> None:
+    path = tmp_path / "steps.csv"
+    write_steps_csv(History(2, ["w", "b"]), path)
+    assert path.read_text(encoding="utf-8") == "step,loss,w,b\n"
+
+
+def test_epochs_csv_round_trip(tmp_path: Path) -> None:
+    h = History(2, ["w", "b"])
+    for e in range(20):
+        h.record_epoch(e, 7 * e, 1 / (e + 3), None if e % 4 == 1 else e / 9, 0.1 * e)
+    path = tmp_path / "epochs.csv"
+    write_epochs_csv(h, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "epoch,step,train_loss,val_loss,seconds"
+    # A missing validation loss is an empty cell.
+    assert lines[2].split(",")[3] == ""
+    data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64)
+    cols = h.epochs()
+    np.testing.assert_array_equal(data[:, 0], cols["epoch"])
+    np.testing.assert_array_equal(data[:, 1], cols["step"])
+    np.testing.assert_array_equal(data[:, 2], cols["train_loss"])
+    np.testing.assert_array_equal(data[:, 3], cols["val_loss"])
+    np.testing.assert_array_equal(data[:, 4], cols["seconds"])
+
+
+# --------------------------------------------------------------- atomic writes
+
+
+def only_file(folder: Path) -> list[str]:
+    """Names of the files in folder, sorted."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_write_text_bytes_json(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    atomic_write_text(target, "first\nline\r\n")
+    assert target.read_bytes() == b"first\nline\r\n"
+    atomic_write_text(target, "second")
+    assert target.read_text(encoding="utf-8") == "second"
+    atomic_write_bytes(tmp_path / "out.bin", b"\x00\xff")
+    assert (tmp_path / "out.bin").read_bytes() == b"\x00\xff"
+    atomic_write_json(tmp_path / "out.json", {"a": [1, 2.5]})
+    assert (tmp_path / "out.json").read_text(
+        encoding="utf-8"
+    ) == '{\n  "a": [\n    1,\n    2.5\n  ]\n}\n'
+    with pytest.raises(ValueError):
+        atomic_write_json(tmp_path / "nan.json", {"a": float("nan")})
+    assert only_file(tmp_path) == ["out.bin", "out.json", "out.txt"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_atomic_write_honours_umask(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_atomic_write_failed_replace_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "steps.csv"
+    target.write_text("original", encoding="utf-8")
+
+    def fail(src: object, dst: object) -> None:
+        raise PermissionError("simulated failure")
+
+    monkeypatch.setattr(history_module.os, "replace", fail)
+    with pytest.raises(OSError, match="simulated"):
+        atomic_write_text(target, "new")
+    with pytest.raises(OSError):
+        write_steps_csv(filled_history(), target)
+    with pytest.raises(OSError):
+        atomic_write_bytes(target, b"new")
+    assert target.read_text(encoding="utf-8") == "original"
+    assert only_file(tmp_path) == ["steps.csv"]
+
+
+def test_atomic_open_error_in_body_cleans_up(tmp_path: Path) -> None:
+    target = tmp_path / "t.txt"
+    target.write_text("original", encoding="utf-8")
+    with pytest.raises(RuntimeError), atomic_open(target) as f:
+        f.write("partial")
+        raise RuntimeError("boom")
+    assert target.read_text(encoding="utf-8") == "original"
+    assert only_file(tmp_path) == ["t.txt"]
+    with pytest.raises(ValueError), atomic_open(target, "a"):
+        pass
+
+
+def test_atomic_write_into_read_only_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        probe = folder / "probe"
+        try:
+            probe.write_text("x", encoding="utf-8")
+        except OSError:
+            pass
+        else:
+            probe.unlink()
+            pytest.skip("directory permissions are not enforced (running as root?)")
+        with pytest.raises(OSError):
+            atomic_write_text(folder / "out.txt", "x")
+        assert only_file(folder) == []
+    finally:
+        folder.chmod(0o755)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
 class CliError(Exception):
@@ -25,19 +28,29 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
-def _add_source(p: argparse.ArgumentParser) -> None:
+def _add_source(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    # A subcommand's copies default to SUPPRESS, so `--preset X train` keeps X instead of having
+    # the subparser's None overwrite it; its --set items are collected apart and appended.
+    default = argparse.SUPPRESS if sub else None
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--preset", metavar="NAME", help="start from a named preset (see `presets`)")
-    g.add_argument("--config", metavar="FILE", help="start from a JSON configuration file")
+    g.add_argument(
+        "--preset",
+        default=default,
+        metavar="NAME",
+        help="start from a named preset (see `presets`)",
+    )
+    g.add_argument(
+        "--config", default=default, metavar="FILE", help="start from a JSON configuration file"
+    )
     p.add_argument(
         "--set",
-        dest="sets",
+        dest="sub_sets" if sub else "sets",
         action="append",
-        default=[],
+        default=argparse.SUPPRESS if sub else [],
         metavar="SECTION.KEY=JSON",
         help="override one field, value in JSON, e.g. --set data.true_weights=[1,2]",
     )
-    p.add_argument("--epochs", type=int, metavar="N", help="train for N epochs")
+    p.add_argument("--epochs", type=int, default=default, metavar="N", help="train for N epochs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,16 +62,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(parser)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     train = sub.add_parser("train", help="train without a window and write the results")
-    _add_source(train)
+    _add_source(train, sub=True)
     train.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets, one line each")
     shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
-    _add_source(shot)
+    _add_source(shot, sub=True)
     shot.add_argument("--out", metavar="FILE.png", required=True, help="where to save the PNG")
     shot.add_argument("--size", default="1400x900", metavar="WxH", help="window size")
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; source options may come before or after the subcommand."""
+    args = build_parser().parse_args(argv)
+    args.sets = [*args.sets, *getattr(args, "sub_sets", [])]
+    if args.preset is not None and args.config is not None:
+        raise CliError("argument --config: not allowed with argument --preset")
+    return args
 
 
 def parse_value(text: str) -> Any:
@@ -179,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.errors import UserInputError
 
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
         if args.command == "presets":
             return cmd_presets()
         if args.command == "train":
@@ -193,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("linreg-viz: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout went to a pipe that closed early (`linreg-viz presets | head -1`): stop quietly
+        # as Unix tools do; point stdout at devnull so the flush at exit cannot fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -107,22 +107,25 @@ class NumpyEngine(Engine):
         opt_step = self.opt.step
         params[:count, p:] = 0.0
         lo = start * batch_size
-        for k in range(count):
-            hi = min(lo + batch_size, n)
-            xb = xs[lo:hi]
-            r = xb @ th
-            r -= ys[lo:hi]
-            m = hi - lo
-            loss = c * float(r @ r) / m
-            g = xb.T @ r
-            g *= c2 / m
-            if l2:
-                loss += l2 * float(th @ th)
-                g += (2.0 * l2) * th
-            opt_step([g])
-            losses[k] = loss
-            params[k, :p] = th
-            lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+        # A diverging run overflows to inf/nan within a call; the trainer detects that and rolls
+        # back, so NumPy's overflow warnings are noise (and errors where warnings are errors).
+        with np.errstate(over="ignore", invalid="ignore"):
+            for k in range(count):
+                hi = min(lo + batch_size, n)
+                xb = xs[lo:hi]
+                r = xb @ th
+                r -= ys[lo:hi]
+                m = hi - lo
+                loss = c * float(r @ r) / m
+                g = xb.T @ r
+                g *= c2 / m
+                if l2:
+                    loss += l2 * float(th @ th)
+                    g += (2.0 * l2) * th
+                opt_step([g])
+                losses[k] = loss
+                params[k, :p] = th
+                lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
 
     def params(self) -> np.ndarray:
         """Current [w..., b] as float64."""

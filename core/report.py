@@ -16,6 +16,8 @@ from core.trainer import Trainer
 
 def _clean(value: Any) -> Any:
     """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
         return [_clean(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):

@@ -353,6 +353,9 @@ class Trainer:
             # A new learning rate is the fix the message asks for: let the run continue.
             self.stopped_reason = None
             self.message = None
+            # The rolled-back parameters already gave an exploding loss: measure explosions
+            # afresh from where the run resumes, or its first step would be refused again.
+            self.first_loss = None
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""

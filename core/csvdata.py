@@ -1,0 +1,371 @@
+"""Numeric columns from a CSV file with a header row; each defect is a DataError naming where."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DataError
+
+# read_header only needs the first line; a header longer than this is not a real CSV header.
+HEADER_PREFIX_BYTES = 1 << 20
+# Cell text quoted in messages is cut to this length so binary-ish junk cannot flood a dialog.
+_SHOW_CHARS = 40
+# Names listed when a requested column is unknown; a wide file would otherwise flood the message.
+_SHOW_NAMES = 30
+# Characters per numpy parse in the fast path: big enough to amortise calls, small in memory.
+_CHUNK_CHARS = 1 << 22
+# Values the slow path gathers as Python floats before packing them into an array.
+_SLOW_CHUNK_VALUES = 1 << 20
+# One physical line with its ending; csv and io (newline="") end lines at \r\n, \r or \n only.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+# eq=False: the generated __eq__/__hash__ would compare arrays element-wise and fail.
+@dataclass(frozen=True, eq=False)
+class CsvTable:
+    """Numeric data read from a CSV file."""
+
+    x: np.ndarray  # float64, shape (n_rows, n_features), C-contiguous
+    y: np.ndarray  # float64, shape (n_rows,)
+    feature_names: list[str]
+    target_name: str
+    path: str
+
+
+def read_header(path: str | Path) -> list[str]:
+    """Return the column names of a CSV file (for a column chooser), raising DataError."""
+    where = str(path)
+    # Only the start of the file is read, so choosing columns of a huge file stays instant.
+    raw = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
+    if len(raw) > HEADER_PREFIX_BYTES:
+        cut = raw.rfind(b"\n", 0, HEADER_PREFIX_BYTES)
+        if cut < 0:
+            raise DataError(
+                f"{where}: the first line is longer than {HEADER_PREFIX_BYTES} bytes; "
+                "this does not look like a CSV file with a header row"
+            )
+        # Cutting after a newline byte never splits a UTF-8 sequence.
+        raw = raw[: cut + 1]
+    names, _, _, _ = _parse_header(_decode(raw, where), where)
+    return names
+
+
+def load_csv(
+    path: str | Path,
+    target_column: str | None = None,
+    feature_columns: list[str] | None = None,
+) -> CsvTable:
+    """Load numeric columns from a CSV file with a header row."""
+    where = str(path)
+    text = _decode(_read_bytes(path, where), where)
+    names, delimiter, header_line, body_start = _parse_header(text, where)
+    target, features = _choose_columns(names, target_column, feature_columns, where)
+
+    index = {name: i for i, name in enumerate(names)}
+    # Parse only the columns in use, in file order, so errors are reported left to right.
+    cols = sorted(index[name] for name in [*features, target])
+    block = _parse_fast(text, body_start, delimiter, len(names), cols)
+    if block is None:
+        block = _parse_slow(text, body_start, delimiter, names, cols, header_line + 1, where)
+
+    n_rows = block.shape[0]
+    if n_rows == 0:
+        raise DataError(f"{where}: no data rows after the header (line {header_line})")
+    if n_rows < 2:
+        raise DataError(f"{where}: only 1 data row; need at least 2")
+    pos = {col: k for k, col in enumerate(cols)}
+    # Fancy indexing copies, so x is a fresh C-contiguous array independent of the block.
+    x = np.ascontiguousarray(block[:, [pos[index[name]] for name in features]])
+    y = np.ascontiguousarray(block[:, pos[index[target]]])
+    return CsvTable(x=x, y=y, feature_names=features, target_name=target, path=where)
+
+
+def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes:
+    """Read the file (at most limit + 1 bytes), turning OS errors into DataError."""
+    try:
+        with open(path, "rb") as f:
+            return f.read() if limit is None else f.read(limit + 1)
+    except FileNotFoundError:
+        raise DataError(f"{where}: file not found") from None
+    except IsADirectoryError:
+        raise DataError(f"{where}: is a folder, not a CSV file") from None
+    except PermissionError:
+        raise DataError(f"{where}: cannot read the file (permission denied)") from None
+    except OSError as e:
+        raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
+
+
+def _decode(raw: bytes, where: str) -> str:
+    """Decode UTF-8 (optional BOM), rejecting binary data with a plain message."""
+    if not raw:
+        raise DataError(f"{where}: the file is empty")
+    # NUL never occurs in text; it marks a binary file (or UTF-16, which is not supported).
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise DataError(f"{where}, line {line}: not a text CSV file (it contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise DataError(
+            f"{where}, line {line}: not a text CSV file "
+            f"(byte 0x{raw[e.start]:02x} at offset {e.start} is not valid UTF-8)"
+        ) from None
+
+
+def _sniff_delimiter(line: str) -> str:
+    """Comma unless the header line has none but has semicolons or tabs (European / TSV exports)."""
+    if "," in line:
+        return ","
+    semicolons, tabs = line.count(";"), line.count("\t")
+    if semicolons or tabs:
+        return ";" if semicolons >= tabs else "\t"
+    return ","
+
+
+def _is_blank(row: list[str], delimiter: str) -> bool:
+    """Whether a parsed record came from a line holding nothing but whitespace."""
+    if len(row) > 1 and not delimiter.isspace():
+        return False  # "a,b" structure is present even if every cell is empty
+    return not any(cell.strip() for cell in row)
+
+
+def _parse_header(text: str, where: str) -> tuple[list[str], str, int, int]:
+    """Return names, delimiter, the header's last line number and where the data text starts."""
+    if not text or text.isspace():
+        raise DataError(f"{where}: the file is empty (no header row)")
+    first = next(line for line in _lines(text) if line.strip())
+    delimiter = _sniff_delimiter(first)
+    consumed = 0
+
+    def counted() -> Iterator[str]:
+        # Count characters handed to csv (it reads one line at a time) to find the data's start.
+        nonlocal consumed
+        for line in _lines(text):
+            consumed += len(line)
+            yield line
+
+    reader = csv.reader(counted(), delimiter=delimiter)
+    start = 1
+    try:
+        for row in reader:
+            if not _is_blank(row, delimiter):
+                break
+            start = reader.line_num + 1
+        else:
+            raise DataError(f"{where}: the file is empty (no header row)")
+    except csv.Error as e:
+        raise DataError(f"{where}, line {start}: cannot read the header row ({e})") from None
+
+    names = [cell.strip() for cell in row]
+    at = f"{where}, line {start} (header)"
+    for i, name in enumerate(names):
+        if not name:
+            raise DataError(f"{at}: column {i + 1} has no name")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{at}: duplicate column name {name!r} (columns {seen[name] + 1} and {i + 1})"
+            )
+        seen[name] = i
+    # A headerless file would silently lose its first row and get numbers as column names.
+    if all(_is_number(name) for name in names):
+        raise DataError(
+            f"{at}: the first row holds numbers, not column names; "
+            "the file needs a header row naming each column"
+        )
+    return names, delimiter, reader.line_num, consumed
+
+
+def _lines(text: str, start: int = 0) -> Iterator[str]:
+    """Yield lines from start on with their endings, split like a file opened with newline=""."""
+    # Lazy and copy-free: io.StringIO would hold the whole text at 4 bytes per character.
+    for match in _LINE.finditer(text, start):
+        yield match.group()
+
+
+def _is_number(text: str) -> bool:
+    """Whether float() accepts the text."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _show_names(names: Sequence[str]) -> str:
+    """Quoted, comma-separated names, shortened for very wide files."""
+    shown = ", ".join(repr(n) for n in names[:_SHOW_NAMES])
+    if len(names) > _SHOW_NAMES:
+        shown += f", … ({len(names)} columns in all)"
+    return shown
+
+
+def _choose_columns(
+    names: list[str],
+    target_column: str | None,
+    feature_columns: Sequence[str] | None,
+    where: str,
+) -> tuple[str, list[str]]:
+    """Resolve the target (default: last column) and features (default: all others)."""
+    available = f"available columns: {_show_names(names)}"
+    if target_column is None:
+        target = names[-1]
+    elif target_column in names:
+        target = target_column
+    else:
+        raise DataError(f"{where}: no column named {target_column!r} for the target; {available}")
+
+    if feature_columns is None:
+        features = [name for name in names if name != target]
+    else:
+        features = list(feature_columns)
+        unknown = [name for name in features if name not in names]
+        if unknown:
+            word = "column" if len(unknown) == 1 else "columns"
+            raise DataError(
+                f"{where}: no {word} named {_show_names(unknown)} for the features; {available}"
+            )
+        repeated = sorted({name for name in features if features.count(name) > 1})
+        if repeated:
+            raise DataError(f"{where}: feature columns listed twice: {_show_names(repeated)}")
+        if target in features:
+            raise DataError(f"{where}: column {target!r} cannot be both the target and a feature")
+
+    if not features:
+        if len(names) == 1:
+            raise DataError(
+                f"{where}: the file has only one column ({names[0]!r}); need a target column "
+                "and at least one feature column, separated by commas, semicolons or tabs"
+            )
+        raise DataError(f"{where}: no feature columns chosen; {available}")
+    return target, features
+
+
+def _parse_fast(
+    text: str,
+    start: int,
+    delimiter: str,
+    n_cols: int,
+    cols: list[int],
+    chunk_chars: int = _CHUNK_CHARS,
+) -> np.ndarray | None:
+    """Parse a plain all-numeric table with numpy's C reader; None means use the slow path.
+
+    The fast path only accepts what the slow path would accept with the same values: numpy
+    splits on the delimiter without quoting and parses with the same routine as float(), so
+    quoted cells, blank-but-spaced lines, ragged rows, text columns and non-finite values all
+    make it fail and leave the verdict (and the exact error message) to _parse_slow.
+    """
+    blocks = []
+    while start < len(text):
+        # Whole lines in chunks: io.StringIO stores 4 bytes per character, so one StringIO of a
+        # large file would cost several times the file's size in memory.
+        end = text.find("\n", start + chunk_chars)
+        end = len(text) if end < 0 else end + 1
+        piece = text[start:end]
+        start = end
+        # Input without data makes loadtxt warn; blank lines are skipped by the slow path too.
+        if piece.isspace():
+            continue
+        try:
+            full = np.loadtxt(
+                io.StringIO(piece),
+                delimiter=delimiter,
+                comments=None,
+                quotechar=None,
+                dtype=np.float64,
+                ndmin=2,
+            )
+        except ValueError:
+            return None
+        if full.shape[1] != n_cols:
+            return None  # every row has the same wrong number of cells
+        block = full[:, cols]
+        if not np.isfinite(block).all():
+            return None
+        blocks.append(block)
+    if not blocks:
+        return None  # the slow path reports "no data rows"
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
+def _parse_slow(
+    text: str,
+    start: int,
+    delimiter: str,
+    names: list[str],
+    cols: list[int],
+    first_line: int,
+    where: str,
+) -> np.ndarray:
+    """Parse row by row with the csv module; raise DataError at the first bad row or cell."""
+    n_cols = len(names)
+    reader = csv.reader(_lines(text, start), delimiter=delimiter)
+    finite = math.isfinite
+    blocks: list[np.ndarray] = []
+    values: list[float] = []
+    done = 0  # physical lines consumed before the current record
+    try:
+        for row in reader:
+            line = first_line + done  # a quoted cell may span lines; name the record's first
+            done = reader.line_num
+            if len(values) >= _SLOW_CHUNK_VALUES:
+                # Python floats cost 32 bytes each; pack them as we go.
+                blocks.append(np.array(values, dtype=np.float64))
+                values = []
+            if len(row) == n_cols:
+                # Common case first; float() strips the same whitespace as str.strip().
+                try:
+                    cells = [float(row[j]) for j in cols]
+                except ValueError:
+                    pass
+                else:
+                    if all(map(finite, cells)):
+                        values.extend(cells)
+                        continue
+            if _is_blank(row, delimiter):
+                continue
+            if len(row) != n_cols:
+                raise DataError(
+                    f"{where}, line {line}: expected {n_cols} cells (one per header column), "
+                    f"got {len(row)}"
+                )
+            # Some cell is bad: _number raises naming the first one.
+            values.extend(_number(row[j], where, line, names[j]) for j in cols)
+    except csv.Error as e:
+        raise DataError(f"{where}, line {first_line + done}: cannot read the row ({e})") from None
+    blocks.append(np.array(values, dtype=np.float64))
+    return np.concatenate(blocks).reshape(-1, len(cols))
+
+
+def _number(cell: str, where: str, line: int, name: str) -> float:
+    """Convert one cell to a finite float or raise DataError naming line and column."""
+    text = cell.strip()
+    at = f"{where}, line {line}, column {name!r}"
+    if not text:
+        raise DataError(f"{at}: missing value (the cell is empty)")
+    try:
+        value = float(text)
+    except ValueError:
+        raise DataError(f"{at}: {_show(text)} is not a number") from None
+    if not math.isfinite(value):
+        raise DataError(f"{at}: {_show(text)} is not a finite number")
+    return value
+
+
+def _show(text: str) -> str:
+    """Quote cell text for a message, shortened so junk cannot flood it."""
+    if len(text) > _SHOW_CHARS:
+        text = text[: _SHOW_CHARS - 1] + "…"
+    return repr(text)

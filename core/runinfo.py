@@ -1,0 +1,74 @@
+"""What the views need to know about a run that does not change while it trains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis import condition_number, noise_floor
+from core.trainer import Trainer
+
+MAX_SCATTER = 5000  # points drawn in the fit view; more only blur into a cloud
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Static facts of a run, as plain copied arrays in the data's original units."""
+
+    x: np.ndarray  # (m, d) display sample of training features
+    y: np.ndarray  # (m,)
+    sample_rows: np.ndarray  # indices of the displayed rows in the training set
+    feature_names: list[str]
+    target_name: str
+    param_names: list[str]  # weights then "bias"
+    true_theta: np.ndarray | None  # [w..., b] or None for CSV data
+    ols_theta: np.ndarray  # least-squares [w..., b]
+    noise_floor: float  # expected loss at the true parameters (the OLS loss for CSV data)
+    ols_loss: float
+    initial_loss: float
+    max_stable_lr: float
+    condition_number: float
+    loss_kind: str
+    n_train: int
+    n_batches: int
+    total_steps: int
+    fit_bias: bool
+
+
+def run_info(trainer: Trainer) -> RunInfo:
+    """Collect a run's static facts for display."""
+    ds = trainer.dataset
+    n = ds.n_train
+    rows = (
+        np.arange(n)
+        if n <= MAX_SCATTER
+        else np.sort(np.random.default_rng(0).choice(n, MAX_SCATTER, replace=False))
+    )
+    x = ds.x_train[rows] * ds.scale + ds.shift
+    ols_trained = trainer.least_squares()
+    ols_loss = trainer.train_loss(ols_trained)
+    true = ds.true_theta()
+    floor = (
+        ols_loss if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
+    )
+    return RunInfo(
+        x=x,
+        y=ds.y_train[rows].copy(),
+        sample_rows=rows,
+        feature_names=list(ds.feature_names),
+        target_name=ds.target_name,
+        param_names=[*ds.feature_names, "bias"],
+        true_theta=true,
+        ols_theta=ds.to_original(ols_trained),
+        noise_floor=floor,
+        ols_loss=ols_loss,
+        initial_loss=trainer.train_loss(trainer.theta0),
+        max_stable_lr=trainer.max_stable_lr(),
+        condition_number=condition_number(trainer.stats, trainer.config.model.fit_bias),
+        loss_kind=trainer.loss_kind,
+        n_train=n,
+        n_batches=trainer.n_batches,
+        total_steps=trainer.total_steps,
+        fit_bias=trainer.config.model.fit_bias,
+    )

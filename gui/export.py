@@ -1,0 +1,100 @@
+"""Export plots (PNG/SVG), the window (PNG), the run's history (CSV) and its config (JSON).
+
+Every write goes to a temporary file in the target's folder and is renamed into place, so a
+failed export never leaves a partial file; failures surface as OSError naming the target.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from PySide6 import QtWidgets
+
+from core.config import Config
+from core.history import History, atomic_write_bytes, atomic_write_text
+from core.history import write_epochs_csv as _write_epochs
+from core.history import write_steps_csv as _write_steps
+
+T = TypeVar("T")
+
+
+class ExportableView(Protocol):
+    """A plot that can write itself as PNG and SVG."""
+
+    def export_png(self, path: str | Path) -> None:
+        """Write the plot as PNG."""
+
+    def export_svg(self, path: str | Path) -> None:
+        """Write the plot as SVG."""
+
+
+@contextmanager
+def _naming(path: str | Path) -> Iterator[None]:
+    """Re-raise an OSError so its message names the target rather than a temp file."""
+    try:
+        yield
+    except OSError as error:
+        if str(path) in str(error):
+            raise
+        reason = error.strerror or str(error) or type(error).__name__
+        message = f"cannot write {path}: {reason}"
+        # OSError(errno, text) picks the matching subclass (FileNotFoundError, ...).
+        raise (OSError(error.errno, message) if error.errno else OSError(message)) from error
+
+
+def _guarded(path: str | Path, write: Callable[[], T]) -> T:
+    with _naming(path):
+        return write()
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write bytes to path atomically; OSError names path on failure."""
+    _guarded(path, lambda: atomic_write_bytes(path, data))
+
+
+def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path]:
+    """Write <name>.png and <name>.svg for each view into folder; return the paths written."""
+    folder = Path(folder)
+    written: list[Path] = []
+    for name, view in views.items():
+        png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+        view.export_png(png)
+        written.append(png)
+        view.export_svg(svg)
+        written.append(svg)
+    return written
+
+
+def export_window_png(widget: QtWidgets.QWidget, path: str | Path) -> None:
+    """Write a screenshot of a widget (e.g. the main window) as PNG, atomically."""
+    target = Path(path)
+    # QPixmap.save picks the format from the suffix, so the temp name keeps '.png' at the end.
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp.png")
+    with _naming(target):
+        try:
+            if not widget.grab().save(str(tmp), "PNG"):
+                raise OSError(f"cannot write {target}: Qt could not save the image")
+            os.replace(tmp, target)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def export_history(history: History, folder: Path) -> list[Path]:
+    """Write history.csv (every stored step) and epochs.csv into folder; return both paths."""
+    folder = Path(folder)
+    steps, epochs = folder / "history.csv", folder / "epochs.csv"
+    _guarded(steps, lambda: _write_steps(history, steps))
+    _guarded(epochs, lambda: _write_epochs(history, epochs))
+    return [steps, epochs]
+
+
+def export_config(config: Config, path: str | Path) -> None:
+    """Write a run's configuration as JSON, atomically."""
+    _guarded(path, lambda: atomic_write_text(path, config.to_json() + "\n"))

@@ -1,0 +1,506 @@
+"""The main window: control panel, live plots, run controls, menus; owns the worker thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.config import Config
+from core.errors import UserInputError
+from core.presets import DEFAULT_PRESET, PRESETS, preset_config
+from core.runinfo import RunInfo
+from core.trainer import Snapshot
+from gui import export
+from gui.controls import ControlPanel
+from gui.help import GUIDE_HTML, shortcuts_html
+from gui.plots import FitView, LossView, ParamView
+from gui.worker import WorkerHost
+
+REDRAW_MS = 33  # the views redraw on their own timer, at most ~30 frames a second
+
+BANNER_STYLE = {
+    "info": "background:#e8f1fb; color:#12355b; border:1px solid #9cc2ea;",
+    "warning": "background:#fff4e0; color:#5c3b00; border:1px solid #f0b050;",
+    "error": "background:#fdecea; color:#611a15; border:1px solid #e57373;",
+}
+
+
+class Banner(QWidget):
+    """An in-window message strip with a close button: never a modal dialog."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("messageBanner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        self.label = QLabel()
+        self.label.setObjectName("messageText")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Dismiss this message")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self.level = "info"
+        self.hide()
+
+    def show_message(self, level: str, text: str) -> None:
+        """Show text styled by level (info, warning, error)."""
+        self.level = level
+        self.setStyleSheet(f"#messageBanner {{{BANNER_STYLE.get(level, BANNER_STYLE['info'])}}}")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        """The message shown (empty when hidden)."""
+        return self.label.text() if self.isVisible() or not self.isHidden() else ""
+
+
+class MainWindow(QMainWindow):
+    """Launch, set parameters, Run, watch the loss fall and the line fit, export."""
+
+    def __init__(self, config: Config | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Linear regression, live")
+        self.resize(1400, 900)
+        self._config = config.copy() if config is not None else preset_config(DEFAULT_PRESET)
+        self._latest: Snapshot | None = None
+        self._pending: Snapshot | None = None
+        self._info: RunInfo | None = None
+        self._state = "paused"
+        self._closing = False
+
+        self.panel = ControlPanel(self._config)
+        self.loss_view = LossView()
+        self.fit_view = FitView()
+        self.param_view = ParamView()
+        self.banner = Banner()
+        self._build_layout()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+
+        self.host = WorkerHost()
+        self.worker = self.host.worker
+        self.worker.snapshot.connect(self._on_snapshot)
+        self.worker.runReset.connect(self._on_run_reset)
+        self.worker.stateChanged.connect(self._on_state)
+        self.worker.message.connect(self.show_message)
+        self.worker.failed.connect(self._on_failed)
+        self.host.start()
+
+        self.panel.dataChanged.connect(self.reset_run)
+        self.panel.setupChanged.connect(self.reset_run)
+        self.panel.hyperChanged.connect(lambda changes: self.worker.send("set_hyper", changes))
+        self.panel.epochsChanged.connect(lambda n: self.worker.send("set_epochs", n))
+        self.panel.speedChanged.connect(lambda s: self.worker.send("set_speed", s))
+        self.worker.send("set_speed", self.panel.speed())
+        self.worker.send("configure", self._config)
+
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw)
+        self._timer.start()
+
+    # ---- construction ---------------------------------------------------------------
+    def _build_layout(self) -> None:
+        scroll = QScrollArea()
+        scroll.setObjectName("controlScroll")
+        scroll.setWidget(self.panel)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(330)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.loss_view)
+        top.addWidget(self.fit_view)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.setObjectName("plotSplitter")
+        plots.addWidget(top)
+        plots.addWidget(self.param_view)
+        plots.setSizes([500, 380])
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.banner)
+        rl.addWidget(plots, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 1060])
+        self.setCentralWidget(self.splitter)
+
+    def _action(self, text: str, shortcut: str | None, tip: str, slot, name: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            tip = (
+                f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+            )
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.run_action = a("Run", "Space", "Run or pause training", self.toggle_run, "runAction")
+        self.run_action.setCheckable(True)
+        self.step_batch_action = a(
+            "Step batch",
+            "Ctrl+B",
+            "Pause and train on one minibatch",
+            self.step_batch,
+            "stepBatchAction",
+        )
+        self.step_epoch_action = a(
+            "Step epoch",
+            "Ctrl+E",
+            "Pause and train one whole epoch",
+            self.step_epoch,
+            "stepEpochAction",
+        )
+        self.reset_action = a(
+            "Reset",
+            "Ctrl+R",
+            "Regenerate the data and start the run again",
+            self.reset_run,
+            "resetAction",
+        )
+        self.log_action = a(
+            "Log-scale loss",
+            "Ctrl+L",
+            "Show the loss on a logarithmic axis",
+            self._toggle_log,
+            "logAction",
+        )
+        self.log_action.setCheckable(True)
+        self.log_action.setChecked(True)
+        self.open_action = a(
+            "Open configuration…",
+            "Ctrl+O",
+            "Load a run configuration from a JSON file",
+            self._open_config,
+            "openAction",
+        )
+        self.save_action = a(
+            "Save configuration…",
+            "Ctrl+S",
+            "Save the current configuration as JSON",
+            self._save_config,
+            "saveAction",
+        )
+        self.export_action = a(
+            "Export run…",
+            "Ctrl+Shift+E",
+            "Write plots (PNG, SVG), the window, history (CSV) and configuration (JSON)",
+            self._export_dialog,
+            "exportAction",
+        )
+        self.quit_action = a("Quit", "Ctrl+Q", "Close the window", self.close, "quitAction")
+        self.guide_action = a(
+            "Guide", "F1", "A short guide to the app", self._show_guide, "guideAction"
+        )
+        self.shortcuts_action = a(
+            "Keyboard shortcuts",
+            None,
+            "List every keyboard shortcut",
+            self._show_shortcuts,
+            "shortcutsAction",
+        )
+
+    def _build_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for act in (
+            self.open_action,
+            self.save_action,
+            None,
+            self.export_action,
+            None,
+            self.quit_action,
+        ):
+            file_menu.addSeparator() if act is None else file_menu.addAction(act)
+        run_menu = bar.addMenu("&Run")
+        for act in (
+            self.run_action,
+            self.step_batch_action,
+            self.step_epoch_action,
+            self.reset_action,
+        ):
+            run_menu.addAction(act)
+        presets_menu = bar.addMenu("&Presets")
+        presets_menu.setToolTipsVisible(True)
+        for preset in PRESETS.values():
+            act = QAction(preset.name, self)
+            act.setToolTip(preset.summary)
+            act.setStatusTip(preset.summary)
+            act.triggered.connect(lambda _=False, n=preset.name: self.load_preset(n))
+            presets_menu.addAction(act)
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.log_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+
+        tools = QToolBar("Run controls")
+        tools.setObjectName("runToolbar")
+        tools.setMovable(False)
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(tools)
+        self.run_button = self._tool_button(tools, self.run_action, "runButton")
+        self.step_batch_button = self._tool_button(tools, self.step_batch_action, "stepBatchButton")
+        self.step_epoch_button = self._tool_button(tools, self.step_epoch_action, "stepEpochButton")
+        self.reset_button = self._tool_button(tools, self.reset_action, "resetButton")
+        tools.addSeparator()
+        self._tool_button(tools, self.log_action, "logButton")
+        self._tool_button(tools, self.export_action, "exportButton")
+
+    def _tool_button(self, bar: QToolBar, action: QAction, name: str) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setObjectName(name)
+        bar.addWidget(button)
+        return button
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel("Ready")
+        self.status_label.setObjectName("statusLabel")
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+
+    # ---- public API -----------------------------------------------------------------
+    def latest_snapshot(self) -> Snapshot | None:
+        """The last snapshot received; None before the first and after a reset."""
+        return self._latest
+
+    def run_state(self) -> str:
+        """running, paused, completed or diverged."""
+        return self._state
+
+    def config(self) -> Config:
+        """The configuration the run was last built from."""
+        return self._config.copy()
+
+    def show_message(self, level: str, text: str) -> None:
+        """Show a message in the in-window banner and the status bar."""
+        self.banner.show_message(level, text)
+        self.statusBar().showMessage(text.splitlines()[0], 8000)
+
+    def toggle_run(self) -> None:
+        """Run if paused, pause if running."""
+        if self._state == "running":
+            self.worker.send("pause")
+        else:
+            self.panel.flush()
+            self.worker.send("run")
+
+    def step_batch(self) -> None:
+        """Train one minibatch (pauses a running run first)."""
+        self.panel.flush()
+        self.worker.send("step_batch")
+
+    def step_epoch(self) -> None:
+        """Train one epoch (pauses a running run first)."""
+        self.panel.flush()
+        self.worker.send("step_epoch")
+
+    def reset_run(self) -> None:
+        """Rebuild the run from the controls: new data, initial parameters."""
+        try:
+            config = self.panel.config()
+        except UserInputError as exc:
+            self.show_message("error", f"{exc}. The current run is kept.")
+            return
+        self._config = config
+        self.worker.send("configure", config)
+
+    def load_preset(self, name: str) -> None:
+        """Load a preset into the controls and reset the run."""
+        self.apply_config(preset_config(name))
+        self.show_message("info", f"Preset {name}: {PRESETS[name].summary}")
+
+    def apply_config(self, config: Config) -> None:
+        """Show config in the controls and start a run from it."""
+        self._config = config.copy()
+        self.panel.set_config(self._config)
+        self.worker.send("configure", self._config)
+
+    def export_run(self, folder: str | Path) -> list[Path]:
+        """Write every plot (PNG, SVG), the window (PNG), history (CSV), config (JSON)."""
+        folder = Path(folder)
+        self._redraw(force=True)
+        views = {"loss": self.loss_view, "fit": self.fit_view, "params": self.param_view}
+        paths = export.export_views(views, folder)
+        paths.append(folder / "window.png")
+        export.export_window_png(self, paths[-1])
+        snap_history = self._history_for_export()
+        if snap_history is not None:
+            paths += export.export_history(snap_history, folder)
+        paths.append(folder / "config.json")
+        export.export_config(self._config_for_export(), paths[-1])
+        return paths
+
+    # ---- worker signals -------------------------------------------------------------
+    def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self._info = info
+        self._latest = None
+        self._pending = None
+        for view in (self.loss_view, self.fit_view, self.param_view):
+            view.set_run(info)
+        self.fit_view.update_snapshot(initial)
+        self.param_view.update_snapshot(initial)
+        self.panel.set_stable_lr(info.max_stable_lr)
+        self._update_status(initial)
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        self._latest = snap
+        self._pending = snap
+
+    def _on_state(self, state: str) -> None:
+        self._state = state
+        running = state == "running"
+        self.run_action.setChecked(running)
+        self.run_action.setText("Pause" if running else "Run")
+        if running and self.banner.level != "error":
+            self.banner.hide()
+
+    def _on_failed(self, text: str) -> None:
+        self.show_message("error", f"Training stopped by an error: {text.splitlines()[0]}")
+
+    def _redraw(self, force: bool = False) -> None:
+        snap = self._pending if not force else (self._pending or self._latest)
+        if snap is None or self._info is None:
+            return
+        self._pending = None
+        self.loss_view.update_snapshot(snap)
+        self.fit_view.update_snapshot(snap)
+        self.param_view.update_snapshot(snap)
+        self._update_status(snap)
+
+    def _update_status(self, snap: Snapshot) -> None:
+        params = ", ".join(f"{w:.4g}" for w in snap.weights)
+        self.status_label.setText(
+            f"epoch {snap.epoch}   step {snap.step}   loss {snap.train_loss:.4g}   "
+            f"{snap.steps_per_second:,.0f} steps/s   w = [{params}]   b = {snap.bias:.4g}"
+        )
+
+    # ---- menus ----------------------------------------------------------------------
+    def _toggle_log(self) -> None:
+        self.loss_view.set_log_y(self.log_action.isChecked())
+
+    def _open_config(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open configuration", "", "JSON (*.json)")
+        if path:
+            self.open_config(path)
+
+    def open_config(self, path: str | Path) -> bool:
+        """Load a configuration file; a bad file gets a message and keeps the current run."""
+        try:
+            config = Config.load(path)
+        except UserInputError as exc:
+            self.show_message("error", f"{exc}. The current run is kept.")
+            return False
+        self.apply_config(config)
+        self.show_message("info", f"Loaded {path}")
+        return True
+
+    def _save_config(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save configuration", "run.json", "JSON (*.json)"
+        )
+        if not path:
+            return
+        try:
+            export.export_config(self.panel.config(), Path(path))
+        except (OSError, UserInputError) as exc:
+            self.show_message("error", f"Could not save {path}: {exc}")
+            return
+        self.show_message("info", f"Saved configuration to {path}")
+
+    def _export_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export run to folder")
+        if not folder:
+            return
+        try:
+            paths = self.export_run(folder)
+        except OSError as exc:
+            self.show_message("error", f"Export failed, nothing partial was left: {exc}")
+            return
+        self.show_message("info", f"Exported {len(paths)} files to {folder}")
+
+    def _show_guide(self) -> None:
+        self._info_box("Guide", GUIDE_HTML)
+
+    def _show_shortcuts(self) -> None:
+        actions = [
+            self.run_action,
+            self.step_batch_action,
+            self.step_epoch_action,
+            self.reset_action,
+            self.log_action,
+            self.open_action,
+            self.save_action,
+            self.export_action,
+            self.guide_action,
+            self.quit_action,
+        ]
+        self._info_box("Keyboard shortcuts", shortcuts_html(actions))
+
+    def _info_box(self, title: str, html: str) -> None:
+        # Non-modal: training and plots keep going while the guide is open.
+        box = QMessageBox(self)
+        box.setWindowTitle(title)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(html)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+
+    # ---- export helpers -------------------------------------------------------------
+    def _history_for_export(self):
+        # The worker owns the live history; ask it for a consistent copy.
+        return self.worker.history_copy()
+
+    def _config_for_export(self) -> Config:
+        # Live changes (learning rate, epochs) are part of the run's configuration too.
+        return self.worker.config_copy() or self._config
+
+    # ---- shutdown -------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop the worker and join its thread (idempotent)."""
+        if self._closing:
+            return
+        self._closing = True
+        self._timer.stop()
+        self.host.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Stop and join the training thread before the window goes."""
+        self.shutdown()
+        super().closeEvent(event)

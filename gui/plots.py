@@ -1,0 +1,639 @@
+"""Plot views: loss, fit and parameters. Each draws what it is given and holds no training state.
+
+Frames must stay cheap (see DESIGN.md: autoranging every frame costs more than the rest of the
+frame together), so every view keeps autorange off and moves its axes itself, only when the data
+leaves the shown range or shrinks far inside it. The x axis of the step plots grows in jumps
+towards the run's planned length, so a long run relays its axes a few dozen times, not per frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters  # registers pg.exporters
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from core.runinfo import RunInfo
+from core.trainer import Snapshot
+from gui.export import write_bytes_atomic
+
+PAD = 0.05  # fraction of the data span left free on each side of a managed axis
+SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
+X_GROWTH = 1.5  # a step axis that overflows grows to this multiple of the newest step
+MAX_MARKERS = 100  # event markers kept; older ones are dropped so frames stay cheap
+MAX_EPOCH_SYMBOLS = 60  # epoch points drawn with a dot up to this many
+LOG_FALLBACK = 1e-12  # shown in log mode when no loss is positive at all
+# Moving scatter points cost ~1 us each per frame (pyqtgraph rebuilds per-point styles):
+# predicted-vs-actual redraws an evenly spread subset of at most this many.
+MAX_LIVE_POINTS = 2000
+LEGEND_COLUMNS = 6  # parameter legend entries per row
+
+TEXT = "#222222"
+AXIS = "#555555"
+# Tableau 10: distinct on white and friendly to the common colour-vision deficiencies.
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
+
+_DASH = QtCore.Qt.PenStyle.DashLine
+_DOT = QtCore.Qt.PenStyle.DotLine
+
+
+def param_color(k: int) -> QtGui.QColor:
+    """Colour of parameter k (a fixed palette, then pyqtgraph's hue wheel)."""
+    if k < len(PALETTE):
+        return QtGui.QColor(PALETTE[k])
+    return pg.intColor(k, hues=12, values=1, maxValue=200)
+
+
+def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
+    pen = pg.mkPen(color, width=width)
+    if style is not None:
+        pen.setStyle(style)
+    # Cosmetic pens keep their pixel width when exported at another size.
+    pen.setCosmetic(True)
+    return pen
+
+
+def finite_bounds(*arrays: np.ndarray) -> tuple[float, float] | None:
+    """Smallest and largest finite value over the arrays, or None if there is none."""
+    lo, hi = math.inf, -math.inf
+    for a in arrays:
+        if a.size == 0:
+            continue
+        a = a[np.isfinite(a)]
+        if a.size:
+            lo = min(lo, float(a.min()))
+            hi = max(hi, float(a.max()))
+    return None if lo > hi else (lo, hi)
+
+
+def padded(lo: float, hi: float, pad: float = PAD) -> tuple[float, float]:
+    """lo..hi widened by pad of its span on each side (a flat span gets a unit-scale margin)."""
+    span = hi - lo
+    if span <= 0:
+        span = max(abs(hi), 1.0) * 0.2
+    return lo - pad * span, hi + pad * span
+
+
+def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool:
+    """Whether data spanning lo..hi has left the shown range or shrunk far inside it."""
+    if shown is None:
+        return True
+    s_lo, s_hi = shown
+    if lo < s_lo or hi > s_hi:
+        return True
+    span, shown_span = hi - lo, s_hi - s_lo
+    return span > 0 and span < SHRINK * shown_span
+
+
+class _View(pg.PlotWidget):
+    """Common look, managed axis ranges and export for the views."""
+
+    def __init__(
+        self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
+    ) -> None:
+        super().__init__(parent=parent, background="w")
+        self.setObjectName(object_name)
+        pi = self.plotItem
+        pi.setTitle(title, color=TEXT, size="11pt")
+        for name in ("left", "bottom"):
+            axis = pi.getAxis(name)
+            axis.setPen(pg.mkPen(AXIS))
+            axis.setTextPen(pg.mkPen(TEXT))
+        # No grid: measured here, pyqtgraph's grid costs ~18 ms of a ~21 ms frame (900x600).
+        pi.enableAutoRange(False)
+        # The 'A' button would switch autorange back on for every later frame.
+        pi.hideButtons()
+        # The 'Plot Options' menu toggles log/FFT/derivative modes behind the view's back and
+        # re-enables autorange; the view offers what it supports itself (set_log_y).
+        pi.setMenuEnabled(False, enableViewBoxMenu=True)
+        pi.setDownsampling(auto=True, mode="peak")
+        pi.setClipToView(True)
+        self.legend = pi.addLegend(
+            offset=(-10, 10),
+            labelTextColor=TEXT,
+            brush=pg.mkBrush(255, 255, 255, 210),
+            pen=pg.mkPen("#bbbbbb"),
+        )
+        self._x_shown: tuple[float, float] | None = None
+        self._y_shown: tuple[float, float] | None = None
+        self._top_room = 0.0  # extra y headroom (fraction of the data span) kept for a legend
+        # After the user pans or zooms, the view stops moving the axes until reset_view().
+        self._follow = True
+        self._last: Snapshot | None = None
+        pi.getViewBox().sigRangeChangedManually.connect(self._stop_following)
+
+    # ---- ranges ------------------------------------------------------------------
+    def _stop_following(self, *_: object) -> None:
+        self._follow = False
+
+    def reset_view(self) -> None:
+        """Resume managing the axes after the user panned or zoomed, and refit them now."""
+        self._follow = True
+        self._x_shown = self._y_shown = None
+        if self._last is not None:
+            self.update_snapshot(self._last)
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """Draw the live state of a run."""
+        raise NotImplementedError
+
+    def _set_x(self, lo: float, hi: float) -> None:
+        if self._follow and (lo, hi) != self._x_shown:
+            self._x_shown = (lo, hi)
+            self.plotItem.setXRange(lo, hi, padding=0)
+
+    def _set_y(self, lo: float, hi: float) -> None:
+        if self._follow and (lo, hi) != self._y_shown:
+            self._y_shown = (lo, hi)
+            self.plotItem.setYRange(lo, hi, padding=0)
+
+    def _keep_y(self, bounds: tuple[float, float] | None) -> None:
+        """Refit y only when the data leaves the shown range or shrinks far inside it."""
+        if bounds is None or not self._follow:
+            return
+        lo, hi = bounds
+        if needs_refit(lo, hi, self._y_shown):
+            y_lo, y_hi = padded(lo, hi)
+            self._set_y(y_lo, y_hi + self._top_room * (y_hi - y_lo))
+
+    def _keep_steps_x(self, last_step: float, planned: float, stopped: bool) -> None:
+        """Grow the step axis in jumps to X_GROWTH x the newest step (capped at the plan);
+        fit it to the data once the run has stopped, so finished plots have no empty tail."""
+        if not self._follow:
+            return
+        if stopped:
+            self._set_x(*padded(0.0, max(last_step, 1.0), PAD / 2))
+            return
+        if self._x_shown is not None and last_step <= self._x_shown[1]:
+            return
+        target = max(last_step * X_GROWTH, 10.0)
+        if last_step <= planned:
+            target = min(target, planned)
+        self._set_x(*padded(0.0, max(target, 1.0), PAD / 2))
+
+    # ---- export ------------------------------------------------------------------
+    def _settle_layout(self) -> None:
+        # A never-shown widget keeps its first layout (640x480) after resize(); grab() delivers
+        # the pending resize, so exports of hidden views match the widget's size.
+        if self.testAttribute(QtCore.Qt.WidgetAttribute.WA_PendingResizeEvent):
+            self.grab()
+
+    def export_png(self, path: str | Path, width: int | None = None) -> None:
+        """Write the plot as PNG (optionally width pixels wide), atomically."""
+        self._settle_layout()
+        exporter = pg.exporters.ImageExporter(self.plotItem)
+        if width is not None:
+            exporter.parameters()["width"] = int(width)
+        image: QtGui.QImage = exporter.export(toBytes=True)
+        buffer = QtCore.QBuffer()
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            raise OSError(f"cannot encode PNG for {path}")
+        write_bytes_atomic(path, bytes(buffer.data()))
+
+    def export_svg(self, path: str | Path) -> None:
+        """Write the plot as SVG, atomically."""
+        self._settle_layout()
+        data: bytes = pg.exporters.SVGExporter(self.plotItem).export(toBytes=True)
+        write_bytes_atomic(path, data)
+
+
+class LossView(_View):
+    """Minibatch, epoch-train and validation loss against step, with events and a noise floor."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("lossPlot", "Loss", parent)
+        pi = self.plotItem
+        pi.setLabel("bottom", "step", color=TEXT)
+        pi.setLabel("left", "loss", color=TEXT)
+        self.batch_curve = pi.plot(pen=_pen("#9ecae1", 1), name="minibatch loss")
+        self.train_curve = pi.plot(
+            pen=_pen("#1f77b4", 3),
+            name="train loss (epoch)",
+            # symbolSize etc. alone would switch dots on; they are toggled per frame count.
+            symbol=None,
+            symbolSize=7,
+            symbolBrush="#1f77b4",
+            symbolPen="w",
+        )
+        self.val_curve = pi.plot(
+            pen=_pen("#ff7f0e", 2), symbol=None, symbolSize=7, symbolBrush="#ff7f0e", symbolPen="w"
+        )
+        self._epoch_symbols = False
+        self._val_in_legend = False
+        self.floor_line = pg.InfiniteLine(
+            angle=0,
+            pen=_pen("#2ca02c", 2, _DASH),
+            label="noise floor",
+            # Right end, above the line: the curves usually cross the left part of it.
+            labelOpts={
+                "position": 0.98,
+                "color": "#2ca02c",
+                "fill": pg.mkBrush(255, 255, 255, 200),
+                "anchors": [(1, 1), (1, 1)],
+            },
+        )
+        self.floor_line.setZValue(-5)
+        pi.addItem(self.floor_line, ignoreBounds=True)
+        self.floor_line.hide()
+        self.cursor_line = pg.InfiniteLine(angle=90, pen=_pen("#444444", 1))
+        pi.addItem(self.cursor_line, ignoreBounds=True)
+        self.cursor_line.hide()
+        self.markers: deque[pg.InfiniteLine] = deque()
+        self._events_drawn = 0
+        self._log_y = False
+        self._floor = math.nan
+        self._initial = math.nan
+        self._planned = 1.0
+        self._set_x(*padded(0.0, 10.0, PAD / 2))
+        self._set_y(*padded(0.0, 1.0))
+
+    def set_run(self, info: RunInfo) -> None:
+        """Start over for a new run: clear curves and markers, place the noise floor."""
+        for curve in (self.batch_curve, self.train_curve, self.val_curve):
+            curve.setData([], [])
+        self._show_val(False)
+        for marker in self.markers:
+            self.plotItem.removeItem(marker)
+        self.markers.clear()
+        self._events_drawn = 0
+        self._last = None
+        self._follow = True
+        self._floor = float(info.noise_floor)
+        self._initial = float(info.initial_loss)
+        self._planned = float(max(info.total_steps, 1))
+        kind = "½·MSE" if info.loss_kind == "half_mse" else "MSE"
+        self.plotItem.setLabel("left", f"loss ({kind})", color=TEXT)
+        self._place_floor()
+        self._x_shown = self._y_shown = None
+        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._keep_y(self._y_bounds(np.array([self._initial])))
+
+    def set_log_y(self, on: bool) -> None:
+        """Show the loss on a log10 axis (True) or a linear one."""
+        if on == self._log_y:
+            return
+        self._log_y = on
+        x_shown = self._x_shown
+        self.plotItem.setLogMode(x=False, y=on)
+        # setLogMode switches autorange back on (every later frame would pay for it).
+        self.plotItem.enableAutoRange(False)
+        self._place_floor()
+        self._x_shown = self._y_shown = None
+        if x_shown is not None:
+            self._set_x(*x_shown)
+        if self._last is not None:
+            self.update_snapshot(self._last)
+        elif math.isfinite(self._initial):
+            self._keep_y(self._y_bounds(np.array([self._initial])))
+
+    @property
+    def log_y(self) -> bool:
+        """Whether the loss axis is logarithmic."""
+        return self._log_y
+
+    def mark_event(self, step: int, text: str) -> None:
+        """Draw a labelled vertical dashed line at a step (e.g. 'lr 0.03 -> 0.1')."""
+        color = "#d62728" if "diverg" in text else "#9467bd"
+        # Stagger labels so events at nearby steps do not print over each other; start below
+        # the legend in the top-right corner.
+        position = 0.82 - 0.08 * (len(self.markers) % 6)
+        marker = pg.InfiniteLine(
+            pos=float(step),
+            angle=90,
+            pen=_pen(color, 1.5, _DASH),
+            label=text,
+            labelOpts={
+                "position": position,
+                "color": color,
+                "fill": pg.mkBrush(255, 255, 255, 200),
+                # pyqtgraph picks the side facing the view's centre, so labels at the right
+                # edge (e.g. 'diverged' on a stopped run) are not clipped.
+                "anchors": [(0, 0.5), (1, 0.5)],
+            },
+        )
+        self.plotItem.addItem(marker, ignoreBounds=True)
+        self.markers.append(marker)
+        if len(self.markers) > MAX_MARKERS:
+            self.plotItem.removeItem(self.markers.popleft())
+
+    def event_count(self) -> int:
+        """Number of event markers currently drawn."""
+        return len(self.markers)
+
+    def set_cursor(self, step: int | None) -> None:
+        """Show a vertical line at a step, or hide it for None."""
+        if step is None:
+            self.cursor_line.hide()
+        else:
+            self.cursor_line.setPos(float(step))
+            self.cursor_line.show()
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """Draw the loss series of a snapshot and any events not yet marked."""
+        self._last = snap
+        batch_y, train_y, val_y = snap.loss_values, snap.epoch_train, snap.epoch_val
+        has_val = val_y.size > 0 and bool(np.isfinite(val_y).any())
+        if self._log_y:
+            # log10 of zero or a negative loss is -inf/nan: show those at the smallest positive.
+            tiny = self._smallest_positive(batch_y, train_y, val_y)
+            batch_y = np.maximum(batch_y, tiny)
+            train_y = np.maximum(train_y, tiny)
+            val_y = np.maximum(val_y, tiny)
+        # Dots show how sparse epoch values are; past a few dozen they only clutter and cost.
+        symbols = 0 < snap.epoch_steps.size <= MAX_EPOCH_SYMBOLS
+        if symbols != self._epoch_symbols:
+            self._epoch_symbols = symbols
+            for curve in (self.train_curve, self.val_curve):
+                curve.setSymbol("o" if symbols else None)
+        self.batch_curve.setData(snap.loss_steps, batch_y)
+        self.train_curve.setData(snap.epoch_steps, train_y)
+        if has_val:
+            self.val_curve.setData(snap.epoch_steps, val_y)
+        elif self._val_in_legend:
+            self.val_curve.setData([], [])
+        self._show_val(has_val)
+        for step, text in snap.events[self._events_drawn :]:
+            self.mark_event(step, text)
+        self._events_drawn = len(snap.events)
+        last = float(snap.loss_steps[-1]) if snap.loss_steps.size else float(snap.step)
+        self._keep_steps_x(
+            max(last, float(snap.step)), self._planned, snap.stopped_reason is not None
+        )
+        self._keep_y(self._y_bounds(batch_y, train_y, val_y if has_val else np.zeros(0)))
+
+    # ---- helpers -----------------------------------------------------------------
+    def _show_val(self, on: bool) -> None:
+        if on and not self._val_in_legend:
+            self.legend.addItem(self.val_curve, "validation loss")
+        elif not on and self._val_in_legend:
+            self.legend.removeItem(self.val_curve)
+        self._val_in_legend = on
+
+    def _place_floor(self) -> None:
+        # InfiniteLine ignores log mode, so its position is given in the axis' own units.
+        floor = self._floor
+        if not math.isfinite(floor) or (self._log_y and floor <= 0):
+            self.floor_line.hide()
+            return
+        self.floor_line.setPos(math.log10(floor) if self._log_y else floor)
+        self.floor_line.show()
+
+    @staticmethod
+    def _smallest_positive(*arrays: np.ndarray) -> float:
+        tiny = math.inf
+        for a in arrays:
+            positive = a[a > 0]
+            if positive.size:
+                tiny = min(tiny, float(positive.min()))
+        return tiny if math.isfinite(tiny) else LOG_FALLBACK
+
+    def _y_bounds(self, *arrays: np.ndarray) -> tuple[float, float] | None:
+        bounds = finite_bounds(*arrays)
+        if bounds is None:
+            return None
+        lo, hi = bounds
+        floor = self._floor
+        if self._log_y:
+            if floor > 0 and math.isfinite(floor):
+                lo, hi = min(lo, floor), max(hi, floor)
+            lo, hi = math.log10(max(lo, 1e-300)), math.log10(max(hi, 1e-300))
+            return lo, hi
+        # Losses are non-negative: anchor the linear axis at zero so falls read as proportions.
+        if math.isfinite(floor):
+            hi = max(hi, floor)
+        return min(lo, 0.0), hi
+
+
+class FitView(_View):
+    """The data and the model: fitted line for one feature, predicted-vs-actual for several."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("fitPlot", "Fit", parent)
+        pi = self.plotItem
+        self.legend.setOffset((10, 10))  # top left: data with a rising trend leaves it empty
+        self.points = pg.ScatterPlotItem(
+            size=5, pen=None, brush=pg.mkBrush(110, 110, 110, 150), pxMode=True
+        )
+        pi.addItem(self.points)
+        self.identity_line = pi.plot(pen=_pen("#7f7f7f", 2, _DASH))
+        self.true_line = pi.plot(pen=_pen("#2ca02c", 2, _DASH))
+        self.ols_line = pi.plot(pen=_pen("#9467bd", 2, _DOT))
+        self.fit_line = pi.plot(pen=_pen("#d62728", 3))
+        # Dashed references above the bold fit, so they stay visible once the fit is on them.
+        self.true_line.setZValue(2)
+        self.ols_line.setZValue(3)
+        self.batch_points = pg.ScatterPlotItem(
+            size=9, pen=pg.mkPen("#7a3e00", width=1), brush=pg.mkBrush("#ff9f1c"), pxMode=True
+        )
+        self.batch_points.setZValue(10)
+        pi.addItem(self.batch_points)
+        self._x = np.zeros((0, 1))
+        self._y = np.zeros(0)
+        self._rows = np.zeros(0, dtype=np.int64)
+        self._x_span = np.zeros(2)
+        self._live = np.zeros(0, dtype=np.int64)
+        self._multi = False
+        # Axis ranges fixed by the data at set_run (re-applied by reset_view).
+        self._home_x: tuple[float, float] = (0.0, 1.0)
+        self._home_y: tuple[float, float] | None = None
+
+    def set_run(self, info: RunInfo) -> None:
+        """Show a new run's data, true and least-squares fits; clear the live items."""
+        self._x = np.asarray(info.x, dtype=np.float64)
+        self._y = np.asarray(info.y, dtype=np.float64)
+        self._rows = np.asarray(info.sample_rows)
+        self._multi = self._x.shape[1] != 1
+        self._last = None
+        self._follow = True
+        self._x_shown = self._y_shown = None
+        self.legend.clear()
+        self.fit_line.setData([], [])
+        self.batch_points.setData([], [])
+        pi = self.plotItem
+        y_bounds = finite_bounds(self._y) or (0.0, 1.0)
+        if self._multi:
+            m = self._y.shape[0]
+            self._live = np.unique(np.linspace(0, m - 1, min(m, MAX_LIVE_POINTS)).astype(np.int64))
+            self.points.setData([], [])
+            lo, hi = y_bounds
+            self.identity_line.setData([lo, hi], [lo, hi])
+            self.true_line.setData([], [])
+            self.ols_line.setData([], [])
+            pi.setLabel("bottom", f"actual {info.target_name}", color=TEXT)
+            pi.setLabel("left", f"predicted {info.target_name} (X·w + b)", color=TEXT)
+            self.legend.addItem(self.points, "samples")
+            self.legend.addItem(self.identity_line, "predicted = actual")
+            self.legend.addItem(self.batch_points, "current minibatch")
+            self._home_x, self._home_y = padded(lo, hi), y_bounds
+            self._set_x(*self._home_x)
+            self._keep_y(y_bounds)
+            return
+        x = self._x[:, 0]
+        self.points.setData(x, self._y)
+        self._x_span = np.array(finite_bounds(x) or (0.0, 1.0))
+        self.identity_line.setData([], [])
+        lines = []
+        if info.true_theta is not None:
+            lines.append(self._line(info.true_theta[:-1], float(info.true_theta[-1])))
+            self.true_line.setData(self._x_span, lines[-1])
+        else:
+            self.true_line.setData([], [])
+        lines.append(self._line(info.ols_theta[:-1], float(info.ols_theta[-1])))
+        self.ols_line.setData(self._x_span, lines[-1])
+        pi.setLabel("bottom", info.feature_names[0], color=TEXT)
+        pi.setLabel("left", info.target_name, color=TEXT)
+        self.legend.addItem(self.points, "samples")
+        if info.true_theta is not None:
+            self.legend.addItem(self.true_line, "true line")
+        self.legend.addItem(self.ols_line, "least squares")
+        self.legend.addItem(self.fit_line, "current fit")
+        self.legend.addItem(self.batch_points, "current minibatch")
+        # The data and the reference lines fix the axes: the live line may leave them.
+        self._home_x = padded(*self._x_span)
+        self._home_y = finite_bounds(self._y, *lines)
+        self._set_x(*self._home_x)
+        self._keep_y(self._home_y)
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """Draw the current model and highlight the last minibatch's displayed points."""
+        self._last = snap
+        if self._x.shape[0] == 0:
+            return
+        w = np.asarray(snap.weights, dtype=np.float64)
+        pos = self._displayed(snap.batch_indices)
+        if self._multi:
+            live = self._live
+            pred = self._x[live] @ w + snap.bias
+            self.points.setData(self._y[live], pred)
+            self.batch_points.setData(self._y[pos], self._x[pos] @ w + snap.bias)
+            self._set_x(*self._home_x)
+            self._keep_y(finite_bounds(self._y, pred))
+            return
+        self.fit_line.setData(self._x_span, self._line(w, snap.bias))
+        self.batch_points.setData(self._x[pos, 0], self._y[pos])
+        # No-ops unless reset_view cleared the shown ranges.
+        self._set_x(*self._home_x)
+        self._keep_y(self._home_y)
+
+    # ---- helpers -----------------------------------------------------------------
+    def _line(self, w: np.ndarray, b: float) -> np.ndarray:
+        return self._x_span * float(w[0]) + b
+
+    def _displayed(self, batch: np.ndarray) -> np.ndarray:
+        """Positions in the displayed sample of those batch rows that are displayed."""
+        rows = self._rows
+        if batch.size == 0 or rows.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        # sample_rows is sorted, so a binary search finds each batch row or where it would be.
+        pos = np.searchsorted(rows, batch)
+        pos[pos >= rows.size] = 0
+        return pos[rows[pos] == batch]
+
+
+class ParamView(_View):
+    """Each weight and the bias against step, with dashed lines at their true values."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__("paramPlot", "Parameters", parent)
+        pi = self.plotItem
+        pi.setLabel("bottom", "step", color=TEXT)
+        pi.setLabel("left", "value", color=TEXT)
+        self.curves: list[pg.PlotDataItem] = []
+        self.true_lines: list[pg.InfiniteLine] = []
+        # Never holds data: gives the dashed true-value lines a legend entry.
+        self.true_key = pg.PlotDataItem(pen=_pen("#555555", 1.5, _DASH))
+        self._visible: list[int] = []
+        self._true = np.zeros(0)
+        self._planned = 1.0
+        # Curves settle at their true values all across the plot, so no corner stays free:
+        # the legend is one row along the top, above the data, in headroom kept for it.
+        self.legend.setOffset((10, 5))
+        self._top_room = 0.12
+
+    def set_run(self, info: RunInfo) -> None:
+        """Start over for a new run: one curve and true-value line per parameter."""
+        n = len(info.param_names)
+        self._ensure_items(n)
+        self.legend.clear()
+        self._last = None
+        self._follow = True
+        self._x_shown = self._y_shown = None
+        self._planned = float(max(info.total_steps, 1))
+        # The bias is the last column; without a fitted bias it is a constant zero.
+        self._visible = list(range(n if info.fit_bias else n - 1))
+        true = info.true_theta
+        self._true = np.zeros(0) if true is None else np.asarray(true, dtype=np.float64)
+        for k, (curve, line) in enumerate(zip(self.curves, self.true_lines, strict=True)):
+            curve.setData([], [])
+            shown = k in self._visible
+            curve.setVisible(shown)
+            if shown:
+                name = info.param_names[k]
+                label = name if k == n - 1 else f"w[{name}]"
+                self.legend.addItem(curve, label)
+            if shown and self._true.size == n:
+                line.setPos(float(self._true[k]))
+                line.show()
+            else:
+                line.hide()
+        if self._true.size == n:
+            self.legend.addItem(self.true_key, "true value")
+        entries = max(len(self.legend.items), 1)
+        rows = -(-entries // LEGEND_COLUMNS)
+        self.legend.setColumnCount(min(entries, LEGEND_COLUMNS))
+        self._top_room = 0.12 * rows
+        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._keep_y(self._true_bounds())
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """Draw the parameter trajectories of a snapshot."""
+        self._last = snap
+        values = snap.param_values
+        if values.ndim != 2 or values.shape[1] != len(self.curves):
+            return
+        steps = snap.loss_steps
+        for k in self._visible:
+            self.curves[k].setData(steps, values[:, k])
+        last = float(steps[-1]) if steps.size else float(snap.step)
+        self._keep_steps_x(
+            max(last, float(snap.step)), self._planned, snap.stopped_reason is not None
+        )
+        true = self._true[self._visible] if self._true.size else self._true
+        bounds = finite_bounds(values[:, self._visible], true)
+        self._keep_y(bounds)
+
+    # ---- helpers -----------------------------------------------------------------
+    def _ensure_items(self, n: int) -> None:
+        # Items are made once per parameter count and reused across runs of the same shape.
+        pi = self.plotItem
+        while len(self.curves) > n:
+            pi.removeItem(self.curves.pop())
+            pi.removeItem(self.true_lines.pop())
+        while len(self.curves) < n:
+            color = param_color(len(self.curves))
+            self.curves.append(pi.plot(pen=_pen(color, 2)))
+            line = pg.InfiniteLine(angle=0, pen=_pen(color, 1.5, _DASH))
+            line.setZValue(-5)
+            pi.addItem(line, ignoreBounds=True)
+            self.true_lines.append(line)
+
+    def _true_bounds(self) -> tuple[float, float] | None:
+        if self._true.size == 0:
+            return None
+        return finite_bounds(self._true[self._visible])

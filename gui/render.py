@@ -1,0 +1,42 @@
+"""Headless rendering of a finished run's plots for the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.runinfo import run_info
+from core.trainer import Trainer
+
+SIZE = (900, 600)
+
+
+def save_run_plots(trainer: Trainer, out: Path) -> list[Path]:
+    """Render the loss, fit and parameter plots of a trainer's run to PNGs in out."""
+    # ensure_app sets QT_QPA_PLATFORM=offscreen before Qt starts when there is no display.
+    from gui.app import ensure_app
+
+    ensure_app()
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from gui.plots import FitView, LossView, ParamView
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = run_info(trainer)
+    snap = trainer.snapshot()
+    written: list[Path] = []
+    views = (("loss", LossView()), ("fit", FitView()), ("params", ParamView()))
+    try:
+        for name, view in views:
+            view.resize(*SIZE)
+            view.set_run(info)
+            view.update_snapshot(snap)
+            path = out / f"{name}.png"
+            view.export_png(path)
+            written.append(path)
+    finally:
+        for _, view in views:
+            view.deleteLater()
+        # Deliver the deferred deletes now, so no widget outlives the call.
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return written

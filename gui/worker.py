@@ -1,0 +1,282 @@
+"""The training worker: a QObject moved to a QThread that owns the core Trainer.
+
+Commands arrive through a thread-safe queue and are handled between chunks of steps, because a
+long loop inside a slot blocks the thread's event loop (queued slots would never run). Results
+leave as copied snapshots at a capped rate, never one signal per step.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+
+from core.config import Config
+from core.errors import UserInputError
+from core.history import History
+from core.runinfo import run_info
+from core.trainer import Trainer
+
+SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast training runs
+SLICE_SECONDS = 0.004  # work between command checks; short enough for prompt pause/stop
+IDLE_WAIT = 0.05
+
+
+class TrainingWorker(QObject):
+    """Owns a Trainer in a worker thread; driven by commands, reports by signals."""
+
+    snapshot = Signal(object)  # core.trainer.Snapshot
+    runReset = Signal(object, object)  # RunInfo, initial Snapshot of the new run
+    stateChanged = Signal(str)  # "running" | "paused" | "completed" | "diverged"
+    message = Signal(str, str)  # level ("info" | "warning" | "error"), text
+    failed = Signal(str)  # an unexpected exception, with its traceback
+    finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._commands: queue.Queue[tuple[str, tuple[Any, ...]]] = queue.Queue()
+        self._trainer: Trainer | None = None
+        self._running = False
+        self._stop = False
+        self._speed: float | None = None
+        self._last_emit = 0.0
+        self._dirty = False
+        self._pace_start = (0.0, 0)
+        self._stopped = False
+        # Guards the trainer against reads from the GUI thread (export) while it steps.
+        self._lock = threading.RLock()
+
+    # ---- thread-safe command API (called from the GUI thread) ---------------------------
+    def send(self, name: str, *args: Any) -> None:
+        """Queue a command: configure, run, pause, step_batch, step_epoch, set_hyper,
+        set_speed, set_epochs, stop."""
+        self._commands.put((name, args))
+
+    def history_copy(self) -> History | None:
+        """A consistent copy of the current run's history (safe from any thread)."""
+        with self._lock:
+            if self._trainer is None:
+                return None
+            return History.from_state(self._trainer.history.to_state())
+
+    def config_copy(self) -> Config | None:
+        """The current run's configuration, including live changes."""
+        with self._lock:
+            return None if self._trainer is None else self._trainer.config.copy()
+
+    @property
+    def is_stopped(self) -> bool:
+        """Whether the work loop has returned."""
+        return self._stopped
+
+    # ---- the loop (runs in the worker thread) -------------------------------------------
+    def work(self) -> None:
+        """Run the command/training loop until a stop command."""
+        try:
+            import torch
+
+            # On two cores a multi-threaded torch loop starves the GUI thread.
+            torch.set_num_threads(1)
+            while not self._stop:
+                self._drain(block=not self._running)
+                if self._stop:
+                    break
+                if self._running and self._trainer is not None:
+                    self._guarded(self._train_slice)
+                self._maybe_emit()
+        finally:
+            self._stopped = True
+            self.finished.emit()
+
+    def _drain(self, block: bool) -> None:
+        try:
+            item = self._commands.get(timeout=IDLE_WAIT) if block else self._commands.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            name, args = item
+            self._guarded(getattr(self, f"_cmd_{name}"), *args)
+            if self._stop:
+                return
+            try:
+                item = self._commands.get_nowait()
+            except queue.Empty:
+                return
+
+    def _guarded(self, func: Any, *args: Any) -> None:
+        """Run func; an exception becomes a message and pauses the run, never a dead thread."""
+        try:
+            with self._lock:
+                func(*args)
+        except Exception as exc:
+            self._running = False
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.failed.emit(f"{detail}\n\n{traceback.format_exc(limit=6)}")
+            self.stateChanged.emit("paused")
+
+    def _train_slice(self) -> None:
+        trainer = self._trainer
+        assert trainer is not None
+        now = time.perf_counter()
+        budget = 1 << 30
+        if self._speed is not None:
+            t0, s0 = self._pace_start
+            budget = int((now - t0) * self._speed) - (trainer.step_count - s0)
+            if budget <= 0:
+                # Throttled: wait for the next step's turn without spinning, still listening.
+                wait = min(IDLE_WAIT, (1 - budget) / self._speed)
+                self._wait_for_command(wait)
+                return
+        ran = trainer.run_steps(budget, deadline=now + SLICE_SECONDS)
+        if ran:
+            self._dirty = True
+        if trainer.stopped_reason in ("completed", "diverged"):
+            self._running = False
+            self._dirty = True
+            self._emit_snapshot()
+            self.stateChanged.emit(trainer.stopped_reason)
+            if trainer.stopped_reason == "diverged":
+                self.message.emit("warning", trainer.message or "Training diverged.")
+            else:
+                self.message.emit(
+                    "info",
+                    f"Finished {trainer.epoch} epochs ({trainer.step_count} steps). "
+                    "Press Run to continue training, or Reset to start over.",
+                )
+        else:
+            # A NumPy loop never releases the interpreter lock by itself: hand it to the GUI.
+            time.sleep(0)
+
+    def _wait_for_command(self, seconds: float) -> None:
+        try:
+            name, args = self._commands.get(timeout=seconds)
+        except queue.Empty:
+            return
+        self._guarded(getattr(self, f"_cmd_{name}"), *args)
+
+    def _maybe_emit(self) -> None:
+        if self._dirty and time.perf_counter() - self._last_emit >= SNAPSHOT_INTERVAL:
+            self._emit_snapshot()
+
+    def _emit_snapshot(self) -> None:
+        if self._trainer is None or self._trainer.step_count == 0:
+            return
+        self.snapshot.emit(self._trainer.snapshot())
+        self._last_emit = time.perf_counter()
+        self._dirty = False
+
+    def _reset_pace(self) -> None:
+        steps = self._trainer.step_count if self._trainer else 0
+        self._pace_start = (time.perf_counter(), steps)
+
+    # ---- commands ------------------------------------------------------------------------
+    def _cmd_configure(self, config: Config) -> None:
+        """Build a new run; on bad input keep the current run and say why."""
+        try:
+            trainer = Trainer(config)
+        except (UserInputError, MemoryError) as exc:
+            self.message.emit("error", f"Could not set up the run: {exc}. The current run is kept.")
+            return
+        was_running = self._running
+        self._trainer = trainer
+        self._running = False
+        self._dirty = False
+        self.runReset.emit(run_info(trainer), trainer.snapshot())
+        self.stateChanged.emit("paused")
+        if was_running:
+            self._cmd_run()
+
+    def _cmd_run(self) -> None:
+        trainer = self._trainer
+        if trainer is None:
+            return
+        if trainer.stopped_reason == "diverged":
+            self.message.emit("warning", trainer.message or "Training diverged: lower the rate.")
+            self.stateChanged.emit("diverged")
+            return
+        if trainer.done:
+            trainer.extend_epochs(trainer.epoch + trainer.config.train.epochs)
+        trainer.stopped_reason = None
+        self._running = True
+        self._reset_pace()
+        self.stateChanged.emit("running")
+
+    def _cmd_pause(self) -> None:
+        if self._running:
+            self._running = False
+            self._dirty = True
+            self._emit_snapshot()
+            self.stateChanged.emit("paused")
+
+    def _step(self, epoch: bool) -> None:
+        trainer = self._trainer
+        if trainer is None:
+            return
+        self._cmd_pause()
+        if trainer.stopped_reason == "diverged":
+            self.message.emit("warning", trainer.message or "Training diverged.")
+            return
+        if trainer.done:
+            trainer.extend_epochs(trainer.epoch + 1)
+        if trainer.stopped_reason == "completed":
+            trainer.stopped_reason = None
+        if epoch:
+            trainer.run_epoch()
+        else:
+            trainer.step()
+        self._dirty = True
+        self._emit_snapshot()
+        if trainer.stopped_reason == "diverged":
+            self.stateChanged.emit("diverged")
+            self.message.emit("warning", trainer.message or "Training diverged.")
+
+    def _cmd_step_batch(self) -> None:
+        self._step(epoch=False)
+
+    def _cmd_step_epoch(self) -> None:
+        self._step(epoch=True)
+
+    def _cmd_set_hyper(self, changes: dict[str, float]) -> None:
+        if self._trainer is not None:
+            self._trainer.set_hyper(**changes)
+            self._dirty = True
+
+    def _cmd_set_speed(self, speed: float | None) -> None:
+        self._speed = speed
+        self._reset_pace()
+
+    def _cmd_set_epochs(self, epochs: int) -> None:
+        if self._trainer is not None:
+            self._trainer.extend_epochs(max(epochs, 1))
+
+    def _cmd_stop(self) -> None:
+        self._running = False
+        self._stop = True
+
+
+class WorkerHost:
+    """Starts a TrainingWorker in its own QThread and shuts both down cleanly."""
+
+    def __init__(self) -> None:
+        self.thread = QThread()
+        self.thread.setObjectName("trainingThread")
+        self.worker = TrainingWorker()
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.work)
+        # Direct: the GUI thread may be blocked in wait(), so a queued quit would never run.
+        self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+
+    def start(self) -> None:
+        """Start the thread (and so the work loop)."""
+        self.thread.start()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the loop, quit and join the thread; True if it ended in time."""
+        if not self.thread.isRunning():
+            return True
+        self.worker.send("stop")
+        return self.thread.wait(timeout_ms)

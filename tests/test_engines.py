@@ -1,0 +1,212 @@
+"""The three implementations agree, and the hand-written optimizers follow torch.optim exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.analysis import least_squares, ridge
+from core.config import IMPLEMENTATIONS, OPTIMIZERS, Config, make_config
+from core.data import epoch_order, make_dataset
+from core.engines import EngineSpec, make_engine
+from core.optim import Hyper
+from core.presets import preset_config
+from core.trainer import Trainer, initial_theta
+
+HAND_IMPLS = ("numpy", "scratch")
+
+
+def run_to_end(config: Config) -> Trainer:
+    """A trainer for config, run through all its epochs."""
+    trainer = Trainer(config)
+    trainer.run_steps(trainer.total_steps)
+    assert trainer.stopped_reason == "completed"
+    return trainer
+
+
+def with_impl(config: Config, impl: str) -> Config:
+    """config with another implementation."""
+    return config.with_value("train.implementation", impl)
+
+
+# ---- the three implementations agree ----------------------------------------------
+
+
+@pytest.mark.parametrize(("dtype", "tol"), [("float64", 1e-9), ("float32", 1e-4)])
+def test_implementations_agree_on_d2l_concise(dtype, tol):
+    base = preset_config("d2l-concise-3").with_value("model.dtype", dtype)
+    base = base.with_value("train.epochs", 2)
+    runs = {impl: run_to_end(with_impl(base, impl)) for impl in IMPLEMENTATIONS}
+    ref_steps, ref_losses, ref_params = runs["module"].history.steps()
+    assert len(ref_steps) == 2 * runs["module"].n_batches + 1
+    for impl in HAND_IMPLS:
+        steps, losses, params = runs[impl].history.steps()
+        np.testing.assert_array_equal(steps, ref_steps)
+        np.testing.assert_allclose(params, ref_params, rtol=0, atol=tol, err_msg=impl)
+        np.testing.assert_allclose(losses, ref_losses, rtol=tol, atol=tol, err_msg=impl)
+        np.testing.assert_allclose(
+            runs[impl].theta(), runs["module"].theta(), rtol=0, atol=tol, err_msg=impl
+        )
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_implementations_agree_across_a_live_hyper_change(optimizer):
+    # Optimizer state (velocity, moments) must survive set_hyper in every engine alike.
+    base = make_config(
+        data={"true_weights": [1.5, -2.0], "true_bias": 0.5, "n_samples": 60, "seed": 5},
+        model={"dtype": "float64", "init_std": 0.5},
+        train={"optimizer": optimizer, "lr": 0.01, "batch_size": 8, "epochs": 6},
+    )
+    histories = {}
+    for impl in IMPLEMENTATIONS:
+        trainer = Trainer(with_impl(base, impl))
+        trainer.run_steps(11)
+        trainer.set_hyper(lr=0.05, momentum=0.5, beta1=0.8, weight_decay=0.01)
+        trainer.run_steps(trainer.total_steps)
+        histories[impl] = trainer.history.steps()
+    for impl in HAND_IMPLS:
+        np.testing.assert_allclose(
+            histories[impl][2], histories["module"][2], rtol=0, atol=1e-9, err_msg=impl
+        )
+
+
+# ---- hand-written optimizers == torch.optim ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_problem():
+    """Training rows (60 of them: batches of 8 leave a partial last batch) and a start point."""
+    config = make_config(
+        data={
+            "true_weights": [1.5, -2.0, 0.5],
+            "true_bias": 0.7,
+            "noise_std": 0.3,
+            "n_samples": 60,
+        },
+        model={"init": "normal", "init_std": 0.5},
+    )
+    ds = make_dataset(config.data)
+    return ds, initial_theta(config, ds.n_features)
+
+
+def engine_trajectory(
+    problem, impl: str, optimizer: str, weight_decay: float, steps: int = 320, batch: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step losses and params of one engine, driven directly over shuffled epochs."""
+    ds, theta0 = problem
+    hyper = Hyper(lr=0.01, momentum=0.9, weight_decay=weight_decay)
+    spec = EngineSpec(optimizer=optimizer, hyper=hyper, dtype="float64")
+    engine = make_engine(impl, ds.x_train, ds.y_train, theta0, spec)
+    per_epoch = -(-ds.n_train // batch)
+    losses, params = np.zeros(steps), np.zeros((steps, ds.n_features + 1))
+    done, epoch = 0, 0
+    while done < steps:
+        engine.begin_epoch(epoch_order(ds.n_train, 7, epoch, True))
+        k = min(per_epoch, steps - done)
+        engine.run(0, k, batch, losses[done : done + k], params[done : done + k])
+        done += k
+        epoch += 1
+    return losses, params
+
+
+# Engine level, because the configuration offers nesterov only with `module` (torch.optim),
+# although the hand-written optimizers implement it.
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adam"])
+def test_hand_written_optimizers_match_torch_optim(small_problem, optimizer, weight_decay):
+    ref_losses, ref_params = engine_trajectory(small_problem, "module", optimizer, weight_decay)
+    # The run moved somewhere: a trivially constant trajectory would match too easily.
+    assert np.abs(ref_params[-1] - ref_params[0]).max() > 0.05
+    for impl in HAND_IMPLS:
+        losses, params = engine_trajectory(small_problem, impl, optimizer, weight_decay)
+        np.testing.assert_allclose(params, ref_params, rtol=0, atol=1e-9, err_msg=impl)
+        np.testing.assert_allclose(losses, ref_losses, rtol=1e-9, atol=1e-9, err_msg=impl)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_hand_written_optimizers_match_torch_through_the_trainer(optimizer):
+    base = make_config(
+        data={"true_weights": [2.0, -1.0], "true_bias": 1.0, "n_samples": 90, "seed": 2},
+        model={"dtype": "float64"},
+        train={
+            "optimizer": optimizer,
+            "lr": 0.02,
+            "weight_decay": 0.01,
+            "batch_size": 16,
+            "epochs": 50,
+        },
+    )
+    ref = run_to_end(with_impl(base, "module")).history.steps()[2]
+    assert ref.shape[0] == 50 * 6 + 1
+    for impl in HAND_IMPLS:
+        params = run_to_end(with_impl(base, impl)).history.steps()[2]
+        np.testing.assert_allclose(params, ref, rtol=0, atol=1e-9, err_msg=impl)
+
+
+# ---- module offers every optimizer -------------------------------------------------
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_module_offers_every_optimizer_and_each_reduces_the_loss(optimizer):
+    config = make_config(
+        data={"true_weights": [1.5, -2.0], "true_bias": 0.5, "noise_std": 0.1, "n_samples": 100},
+        model={"dtype": "float64"},
+        train={
+            "implementation": "module",
+            "optimizer": optimizer,
+            "lr": 0.1,
+            "batch_size": 10,
+            "epochs": 10,
+        },
+    )
+    trainer = run_to_end(config)
+    type_name = type(trainer.engine.opt).__name__.lower()
+    expected = {"momentum": "sgd", "nesterov": "sgd"}.get(optimizer, optimizer)
+    assert type_name == expected
+    epochs = trainer.history.epochs()["train_loss"]
+    assert np.isfinite(epochs).all()
+    assert epochs[-1] < 0.1 * epochs[0]
+
+
+# ---- explicit L2 penalty and models without a bias ---------------------------------
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_l2_penalty_ends_at_the_ridge_solution(impl):
+    # The l2-1d preset with a larger step, so full-batch descent converges in 100 steps.
+    config = with_impl(preset_config("l2-1d"), impl).with_value("model.dtype", "float64")
+    config = config.with_value("train.lr", 0.4).with_value("train.epochs", 100)
+    trainer = run_to_end(config)
+    w, b = ridge(trainer.stats, config.train.l2_penalty)
+    ols = trainer.least_squares()
+    target = np.append(w, b)
+    assert np.abs(target - ols).max() > 1e-3  # the penalty visibly shrinks the fit
+    np.testing.assert_allclose(trainer.theta(), target, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_fit_bias_false_keeps_the_bias_at_zero(impl):
+    data = {"true_weights": [1.5, -2.0], "true_bias": 0.0, "noise_std": 0.1, "n_samples": 100}
+    model = {"dtype": "float64", "fit_bias": False, "init": "torch_default"}
+    # Momentum over shuffled minibatches: the bias must stay exactly 0 on every step.
+    config = make_config(
+        data=data,
+        model=model,
+        train={"implementation": impl, "optimizer": "momentum", "batch_size": 10, "epochs": 3},
+    )
+    trainer = run_to_end(config)
+    params = trainer.history.steps()[2]
+    assert np.all(params[:, -1] == 0.0)
+    assert trainer.theta()[-1] == 0.0
+    assert trainer.snapshot().bias == 0.0
+    # Full-batch descent reaches the no-intercept least-squares fit.
+    config = make_config(
+        data=data,
+        model=model,
+        train={"implementation": impl, "lr": 0.4, "batch_size": 100, "epochs": 100},
+    )
+    trainer = run_to_end(config)
+    w, b = least_squares(trainer.dataset.x_train, trainer.dataset.y_train, fit_bias=False)
+    assert b == 0.0
+    np.testing.assert_allclose(trainer.theta(), np.append(w, 0.0), rtol=0, atol=1e-9)
+    assert np.all(trainer.history.steps()[2][:, -1] == 0.0)

@@ -1,0 +1,213 @@
+"""The window end to end, offscreen: run, pause, step, live lr, reset, export, divergence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QSlider, QToolButton
+
+from core.presets import preset_config
+from gui.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot):
+    """A window on the playground preset, unthrottled; its thread is joined at teardown."""
+    win = MainWindow(preset_config("playground").with_value("train.epochs", 200))
+    qtbot.addWidget(win)
+    win.show()
+    slider = win.findChild(QSlider, "speedSlider")
+    slider.setValue(slider.maximum())
+    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
+    yield win
+    win.shutdown()
+    assert not win.host.thread.isRunning()
+
+
+def _step(win: MainWindow) -> int:
+    snap = win.latest_snapshot()
+    return 0 if snap is None else snap.step
+
+
+def _click(qtbot, win: MainWindow, name: str) -> None:
+    button = win.findChild(QToolButton, name) or win.findChild(QPushButton, name)
+    assert button is not None, name
+    button.click()
+
+
+def test_launch_has_every_control(window):
+    names = [
+        "weightsTable",
+        "addFeatureButton",
+        "removeFeatureButton",
+        "biasSpin",
+        "noiseSpin",
+        "samplesSpin",
+        "seedSpin",
+        "valFractionSpin",
+        "batchSizeSpin",
+        "lrSpin",
+        "lrSlider",
+        "optimizerCombo",
+        "implementationCombo",
+        "momentumSpin",
+        "weightDecaySpin",
+        "epochsSpin",
+        "standardizeCheck",
+        "speedSlider",
+        "runButton",
+        "stepBatchButton",
+        "stepEpochButton",
+        "resetButton",
+        "lossPlot",
+        "fitPlot",
+        "paramPlot",
+    ]
+    for name in names:
+        widget = window.findChild(object, name)
+        assert widget is not None, name
+        if name.endswith("Button"):
+            assert "(" in widget.toolTip(), f"{name} tooltip shows its shortcut"
+    assert window.latest_snapshot() is None
+    assert window.menuBar().actions()
+
+
+def test_run_converges_then_pause_stops_steps(window, qtbot):
+    _click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+
+    def near_true() -> bool:
+        snap = window.latest_snapshot()
+        return snap is not None and abs(snap.weights[0] - 2.0) < 0.1 and abs(snap.bias - 1) < 0.1
+
+    qtbot.waitUntil(near_true, timeout=WAIT_MS)
+    _click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    paused_at = _step(window)
+    # Wait for several redraw periods' worth of worker activity: nothing may move.
+    with qtbot.waitSignal(window._timer.timeout, timeout=WAIT_MS):
+        pass
+    qtbot.wait(200)
+    assert _step(window) == paused_at
+    assert "step" in window.status_label.text()
+
+
+def test_step_batch_and_epoch(window, qtbot):
+    _click(qtbot, window, "stepBatchButton")
+    qtbot.waitUntil(lambda: _step(window) == 1, timeout=WAIT_MS)
+    _click(qtbot, window, "stepBatchButton")
+    qtbot.waitUntil(lambda: _step(window) == 2, timeout=WAIT_MS)
+    before = window.latest_snapshot().epoch
+    _click(qtbot, window, "stepEpochButton")
+    qtbot.waitUntil(lambda: window.latest_snapshot().epoch == before + 1, timeout=WAIT_MS)
+    snap = window.latest_snapshot()
+    assert snap.step == snap.n_batches  # the epoch finished the one already begun
+    assert len(snap.batch_indices) == 10
+
+
+def test_change_lr_mid_run_keeps_run_and_marks_plot(window, qtbot):
+    _click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: _step(window) > 100, timeout=WAIT_MS)
+    spin = window.findChild(QDoubleSpinBox, "lrSpin")
+    spin.setValue(0.002)
+    qtbot.waitUntil(
+        lambda: any("lr" in text for _, text in window.latest_snapshot().events),
+        timeout=WAIT_MS,
+    )
+    snap = window.latest_snapshot()
+    step_of_change = next(s for s, text in snap.events if "lr" in text)
+    assert step_of_change > 100  # no reset happened
+    qtbot.waitUntil(lambda: _step(window) > step_of_change + 50, timeout=WAIT_MS)
+    # The plot marks the change on its next redraw.
+    qtbot.waitUntil(lambda: window.loss_view.event_count() >= 1, timeout=WAIT_MS)
+
+
+def test_reset_clears_snapshot_and_restarts(window, qtbot):
+    _click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: _step(window) > 50, timeout=WAIT_MS)
+    info_before = window._info
+    _click(qtbot, window, "resetButton")
+    # (waitSignal on the worker's cross-thread signal would stop its timer from that thread.)
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert window.latest_snapshot() is None
+    qtbot.waitUntil(lambda: window.run_state() != "running", timeout=WAIT_MS)
+
+
+def test_divergence_is_reported_not_crashed(window, qtbot):
+    slider = window.findChild(QSlider, "lrSlider")
+    slider.setValue(slider.maximum())  # lr = 10, far past the stable bound
+    _click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: window.run_state() == "diverged", timeout=WAIT_MS)
+    text = window.banner.label.text()
+    assert "diverged" in text and "stable below" in text
+    snap = window.latest_snapshot()
+    assert snap is not None and np.all(np.isfinite(snap.weights))
+
+
+def test_export_every_format(window, qtbot, tmp_path):
+    _click(qtbot, window, "stepEpochButton")
+    qtbot.waitUntil(lambda: _step(window) >= 20, timeout=WAIT_MS)
+    paths = window.export_run(tmp_path)
+    names = {p.name for p in paths}
+    for view in ("loss", "fit", "params"):
+        assert f"{view}.png" in names and f"{view}.svg" in names
+        svg = ET.parse(tmp_path / f"{view}.svg").getroot()
+        assert any(el.tag.endswith(("path", "polyline")) for el in svg.iter())
+    for name in ("window.png", "loss.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "history.csv").read_text().startswith("step,loss")
+    assert (tmp_path / "config.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_export_failure_shows_message_and_leaves_nothing(window, qtbot, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError):
+        window.export_run(blocker / "sub")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_close_mid_run_exits_cleanly():
+    script = textwrap.dedent(
+        """
+        import sys
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+        app = QApplication(sys.argv[:1])
+        from core.presets import preset_config
+        from gui.main_window import MainWindow
+        win = MainWindow(preset_config("d2l-concise-3").with_value("train.epochs", 100000))
+        win.show()
+        win.worker.send("set_speed", None)
+        win.worker.send("run")
+        def close_when_running():
+            snap = win.latest_snapshot()
+            if snap is not None and snap.step > 200:
+                win.close()
+                app.quit()
+            else:
+                QTimer.singleShot(20, close_when_running)
+        QTimer.singleShot(20, close_when_running)
+        sys.exit(app.exec())
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "QThread" not in result.stderr

@@ -16,7 +16,7 @@ MAX_SAMPLES = 10_000_000
 IMPLEMENTATIONS = ("numpy", "scratch", "module")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 # Optimizers the hand-written engines implement; `module` uses torch.optim for all of them.
-HAND_WRITTEN_OPTIMIZERS = ("sgd", "momentum", "adam")
+HAND_WRITTEN_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 LOSSES = ("mse", "half_mse")
 DISTRIBUTIONS = ("normal", "uniform")
 INITS = ("normal", "zeros", "constant", "torch_default")

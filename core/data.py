@@ -37,10 +37,9 @@ class Dataset:
         """Number of training rows."""
         return self.x_train.shape[0]
 
-    @property
-    def standardized(self) -> bool:
-        """Whether the features were standardised."""
-        return bool(np.any(self.shift != 0.0) or np.any(self.scale != 1.0))
+    def __post_init__(self) -> None:
+        # Asked on every recorded chunk: compute once.
+        self.standardized = bool(np.any(self.shift != 0.0) or np.any(self.scale != 1.0))
 
     def to_original(self, theta: np.ndarray) -> np.ndarray:
         """Convert parameters [w..., b] (rows or one vector) from trained to original units."""

@@ -89,6 +89,7 @@ class NumpyEngine(Engine):
         self.theta = np.array(theta0[: self.p], dtype=dt)
         self.opt = make_hand_optimizer(spec.optimizer, [self.theta], spec.hyper)
         self.xs, self.ys = self.xa, self.y
+        self._rows = np.empty((0, self.p), dtype=dt)
 
     def begin_epoch(self, order: np.ndarray | None) -> None:
         """Gather the epoch's rows once, so each batch is a cheap contiguous slice."""
@@ -102,30 +103,41 @@ class NumpyEngine(Engine):
     ) -> None:
         """Run minibatch steps with hand-derived gradients."""
         xs, ys, th, n, p = self.xs, self.ys, self.theta, self.n, self.p
-        c2, l2 = 2.0 * self.spec.loss_scale, self.spec.l2_penalty
-        c = self.spec.loss_scale
+        c, l2 = self.spec.loss_scale, self.spec.l2_penalty
         opt_step = self.opt.step
-        params[:count, p:] = 0.0
+        # Plain SGD inline: the same arithmetic as HandSGD (p -= lr * g) without a call per step.
+        hyper = self.opt.hyper
+        plain_lr = hyper.lr if self.spec.optimizer == "sgd" and not hyper.weight_decay else None
+        if self._rows.shape[0] < count:
+            self._rows = np.empty((count, p), dtype=th.dtype)
+        rows = self._rows  # same dtype as theta: a plain row copy per step, converted once below
         lo = start * batch_size
         # A diverging run overflows to inf/nan within a call; the trainer detects that and rolls
         # back, so NumPy's overflow warnings are noise (and errors where warnings are errors).
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(count):
-                hi = min(lo + batch_size, n)
+                hi = lo + batch_size
+                if hi > n:
+                    hi = n
                 xb = xs[lo:hi]
                 r = xb @ th
                 r -= ys[lo:hi]
                 m = hi - lo
-                loss = c * float(r @ r) / m
+                losses[k] = (r @ r) * (c / m)
                 g = xb.T @ r
-                g *= c2 / m
+                g *= 2.0 * c / m
                 if l2:
-                    loss += l2 * float(th @ th)
+                    losses[k] += l2 * (th @ th)
                     g += (2.0 * l2) * th
-                opt_step([g])
-                losses[k] = loss
-                params[k, :p] = th
+                if plain_lr is None:
+                    opt_step([g])
+                else:
+                    g *= plain_lr
+                    th -= g
+                rows[k] = th
                 lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+        params[:count, :p] = rows[:count]
+        params[:count, p:] = 0.0
 
     def params(self) -> np.ndarray:
         """Current [w..., b] as float64."""

@@ -26,7 +26,7 @@ class Preset:
         return Config.from_dict(self.sections)
 
 
-def _tiny(impl: str, dtype: str, init: str, summary: str) -> dict[str, Any]:
+def _tiny(impl: str, dtype: str, init: str) -> dict[str, Any]:
     # Seed 004: three fixed rows, y = X @ [10, 20], no bias, no noise, full-batch GD, 1e6 steps.
     return {
         "data": {
@@ -193,19 +193,19 @@ PRESETS: dict[str, Preset] = {
             "tiny-numpy-f64",
             "seed 004 NumPy: 3 samples, w_true [10, 20], no bias, hand-derived gradients, float64,"
             " lr 1e-4, 1e6 steps; reaches [10.00000008, 19.99999994]",
-            _tiny("numpy", "float64", "constant", ""),
+            _tiny("numpy", "float64", "constant"),
         ),
         Preset(
             "tiny-scratch-f32",
             "seed 004 tensors: same problem with autograd and a hand-written update in float32;"
             " stalls short of [10, 20] (seed: [10.0429, 19.9661])",
-            _tiny("scratch", "float32", "zeros", ""),
+            _tiny("scratch", "float32", "zeros"),
         ),
         Preset(
             "tiny-module-f32",
             "seed 004 built-ins: nn.Linear(bias=False) + MSELoss + optim.SGD in float32;"
             " stalls short of [10, 20] (seed: [10.0429, 19.9661])",
-            _tiny("module", "float32", "zeros", ""),
+            _tiny("module", "float32", "zeros"),
         ),
     ]
 }

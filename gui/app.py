@@ -37,6 +37,7 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
     """Train config's epochs in an offscreen window, then save the whole window as a PNG."""
     ensure_app(offscreen=True)
     from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
 
     from gui import export
     from gui.main_window import MainWindow
@@ -49,11 +50,13 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
         lambda s: loop.quit() if s in ("completed", "diverged") else None
     )
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    window.panel.set_speed(None)
     window.worker.send("set_speed", None)
     window.worker.send("run")
     loop.exec()
     try:
-        window._redraw(force=True)
+        QApplication.processEvents()
+        window.refresh()
         export.export_window_png(window, out)
     finally:
         window.close()

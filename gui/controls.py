@@ -83,7 +83,7 @@ OPTIMIZER_LABELS = {
 }
 LOSS_LABELS = {"mse": "MSE", "half_mse": "½ MSE (d2l squared_loss)"}
 # When numpy/scratch cannot run the chosen optimizer, fall back to its closest hand-written kin.
-OPTIMIZER_FALLBACK = {"nesterov": "momentum", "adamw": "adam", "rmsprop": "adam", "adagrad": "adam"}
+OPTIMIZER_FALLBACK = {"adamw": "adam", "rmsprop": "adam", "adagrad": "adam"}
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 NESTEROV_MIN_MOMENTUM = 0.001  # core rejects nesterov with momentum 0 (torch does too)
 UNSTABLE_COLOR = QColor(211, 47, 47)

@@ -54,7 +54,9 @@ def test_invalid_field_names_field_value_and_range(section, key, value, fragment
 
 
 def test_hand_written_engines_reject_torch_only_optimizers():
-    with pytest.raises(ConfigError, match="numpy implementation offers sgd, momentum, adam"):
+    with pytest.raises(
+        ConfigError, match="numpy implementation offers sgd, momentum, nesterov, adam"
+    ):
         make_config(train={"implementation": "numpy", "optimizer": "rmsprop"})
     make_config(train={"implementation": "module", "optimizer": "rmsprop"})
 

@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
 
+        self.loss_view.set_log_y(self.log_action.isChecked())
         self.host = WorkerHost()
         self.worker = self.host.worker
         self.worker.snapshot.connect(self._on_snapshot)
@@ -306,6 +307,10 @@ class MainWindow(QMainWindow):
     def config(self) -> Config:
         """The configuration the run was last built from."""
         return self._config.copy()
+
+    def refresh(self) -> None:
+        """Redraw the views now from the newest snapshot (before a grab or export)."""
+        self._redraw(force=True)
 
     def show_message(self, level: str, text: str) -> None:
         """Show a message in the in-window banner and the status bar."""

@@ -211,3 +211,35 @@ def test_close_mid_run_exits_cleanly():
     )
     assert result.returncode == 0, result.stderr
     assert "QThread" not in result.stderr
+
+
+def test_set_controls_then_run_learns_the_new_line(window, qtbot):
+    from PySide6.QtWidgets import QDoubleSpinBox as Spin
+
+    info_before = window._info
+    window.findChild(Spin, "biasSpin").setValue(-3.0)
+    window.panel.flush()
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert window._info.true_theta[-1] == -3.0
+    _click(qtbot, window, "runButton")
+
+    def near() -> bool:
+        snap = window.latest_snapshot()
+        return snap is not None and abs(snap.bias + 3.0) < 0.1
+
+    qtbot.waitUntil(near, timeout=WAIT_MS)
+
+
+def test_bad_config_file_keeps_the_run(window, qtbot, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"train": {"lr": -1}}')
+    info_before = window._info
+    assert not window.open_config(bad)
+    assert "train.lr" in window.banner.label.text()
+    assert window.banner.level == "error"
+    assert window._info is info_before
+    good = tmp_path / "good.json"
+    good.write_text('{"data": {"true_weights": [1.5, -2.0]}}')
+    assert window.open_config(good)
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert len(window._info.param_names) == 3

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.analysis import condition_number, noise_floor
+from core.analysis import SufficientStats, condition_number, noise_floor
 from core.trainer import Trainer
 
 MAX_SCATTER = 5000  # points drawn in the fit view; more only blur into a cloud
@@ -34,6 +34,15 @@ class RunInfo:
     n_batches: int
     total_steps: int
     fit_bias: bool
+    # The space the optimizer moves in (for the loss landscape). The statistics are immutable
+    # (read-only arrays), so sharing them with the GUI thread is safe.
+    stats: SufficientStats | None = None  # of the training set, in trained units
+    # The model sees (x - shift) / scale: w_trained = w * scale, b_trained = b + w @ shift.
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ols_trained: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [w..., b]
+    initial_trained: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [w..., b]
+    l2_penalty: float = 0.0  # the objective is loss + l2_penalty * |params|^2
 
 
 def run_info(trainer: Trainer) -> RunInfo:
@@ -71,4 +80,10 @@ def run_info(trainer: Trainer) -> RunInfo:
         n_batches=trainer.n_batches,
         total_steps=trainer.total_steps,
         fit_bias=trainer.config.model.fit_bias,
+        stats=trainer.stats,
+        shift=np.array(ds.shift, dtype=np.float64),
+        scale=np.array(ds.scale, dtype=np.float64),
+        ols_trained=ols_trained,
+        initial_trained=trainer.theta0.copy(),
+        l2_penalty=float(trainer.config.train.l2_penalty),
     )

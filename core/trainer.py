@@ -18,6 +18,9 @@ from core.optim import Hyper
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
 CHUNK = 256  # steps per engine call: amortises bookkeeping, keeps command latency low
+# Snapshots run ~30 times a second on the training thread: a minibatch gradient over more rows
+# than this is estimated from an evenly strided subset of the batch (exact up to this size).
+MAX_GRAD_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class Snapshot:
     epoch_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
     epoch_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
     events: tuple[tuple[int, str], ...] = ()
+    # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
+    # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
+    batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows
+    full_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # whole training set
 
 
 def hyper_from(config: Config) -> Hyper:
@@ -131,6 +138,7 @@ class Trainer:
         self._params = np.zeros((CHUNK, d + 1))
         self._last_theta = self.theta0.copy()
         self._fresh_engine = True
+        self._order_cache: tuple[int, np.ndarray | None] = (-1, None)
         self._record_epoch_zero()
 
     # ---- derived facts -------------------------------------------------------------
@@ -189,8 +197,53 @@ class Trainer:
             epoch, index = epoch - 1, self.n_batches - 1
         lo = index * self.batch_size
         hi = min(lo + self.batch_size, self.dataset.n_train)
-        order = epoch_order(self.dataset.n_train, self.config.data.seed, epoch, self._shuffle)
+        order = self._order(epoch)
         return np.arange(lo, hi) if order is None else order[lo:hi].copy()
+
+    def _order(self, epoch: int) -> np.ndarray | None:
+        # Cached: drawing a large epoch's permutation again for every snapshot costs ~ms.
+        if self._order_cache[0] != epoch:
+            order = epoch_order(self.dataset.n_train, self.config.data.seed, epoch, self._shuffle)
+            self._order_cache = (epoch, order)
+        return self._order_cache[1]
+
+    def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
+        """Full-batch gradient [w..., b] of the training objective, in trained units."""
+        th = self.theta() if theta is None else np.asarray(theta, dtype=np.float64)
+        fit_bias = self.config.model.fit_bias
+        gw, gb = self.stats.gradient(th[:-1], th[-1], self.loss_kind, fit_bias)
+        return self._with_penalty(np.append(gw, gb), th)
+
+    def batch_gradient(self, rows: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+        """Gradient [w..., b] of the objective on the given training rows (zeros(0) if none).
+
+        Batches of more than MAX_GRAD_ROWS rows are estimated from an evenly strided subset of
+        those rows (a batch holding the whole training set is exact, from the statistics)."""
+        th = self.theta() if theta is None else np.asarray(theta, dtype=np.float64)
+        rows = np.asarray(rows)
+        if rows.size == 0:
+            return np.zeros(0)
+        if rows.size >= self.dataset.n_train:
+            return self.full_gradient(th)
+        if rows.size > MAX_GRAD_ROWS:
+            rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
+        x = self.dataset.x_train[rows]
+        r = x @ th[:-1] + (th[-1] - self.dataset.y_train[rows])
+        c = 0.5 if self.loss_kind == "half_mse" else 1.0
+        g = np.empty(th.size)
+        g[:-1] = x.T @ r
+        g[-1] = r.sum() if self.config.model.fit_bias else 0.0
+        g *= 2.0 * c / rows.size
+        return self._with_penalty(g, th)
+
+    def _with_penalty(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        # The engines add l2 * |params|^2 to the loss; a fixed bias is not a parameter.
+        l2 = self.config.train.l2_penalty
+        if l2:
+            grad[:-1] += 2.0 * l2 * theta[:-1]
+            if self.config.model.fit_bias:
+                grad[-1] += 2.0 * l2 * theta[-1]
+        return grad
 
     @property
     def _shuffle(self) -> bool:
@@ -217,11 +270,7 @@ class Trainer:
         while done < n:
             if self.batch_in_epoch == 0:
                 self._fresh_engine = False
-                self.engine.begin_epoch(
-                    epoch_order(
-                        self.dataset.n_train, self.config.data.seed, self.epoch, self._shuffle
-                    )
-                )
+                self.engine.begin_epoch(self._order(self.epoch))
             k = min(n - done, self.n_batches - self.batch_in_epoch, CHUNK)
             t0 = time.perf_counter()
             self.engine.run(self.batch_in_epoch, k, self.batch_size, self._losses, self._params)
@@ -382,6 +431,7 @@ class Trainer:
         steps, losses, params = self.history.decimated(max_points)
         ep = self.history.epochs()
         ep_idx = _thin_index(len(ep["step"]), max_points)
+        rows = self.batch_indices()
         return Snapshot(
             step=self.step_count,
             epoch=self.epoch,
@@ -396,7 +446,7 @@ class Trainer:
             steps_per_second=self.steps_per_second(),
             stopped_reason=self.stopped_reason,
             message=self.message,
-            batch_indices=self.batch_indices(),
+            batch_indices=rows,
             loss_steps=steps.astype(np.float64),
             loss_values=losses,
             param_values=params,
@@ -404,6 +454,8 @@ class Trainer:
             epoch_train=ep["train_loss"][ep_idx],
             epoch_val=ep["val_loss"][ep_idx],
             events=tuple(self.history.events()),
+            batch_grad=self.batch_gradient(rows, th),
+            full_grad=self.full_gradient(th),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -32,6 +33,19 @@ from gui.plots import FitView, LossView, ParamView
 from gui.worker import WorkerHost
 
 REDRAW_MS = 33  # the views redraw on their own timer, at most ~30 frames a second
+# While training runs, frames (view updates and their paints) may take at most this share of
+# the time. Their Python (setData, pyqtgraph's paint methods) holds the interpreter lock that
+# the training thread needs between torch ops, so this share is about what training loses to
+# the plots (bench_window: 30 fixed frames a second halved training). Cheap frames keep 30 fps.
+FRAME_SHARE = 0.08
+MAX_REDRAW_MS = 250  # however costly frames are, at least 4 a second
+VIEW_PAINT_TIMEOUT_MS = 40  # a view that never paints (hidden, collapsed) is waited for this long
+PARK_TIMEOUT_MS = 40  # a frame waits at most this long for the training loop to park
+# A speed throttle below this share of the engine's own rate leaves the training thread idle
+# most of the time: frames then cost training nothing and keep ~30 a second.
+IDLE_THROTTLE = 0.5
+# Snapshots come a little more often than frames, so a frame rarely finds nothing new.
+SNAPSHOTS_PER_FRAME = 1.4
 
 BANNER_STYLE = {
     "info": "background:#e8f1fb; color:#12355b; border:1px solid #9cc2ea;",
@@ -121,6 +135,31 @@ class MainWindow(QMainWindow):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
+        # A frame draws one view per event-loop pass (timers and input run in between, so no
+        # single stall lasts a whole frame) and holds the training loop until the last view
+        # has painted; what it cost spaces the next frame (FRAME_SHARE).
+        self._frame_start: float | None = None  # perf_counter when drawing the frame began
+        self._frame_snap: Snapshot | None = None  # the frame in hand (None: no frame)
+        self._frame_info: RunInfo | None = None
+        self._frame_views: list[QWidget] = []  # views the frame in hand has still to draw
+        self._frame_painting: QWidget | None = None  # the view whose paint is awaited
+        self._frame_cost = 0.0  # smoothed seconds a frame holds the training loop
+        self._snapshot_ms = REDRAW_MS  # snapshot interval last asked of the worker
+        self._next_view = QTimer(self)
+        self._next_view.setSingleShot(True)
+        self._next_view.setInterval(0)
+        self._next_view.timeout.connect(self._draw_next_view)
+        self._paint_timeout = QTimer(self)
+        self._paint_timeout.setSingleShot(True)
+        self._paint_timeout.setInterval(VIEW_PAINT_TIMEOUT_MS)
+        self._paint_timeout.timeout.connect(self._draw_next_view)
+        self._park_timeout = QTimer(self)
+        self._park_timeout.setSingleShot(True)
+        self._park_timeout.setInterval(PARK_TIMEOUT_MS)
+        self._park_timeout.timeout.connect(self._start_drawing)
+        self.worker.parked.connect(self._start_drawing)
+        for view in (self.loss_view, self.fit_view, self.param_view):
+            view.painted.connect(lambda v=view: self._on_view_painted(v))
         self._timer.start()
 
     # ---- construction ---------------------------------------------------------------
@@ -402,11 +441,93 @@ class MainWindow(QMainWindow):
         snap = self._pending if not force else (self._pending or self._latest)
         if snap is None or self._info is None:
             return
+        views = (self.loss_view, self.fit_view, self.param_view)
+        if force:
+            # Before a grab or an export: every view now, in this call.
+            self._pending = None
+            for view in views:
+                view.update_snapshot(snap)
+            self._update_status(snap)
+            return
+        if self._frame_snap is not None:
+            return  # the frame in hand is still drawing; this snapshot waits for the next
         self._pending = None
-        self.loss_view.update_snapshot(snap)
-        self.fit_view.update_snapshot(snap)
-        self.param_view.update_snapshot(snap)
-        self._update_status(snap)
+        self._frame_snap, self._frame_info = snap, self._info
+        self._frame_views = list(views)
+        # Park the training loop and draw once it has stopped: the frame then has the
+        # interpreter lock to itself, instead of winning it back after every torch op (which
+        # stretched frames three- to fourfold and slowed training as much).
+        if self.worker.hold_for_frame():
+            self._park_timeout.start()
+        else:
+            self._start_drawing()
+
+    def _start_drawing(self) -> None:
+        """Draw the frame in hand, once the training loop has parked (or was not training)."""
+        self._park_timeout.stop()
+        if self._frame_snap is None or self._frame_start is not None:
+            return  # a late park signal, or one for a frame that is already drawing
+        self._frame_start = time.perf_counter()
+        self._update_status(self._frame_snap)
+        self._draw_next_view()
+
+    def _draw_next_view(self) -> None:
+        """Update the frame's next view; its paint (or a timeout) calls this again."""
+        self._paint_timeout.stop()
+        self._frame_painting = None
+        snap = self._frame_snap
+        if snap is None or self._frame_info is not self._info:
+            self._end_frame()  # a reset came in mid-frame: the snapshot is of the old run
+            return
+        shown = self.isVisible() and not self.isMinimized()
+        while self._frame_views:
+            view = self._frame_views.pop(0)
+            view.update_snapshot(snap)
+            if shown and view.isVisible() and not view.size().isEmpty():
+                self._frame_painting = view
+                self._paint_timeout.start()
+                return
+        self._end_frame()
+
+    def _on_view_painted(self, view: QWidget) -> None:
+        if view is self._frame_painting:
+            self._frame_painting = None
+            self._paint_timeout.stop()
+            # The next view in a later event-loop pass: pending timers and input run first.
+            self._next_view.start()
+
+    def _end_frame(self) -> None:
+        """Release the training loop and space the next frame by what this one cost."""
+        self.worker.release_frame()
+        start = self._frame_start
+        self._frame_start = None
+        self._frame_snap = self._frame_info = None
+        self._frame_views = []
+        if start is None:
+            return
+        # Capped where the interval reaches its own cap anyway, so that a frame stretched by
+        # something else (a modal dialog, a blocked event loop) is forgotten within a few.
+        cost = min(time.perf_counter() - start, MAX_REDRAW_MS / 1000 * FRAME_SHARE)
+        # Smoothed: one slow frame (an axis relayout, a busy machine) must not halve the rate.
+        self._frame_cost = cost if self._frame_cost == 0 else 0.7 * self._frame_cost + 0.3 * cost
+        interval = REDRAW_MS
+        if self._training_flat_out():
+            interval = round(1000 * self._frame_cost / FRAME_SHARE)
+            interval = min(max(interval, REDRAW_MS), MAX_REDRAW_MS)
+        if interval != self._timer.interval():
+            self._timer.setInterval(interval)
+        snapshot_ms = round(interval / SNAPSHOTS_PER_FRAME)
+        if abs(snapshot_ms - self._snapshot_ms) > 0.1 * self._snapshot_ms:
+            self._snapshot_ms = snapshot_ms
+            self.worker.send("set_snapshot_interval", snapshot_ms / 1000)
+
+    def _training_flat_out(self) -> bool:
+        """Whether training runs as fast as it can, so that frames take time from it."""
+        if self._state != "running":
+            return False
+        speed = self.panel.speed()
+        engine_rate = self._latest.steps_per_second if self._latest is not None else 0.0
+        return speed is None or speed >= IDLE_THROTTLE * engine_rate
 
     def _update_status(self, snap: Snapshot) -> None:
         params = ", ".join(f"{w:.4g}" for w in snap.weights)

@@ -30,6 +30,9 @@ LOG_FALLBACK = 1e-12  # shown in log mode when no loss is positive at all
 # Moving scatter points cost ~1 us each per frame (pyqtgraph rebuilds per-point styles):
 # predicted-vs-actual redraws an evenly spread subset of at most this many.
 MAX_LIVE_POINTS = 2000
+# ... and leaves them alone while no prediction moves more than this fraction of the shown
+# range (well under a pixel): a converging run then redraws only the highlighted minibatch.
+LIVE_TOLERANCE = 1e-3
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 
 TEXT = "#222222"
@@ -103,6 +106,9 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
 class _View(pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
+    # After each paint of the plot: the window times its frames by it (frame pacing).
+    painted = QtCore.Signal()
+
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
     ) -> None:
@@ -156,11 +162,19 @@ class _View(pg.PlotWidget):
         if self._follow and (lo, hi) != self._x_shown:
             self._x_shown = (lo, hi)
             self.plotItem.setXRange(lo, hi, padding=0)
+            self._apply_range()
 
     def _set_y(self, lo: float, hi: float) -> None:
         if self._follow and (lo, hi) != self._y_shown:
             self._y_shown = (lo, hi)
             self.plotItem.setYRange(lo, hi, padding=0)
+            self._apply_range()
+
+    def _apply_range(self) -> None:
+        # The view box applies a new range lazily, as the paint begins; the items it moves
+        # (lines, labels, axes) then ask for a second paint of the whole plot. Applying it
+        # now lets one paint show everything.
+        self.plotItem.getViewBox().updateMatrix()
 
     def _keep_y(self, bounds: tuple[float, float] | None) -> None:
         """Refit y only when the data leaves the shown range or shrinks far inside it."""
@@ -185,6 +199,11 @@ class _View(pg.PlotWidget):
         if last_step <= planned:
             target = min(target, planned)
         self._set_x(*padded(0.0, max(target, 1.0), PAD / 2))
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        """Paint, then say so (a frame ends when the views it changed have painted)."""
+        super().paintEvent(event)
+        self.painted.emit()
 
     # ---- export ------------------------------------------------------------------
     def _settle_layout(self) -> None:
@@ -448,6 +467,7 @@ class FitView(_View):
         self._rows = np.zeros(0, dtype=np.int64)
         self._x_span = np.zeros(2)
         self._live = np.zeros(0, dtype=np.int64)
+        self._live_pred = np.zeros(0)  # predictions the live scatter shows now
         self._multi = False
         # Axis ranges fixed by the data at set_run (re-applied by reset_view).
         self._home_x: tuple[float, float] = (0.0, 1.0)
@@ -470,6 +490,7 @@ class FitView(_View):
         if self._multi:
             m = self._y.shape[0]
             self._live = np.unique(np.linspace(0, m - 1, min(m, MAX_LIVE_POINTS)).astype(np.int64))
+            self._live_pred = np.zeros(0)
             self.points.setData([], [])
             lo, hi = y_bounds
             self.identity_line.setData([lo, hi], [lo, hi])
@@ -520,7 +541,9 @@ class FitView(_View):
         if self._multi:
             live = self._live
             pred = self._x[live] @ w + snap.bias
-            self.points.setData(self._y[live], pred)
+            if self._live_moved(pred):
+                self._live_pred = pred
+                self.points.setData(self._y[live], pred)
             self.batch_points.setData(self._y[pos], self._x[pos] @ w + snap.bias)
             self._set_x(*self._home_x)
             self._keep_y(finite_bounds(self._y, pred))
@@ -532,6 +555,18 @@ class FitView(_View):
         self._keep_y(self._home_y)
 
     # ---- helpers -----------------------------------------------------------------
+    def _live_moved(self, pred: np.ndarray) -> bool:
+        """Whether predictions differ visibly from those shown (re-setting 1000 scatter
+        points costs ~2 ms of the GUI thread, a converged run's jitter is sub-pixel)."""
+        old = self._live_pred
+        if old.shape != pred.shape or self._y_shown is None:
+            return True
+        with np.errstate(invalid="ignore"):
+            moved = np.abs(pred - old)
+        span = self._y_shown[1] - self._y_shown[0]
+        # NaN (a diverged run) compares False: redraw it.
+        return not bool(np.all(moved <= LIVE_TOLERANCE * span))
+
     def _line(self, w: np.ndarray, b: float) -> np.ndarray:
         return self._x_span * float(w[0]) + b
 
@@ -627,7 +662,7 @@ class ParamView(_View):
             pi.removeItem(self.true_lines.pop())
         while len(self.curves) < n:
             color = param_color(len(self.curves))
-            self.curves.append(pi.plot(pen=_pen(color, 2)))
+            self.curves.append(pi.plot(pen=_pen(color, 1)))
             line = pg.InfiniteLine(angle=0, pen=_pen(color, 1.5, _DASH))
             line.setZValue(-5)
             pi.addItem(line, ignoreBounds=True)

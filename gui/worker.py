@@ -22,7 +22,21 @@ from core.runinfo import run_info
 from core.trainer import Trainer
 
 SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast training runs
-SLICE_SECONDS = 0.004  # work between command checks; short enough for prompt pause/stop
+# Points per series in a snapshot: about the plots' width in pixels. Frames cost the GUI thread
+# (and so, through the interpreter lock, the training thread) in proportion to the points drawn.
+SNAPSHOT_POINTS = 1000
+# Work between command checks, in steps sized from the measured rate to take about this long
+# (Trainer.run_steps checks a deadline only between engine chunks, and one chunk can be a whole
+# epoch: ~20 ms of the module engine on the d2l workload). Short enough for a prompt pause, stop
+# or frame hold; long enough that the per-slice bookkeeping stays ~1% (2 ms slices cost ~5%).
+SLICE_SECONDS = 0.008
+# Engines whose loop never releases the interpreter lock (NumPy on tiny arrays) work in shorter
+# slices and hand the lock over after each one, or the GUI thread would starve. Torch engines
+# release it inside every op; a sleep(0) per slice only added a syscall and a lock handover.
+LOCK_HOLDING_ENGINES = frozenset({"numpy"})
+LOCK_HOLDING_SLICE_SECONDS = 0.002
+# Longest the loop stays parked for one frame: a lost release only costs this much.
+FRAME_HOLD_MAX = 0.1
 IDLE_WAIT = 0.05
 
 
@@ -30,6 +44,7 @@ class TrainingWorker(QObject):
     """Owns a Trainer in a worker thread; driven by commands, reports by signals."""
 
     snapshot = Signal(object)  # core.trainer.Snapshot
+    parked = Signal()  # the loop has stopped for a frame (hold_for_frame) and waits
     runReset = Signal(object, object)  # RunInfo, initial Snapshot of the new run
     stateChanged = Signal(str)  # "running" | "paused" | "completed" | "diverged"
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
@@ -47,14 +62,33 @@ class TrainingWorker(QObject):
         self._dirty = False
         self._pace_start = (0.0, 0)
         self._stopped = False
+        self._snapshot_interval = SNAPSHOT_INTERVAL
+        self._burst = 1  # steps per slice, resized from the measured rate (SLICE_SECONDS)
+        # Set while the GUI thread is not drawing. Python code in paint methods holds the
+        # interpreter lock, and a torch loop that drops and retakes it around every op keeps
+        # winning it back: a 15 ms frame stretched to 50-90 ms (measured, bench_window).
+        # Parking the loop for the frame gives the frame the lock outright.
+        self._frame_clear = threading.Event()
+        self._frame_clear.set()
         # Guards the trainer against reads from the GUI thread (export) while it steps.
         self._lock = threading.RLock()
 
     # ---- thread-safe command API (called from the GUI thread) ---------------------------
     def send(self, name: str, *args: Any) -> None:
         """Queue a command: configure, run, pause, step_batch, step_epoch, set_hyper,
-        set_speed, set_epochs, stop."""
+        set_speed, set_epochs, set_snapshot_interval, stop."""
         self._commands.put((name, args))
+
+    def hold_for_frame(self) -> bool:
+        """Park the training loop after its current slice while the GUI thread draws a frame
+        (thread-safe; release_frame() ends it, FRAME_HOLD_MAX bounds it). True if the loop is
+        training, and so will emit parked once it has stopped."""
+        self._frame_clear.clear()
+        return self._running
+
+    def release_frame(self) -> None:
+        """Let the training loop continue after a frame (thread-safe)."""
+        self._frame_clear.set()
 
     def history_copy(self) -> History | None:
         """A consistent copy of the current run's history (safe from any thread)."""
@@ -86,6 +120,10 @@ class TrainingWorker(QObject):
                 if self._stop:
                     break
                 if self._running and self._trainer is not None:
+                    # Outside the lock: an export from the GUI thread must not wait on a frame.
+                    if not self._frame_clear.is_set():
+                        self.parked.emit()
+                        self._frame_clear.wait(FRAME_HOLD_MAX)
                     self._guarded(self._train_slice)
                 self._maybe_emit()
         finally:
@@ -131,9 +169,20 @@ class TrainingWorker(QObject):
                 wait = min(IDLE_WAIT, (1 - budget) / self._speed)
                 self._wait_for_command(wait)
                 return
-        ran = trainer.run_steps(budget, deadline=now + SLICE_SECONDS)
+        holds_lock = trainer.engine.name in LOCK_HOLDING_ENGINES
+        seconds = LOCK_HOLDING_SLICE_SECONDS if holds_lock else SLICE_SECONDS
+        cpu = time.thread_time()
+        ran = trainer.run_steps(min(budget, self._burst), deadline=now + seconds)
         if ran:
             self._dirty = True
+            # Sized by this thread's CPU time, not wall time: time spent waiting for the
+            # interpreter lock must not shrink the slices (more, smaller slices would only
+            # hand the lock over more often, each handover costing both threads).
+            cpu = time.thread_time() - cpu
+            if cpu > 0:
+                # Grow at most 2x per slice so one fast outlier cannot make a long slice.
+                target = ran / cpu * seconds
+                self._burst = max(1, min(int(target), 2 * self._burst))
         if trainer.stopped_reason in ("completed", "diverged"):
             self._running = False
             self._dirty = True
@@ -147,7 +196,7 @@ class TrainingWorker(QObject):
                     f"Finished {trainer.epoch} epochs ({trainer.step_count} steps). "
                     "Press Run to continue training, or Reset to start over.",
                 )
-        else:
+        elif holds_lock:
             # A NumPy loop never releases the interpreter lock by itself: hand it to the GUI.
             time.sleep(0)
 
@@ -159,13 +208,13 @@ class TrainingWorker(QObject):
         self._guarded(getattr(self, f"_cmd_{name}"), *args)
 
     def _maybe_emit(self) -> None:
-        if self._dirty and time.perf_counter() - self._last_emit >= SNAPSHOT_INTERVAL:
+        if self._dirty and time.perf_counter() - self._last_emit >= self._snapshot_interval:
             self._emit_snapshot()
 
     def _emit_snapshot(self) -> None:
         if self._trainer is None or self._trainer.step_count == 0:
             return
-        self.snapshot.emit(self._trainer.snapshot())
+        self.snapshot.emit(self._trainer.snapshot(SNAPSHOT_POINTS))
         self._last_emit = time.perf_counter()
         self._dirty = False
 
@@ -248,6 +297,11 @@ class TrainingWorker(QObject):
     def _cmd_set_speed(self, speed: float | None) -> None:
         self._speed = speed
         self._reset_pace()
+
+    def _cmd_set_snapshot_interval(self, seconds: float) -> None:
+        """Build snapshots about as often as the window draws them (never above ~30 a second):
+        a snapshot of a long run costs the training thread ~1-2 ms."""
+        self._snapshot_interval = max(float(seconds), SNAPSHOT_INTERVAL)
 
     def _cmd_set_epochs(self, epochs: int) -> None:
         if self._trainer is not None:

@@ -119,7 +119,7 @@ class LandscapeView(QtWidgets.QWidget):
         layout.setSpacing(2)
         self.chooser = QtWidgets.QWidget()
         row = QtWidgets.QHBoxLayout(self.chooser)
-        row.setContentsMargins(6, 2, 6, 0)
+        row.setContentsMargins(30, 2, 6, 0)  # room for the explain button
         self.x_combo = QtWidgets.QComboBox()
         self.x_combo.setObjectName("xParamCombo")
         self.x_combo.setToolTip("Parameter along the horizontal axis")

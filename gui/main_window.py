@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -28,8 +30,11 @@ from core.runinfo import RunInfo
 from core.trainer import Snapshot
 from gui import export
 from gui.controls import ControlPanel
+from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice
 from gui.help import GUIDE_HTML, shortcuts_html
+from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
+from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
 from gui.worker import WorkerHost
 
 REDRAW_MS = 33  # the views redraw on their own timer, at most ~30 frames a second
@@ -108,6 +113,9 @@ class MainWindow(QMainWindow):
         self.loss_view = LossView()
         self.fit_view = FitView()
         self.param_view = ParamView()
+        self.landscape_view = LandscapeView()
+        self.residual_view = ResidualView()
+        self.weight_bars = WeightBarsView()
         self.banner = Banner()
         self._build_layout()
         self._build_actions()
@@ -171,14 +179,27 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(330)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
+        for view in self._views():
+            attach_explain_button(view)
+        self.fit_tabs = QTabWidget()
+        self.fit_tabs.setObjectName("fitTabs")
+        self.fit_tabs.addTab(self.fit_view, "Fit")
+        self.fit_tabs.addTab(self.residual_view, "Residuals")
+        self.fit_tabs.addTab(self.weight_bars, "Weights")
+        self.fit_tabs.setTabToolTip(0, "Data, true line, least-squares line and the current fit")
+        self.fit_tabs.setTabToolTip(1, "Residuals (actual - predicted) against the prediction")
+        self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.loss_view)
-        top.addWidget(self.fit_view)
+        top.addWidget(self.fit_tabs)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.param_view)
+        bottom.addWidget(self.landscape_view)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.setObjectName("plotSplitter")
         plots.addWidget(top)
-        plots.addWidget(self.param_view)
-        plots.setSizes([500, 380])
+        plots.addWidget(bottom)
+        plots.setSizes([450, 450])
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -230,7 +251,7 @@ class MainWindow(QMainWindow):
             "Reset",
             "Ctrl+R",
             "Regenerate the data and start the run again",
-            self.reset_run,
+            self.reset_paused,
             "resetAction",
         )
         self.log_action = a(
@@ -248,6 +269,13 @@ class MainWindow(QMainWindow):
             "Load a run configuration from a JSON file",
             self._open_config,
             "openAction",
+        )
+        self.open_csv_action = a(
+            "Open CSV data…",
+            "Ctrl+Shift+O",
+            "Train on columns of a CSV file (the current run is kept if the file is bad)",
+            self._open_csv,
+            "openCsvAction",
         )
         self.save_action = a(
             "Save configuration…",
@@ -281,6 +309,8 @@ class MainWindow(QMainWindow):
         for act in (
             self.open_action,
             self.save_action,
+            None,
+            self.open_csv_action,
             None,
             self.export_action,
             None,
@@ -334,6 +364,17 @@ class MainWindow(QMainWindow):
         self.status_label.setObjectName("statusLabel")
         self.statusBar().addPermanentWidget(self.status_label, 1)
 
+    def _views(self) -> tuple[QWidget, ...]:
+        """Every view that draws a run, main views first."""
+        return (
+            self.loss_view,
+            self.fit_view,
+            self.param_view,
+            self.landscape_view,
+            self.residual_view,
+            self.weight_bars,
+        )
+
     # ---- public API -----------------------------------------------------------------
     def latest_snapshot(self) -> Snapshot | None:
         """The last snapshot received; None before the first and after a reset."""
@@ -374,7 +415,7 @@ class MainWindow(QMainWindow):
         self.panel.flush()
         self.worker.send("step_epoch")
 
-    def reset_run(self) -> None:
+    def reset_run(self, keep_running: bool = True) -> None:
         """Rebuild the run from the controls: new data, initial parameters."""
         try:
             config = self.panel.config()
@@ -382,7 +423,11 @@ class MainWindow(QMainWindow):
             self.show_message("error", f"{exc}. The current run is kept.")
             return
         self._config = config
-        self.worker.send("configure", config)
+        self.worker.send("configure", config, keep_running)
+
+    def reset_paused(self) -> None:
+        """Start the run over from its initial parameters, paused."""
+        self.reset_run(keep_running=False)
 
     def load_preset(self, name: str) -> None:
         """Load a preset into the controls and reset the run."""
@@ -399,7 +444,14 @@ class MainWindow(QMainWindow):
         """Write every plot (PNG, SVG), the window (PNG), history (CSV), config (JSON)."""
         folder = Path(folder)
         self._redraw(force=True)
-        views = {"loss": self.loss_view, "fit": self.fit_view, "params": self.param_view}
+        views = {
+            "loss": self.loss_view,
+            "fit": self.fit_view,
+            "params": self.param_view,
+            "landscape": self.landscape_view,
+            "residuals": self.residual_view,
+            "weights": self.weight_bars,
+        }
         paths = export.export_views(views, folder)
         paths.append(folder / "window.png")
         export.export_window_png(self, paths[-1])
@@ -415,10 +467,10 @@ class MainWindow(QMainWindow):
         self._info = info
         self._latest = None
         self._pending = None
-        for view in (self.loss_view, self.fit_view, self.param_view):
+        for view in self._views():
             view.set_run(info)
-        self.fit_view.update_snapshot(initial)
-        self.param_view.update_snapshot(initial)
+        for view in self._views()[1:]:
+            view.update_snapshot(initial)
         self.panel.set_stable_lr(info.max_stable_lr)
         self._update_status(initial)
 
@@ -441,7 +493,7 @@ class MainWindow(QMainWindow):
         snap = self._pending if not force else (self._pending or self._latest)
         if snap is None or self._info is None:
             return
-        views = (self.loss_view, self.fit_view, self.param_view)
+        views = self._views()
         if force:
             # Before a grab or an export: every view now, in this call.
             self._pending = None
@@ -482,8 +534,11 @@ class MainWindow(QMainWindow):
         shown = self.isVisible() and not self.isMinimized()
         while self._frame_views:
             view = self._frame_views.pop(0)
+            if not view.isVisible() and view not in (self.loss_view, self.param_view):
+                continue  # a hidden tab catches up on the next frame after it is shown
             view.update_snapshot(snap)
-            if shown and view.isVisible() and not view.size().isEmpty():
+            paced = hasattr(view, "painted")  # the secondary views are cheap: not awaited
+            if paced and shown and view.isVisible() and not view.size().isEmpty():
                 self._frame_painting = view
                 self._paint_timeout.start()
                 return
@@ -554,6 +609,37 @@ class MainWindow(QMainWindow):
             return False
         self.apply_config(config)
         self.show_message("info", f"Loaded {path}")
+        return True
+
+    def _open_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open CSV data", "", "CSV (*.csv *.tsv *.txt);;All files (*)"
+        )
+        if not path:
+            return
+        try:
+            dialog = CsvDialog.from_path(path, self)
+        except UserInputError as exc:
+            self.show_message("error", f"{exc}. The current run is kept.")
+            return
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.open_csv(path, *dialog.chosen())
+
+    def open_csv(self, path: str, target: str, features: list[str], standardize: bool) -> bool:
+        """Train on CSV columns; a malformed file gets a message and the current run is kept."""
+        try:
+            validate_csv_choice(path, target, features)
+            config = csv_config(self.panel.config(), path, target, features, standardize)
+        except UserInputError as exc:
+            self.show_message("error", f"{exc}. The current run is kept.")
+            return False
+        self.apply_config(config)
+        self.show_message(
+            "info",
+            f"Training on {Path(path).name}: {target} from {', '.join(features)}. "
+            "With real data there is no true line: least squares is the reference.",
+        )
         return True
 
     def _save_config(self) -> None:

@@ -223,7 +223,7 @@ class TrainingWorker(QObject):
         self._pace_start = (time.perf_counter(), steps)
 
     # ---- commands ------------------------------------------------------------------------
-    def _cmd_configure(self, config: Config) -> None:
+    def _cmd_configure(self, config: Config, keep_running: bool = True) -> None:
         """Build a new run; on bad input keep the current run and say why."""
         try:
             trainer = Trainer(config)
@@ -236,7 +236,7 @@ class TrainingWorker(QObject):
         self._dirty = False
         self.runReset.emit(run_info(trainer), trainer.snapshot())
         self.stateChanged.emit("paused")
-        if was_running:
+        if was_running and keep_running:
             self._cmd_run()
 
     def _cmd_run(self) -> None:

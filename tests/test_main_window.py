@@ -243,3 +243,32 @@ def test_bad_config_file_keeps_the_run(window, qtbot, tmp_path):
     assert window.open_config(good)
     qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
     assert len(window._info.param_names) == 3
+
+
+def test_csv_in_window_bad_file_keeps_run_good_file_trains(window, qtbot, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,y\n1,2,3\n4,oops,6\n")
+    info_before = window._info
+    assert not window.open_csv(str(bad), "y", ["a", "b"], True)
+    assert "line 3" in window.banner.label.text() and window.banner.level == "error"
+    assert window._info is info_before
+    good = tmp_path / "good.csv"
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(200, 2))
+    y = 2 * rows[:, 0] - 3 * rows[:, 1] + 1
+    good.write_text(
+        "a,b,y\n" + "\n".join(f"{a},{b},{t}" for (a, b), t in zip(rows, y, strict=True))
+    )
+    assert window.open_csv(str(good), "y", ["a", "b"], True)
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert window._info.true_theta is None
+    np.testing.assert_allclose(window._info.ols_theta, [2, -3, 1], atol=1e-9)
+
+
+def test_secondary_views_follow_the_run(window, qtbot):
+    _click(qtbot, window, "stepEpochButton")
+    qtbot.waitUntil(lambda: _step(window) >= 20, timeout=WAIT_MS)
+    window.refresh()
+    assert window.findChild(object, "landscapePlot") is window.landscape_view
+    for name in ("explain_lossPlot", "explain_fitPlot", "explain_landscapePlot"):
+        assert window.findChild(object, name).toolTip()

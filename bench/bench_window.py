@@ -204,16 +204,20 @@ class Bench:
             for p in range(self.pairs):
                 if (index + p) % 2 == 0:
                     w = self.window_phase(win, res)
-                    h = self.headless_phase(headless, res)
+                    h = self.headless_phase(win, headless, res)
                 else:
-                    h = self.headless_phase(headless, res)
+                    h = self.headless_phase(win, headless, res)
                     w = self.window_phase(win, res)
                 res.pair_ratios.append(w / h)
         finally:
             self.close_window(win)
 
-    def headless_phase(self, trainer: Any, res: Results) -> float:
-        """Steps/s of Trainer.run_steps in this thread for ~seconds."""
+    def headless_phase(self, win: Any, trainer: Any, res: Results) -> float:
+        """Steps/s of Trainer.run_steps in this thread for ~seconds, the window paused."""
+        if win.run_state() == "running":
+            self.set_running(win, False)
+        # Let a frame in hand finish before this phase blocks the event loop.
+        self.spin(0.1)
         gc.collect()
         s0, t0 = trainer.step_count, time.perf_counter()
         trainer.run_steps(1 << 30, deadline=t0 + self.seconds)
@@ -260,9 +264,6 @@ class Bench:
         gaps = list(np.diff(ticks) * 1000)
         res.gaps += gaps
         res.phase_max.append(max(gaps))
-        self.set_running(win, False)
-        # Let a frame in hand finish before a headless phase blocks the event loop.
-        self.spin(0.1)
         return rate
 
     # ---- 1e6 steps: memory, then the frame cost at that history ---------------------------

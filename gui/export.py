@@ -57,6 +57,29 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     _guarded(path, lambda: atomic_write_bytes(path, data))
 
 
+def export_plot_png(plot_item: object, path: str | Path, width: int | None = None) -> None:
+    """Write a pyqtgraph PlotItem as PNG (optionally width pixels wide), atomically."""
+    import pyqtgraph.exporters as exporters
+    from PySide6 import QtCore
+
+    exporter = exporters.ImageExporter(plot_item)
+    if width is not None:
+        exporter.parameters()["width"] = int(width)
+    image = exporter.export(toBytes=True)
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError(f"cannot encode PNG for {path}")
+    write_bytes_atomic(path, bytes(buffer.data()))
+
+
+def export_plot_svg(plot_item: object, path: str | Path) -> None:
+    """Write a pyqtgraph PlotItem as SVG, atomically."""
+    import pyqtgraph.exporters as exporters
+
+    write_bytes_atomic(path, exporters.SVGExporter(plot_item).export(toBytes=True))
+
+
 def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path]:
     """Write <name>.png and <name>.svg for each view into folder; return the paths written."""
     folder = Path(folder)

@@ -24,7 +24,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.analysis import ridge
 from core.runinfo import RunInfo
 from core.trainer import Snapshot
-from gui.export import write_bytes_atomic
+from gui.export import export_plot_png, export_plot_svg
 
 GRID = 200  # grid points per axis
 MARGIN = 0.3  # fraction of the span of the marked points left free on each side
@@ -315,21 +315,12 @@ class LandscapeView(QtWidgets.QWidget):
     def export_png(self, path: str | Path, width: int | None = None) -> None:
         """Write the plot as PNG (optionally width pixels wide), atomically."""
         self._settle_layout()
-        exporter = pg.exporters.ImageExporter(self.plotItem)
-        if width is not None:
-            exporter.parameters()["width"] = int(width)
-        image: QtGui.QImage = exporter.export(toBytes=True)
-        buffer = QtCore.QBuffer()
-        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        if not image.save(buffer, "PNG"):
-            raise OSError(f"cannot encode PNG for {path}")
-        write_bytes_atomic(path, bytes(buffer.data()))
+        export_plot_png(self.plotItem, path, width)
 
     def export_svg(self, path: str | Path) -> None:
         """Write the plot as SVG, atomically."""
         self._settle_layout()
-        data: bytes = pg.exporters.SVGExporter(self.plotItem).export(toBytes=True)
-        write_bytes_atomic(path, data)
+        export_plot_svg(self.plotItem, path)
 
     # ---- grid --------------------------------------------------------------------
     def _set_pair(self, pair: tuple[int, int]) -> None:

@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         self._frame_snap: Snapshot | None = None  # the frame in hand (None: no frame)
         self._frame_info: RunInfo | None = None
         self._frame_views: list[QWidget] = []  # views the frame in hand has still to draw
-        self._frame_painting: QWidget | None = None  # the view whose paint is awaited
+        self._frame_unpainted: set[QWidget] = set()  # views whose paint is awaited
         self._frame_cost = 0.0  # smoothed seconds a frame holds the training loop
         self._snapshot_ms = REDRAW_MS  # snapshot interval last asked of the worker
         self._next_view = QTimer(self)
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         self._paint_timeout = QTimer(self)
         self._paint_timeout.setSingleShot(True)
         self._paint_timeout.setInterval(VIEW_PAINT_TIMEOUT_MS)
-        self._paint_timeout.timeout.connect(self._draw_next_view)
+        self._paint_timeout.timeout.connect(self._end_frame)
         self._park_timeout = QTimer(self)
         self._park_timeout.setSingleShot(True)
         self._park_timeout.setInterval(PARK_TIMEOUT_MS)
@@ -524,32 +524,29 @@ class MainWindow(QMainWindow):
         self._draw_next_view()
 
     def _draw_next_view(self) -> None:
-        """Update the frame's next view; its paint (or a timeout) calls this again."""
+        """Update every view of the frame in hand; their paints (or a timeout) end it."""
         self._paint_timeout.stop()
-        self._frame_painting = None
         snap = self._frame_snap
         if snap is None or self._frame_info is not self._info:
             self._end_frame()  # a reset came in mid-frame: the snapshot is of the old run
             return
         shown = self.isVisible() and not self.isMinimized()
-        while self._frame_views:
-            view = self._frame_views.pop(0)
-            if not view.isVisible() and view not in (self.loss_view, self.param_view):
-                continue  # a hidden tab catches up on the next frame after it is shown
+        self._frame_unpainted = set()
+        for view in self._frame_views:
             view.update_snapshot(snap)
-            paced = hasattr(view, "painted")  # the secondary views are cheap: not awaited
-            if paced and shown and view.isVisible() and not view.size().isEmpty():
-                self._frame_painting = view
-                self._paint_timeout.start()
-                return
-        self._end_frame()
+            if shown and view.isVisible() and not view.size().isEmpty():
+                self._frame_unpainted.add(view)
+        self._frame_views = []
+        if self._frame_unpainted:
+            self._paint_timeout.start()
+        else:
+            self._end_frame()
 
     def _on_view_painted(self, view: QWidget) -> None:
-        if view is self._frame_painting:
-            self._frame_painting = None
-            self._paint_timeout.stop()
-            # The next view in a later event-loop pass: pending timers and input run first.
-            self._next_view.start()
+        if self._frame_start is not None and view in self._frame_unpainted:
+            self._frame_unpainted.discard(view)
+            if not self._frame_unpainted:
+                self._end_frame()
 
     def _end_frame(self) -> None:
         """Release the training loop and space the next frame by what this one cost."""

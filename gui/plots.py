@@ -19,7 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runinfo import RunInfo
 from core.trainer import Snapshot
-from gui.export import write_bytes_atomic
+from gui.export import export_plot_png, export_plot_svg
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis
 SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
@@ -215,21 +215,12 @@ class _View(pg.PlotWidget):
     def export_png(self, path: str | Path, width: int | None = None) -> None:
         """Write the plot as PNG (optionally width pixels wide), atomically."""
         self._settle_layout()
-        exporter = pg.exporters.ImageExporter(self.plotItem)
-        if width is not None:
-            exporter.parameters()["width"] = int(width)
-        image: QtGui.QImage = exporter.export(toBytes=True)
-        buffer = QtCore.QBuffer()
-        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        if not image.save(buffer, "PNG"):
-            raise OSError(f"cannot encode PNG for {path}")
-        write_bytes_atomic(path, bytes(buffer.data()))
+        export_plot_png(self.plotItem, path, width)
 
     def export_svg(self, path: str | Path) -> None:
         """Write the plot as SVG, atomically."""
         self._settle_layout()
-        data: bytes = pg.exporters.SVGExporter(self.plotItem).export(toBytes=True)
-        write_bytes_atomic(path, data)
+        export_plot_svg(self.plotItem, path)
 
 
 class LossView(_View):

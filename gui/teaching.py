@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runinfo import RunInfo
 from core.trainer import Snapshot
-from gui.export import write_bytes_atomic
+from gui.export import export_plot_png, export_plot_svg
 from gui.plots import AXIS, SHRINK, TEXT, finite_bounds, needs_refit, padded
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.
@@ -200,21 +200,12 @@ class _TeachingView(pg.PlotWidget):
     def export_png(self, path: str | Path, width: int | None = None) -> None:
         """Write the plot as PNG (optionally width pixels wide), atomically."""
         self._settle_layout()
-        exporter = pg.exporters.ImageExporter(self.plotItem)
-        if width is not None:
-            exporter.parameters()["width"] = int(width)
-        image: QtGui.QImage = exporter.export(toBytes=True)
-        buffer = QtCore.QBuffer()
-        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        if not image.save(buffer, "PNG"):
-            raise OSError(f"cannot encode PNG for {path}")
-        write_bytes_atomic(path, bytes(buffer.data()))
+        export_plot_png(self.plotItem, path, width)
 
     def export_svg(self, path: str | Path) -> None:
         """Write the plot as SVG, atomically."""
         self._settle_layout()
-        data: bytes = pg.exporters.SVGExporter(self.plotItem).export(toBytes=True)
-        write_bytes_atomic(path, data)
+        export_plot_svg(self.plotItem, path)
 
 
 class ResidualView(_TeachingView):

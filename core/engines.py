@@ -164,19 +164,36 @@ def _torch_dtype(name: str):
     return torch.float64 if name == "float64" else torch.float32
 
 
-class ScratchEngine(Engine):
-    """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
-
-    name = "scratch"
+class _TorchEngine(Engine):
+    """Shared by the torch engines: the rows as tensors, gathered once per epoch."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
         import torch
 
         super().__init__(x, y, theta0, spec)
         self.torch = torch
-        dt = _torch_dtype(spec.dtype)
-        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(dt)
-        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(dt).reshape(-1, 1)
+        self.dt = _torch_dtype(spec.dtype)
+        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.dt)
+        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(self.dt).reshape(-1, 1)
+        self.xs, self.ys = self.x, self.y
+
+    def begin_epoch(self, order: np.ndarray | None) -> None:
+        """Gather the epoch's rows once (far cheaper per step than a DataLoader)."""
+        if order is None:
+            self.xs, self.ys = self.x, self.y
+        else:
+            idx = self.torch.from_numpy(order)
+            self.xs, self.ys = self.x[idx], self.y[idx]
+
+
+class ScratchEngine(_TorchEngine):
+    """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
+
+    name = "scratch"
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
+        super().__init__(x, y, theta0, spec)
+        torch, dt = self.torch, self.dt
         self.w = torch.tensor(theta0[: self.d], dtype=dt).reshape(-1, 1).requires_grad_(True)
         self.b = torch.tensor(theta0[self.d :], dtype=dt).requires_grad_(spec.fit_bias)
         self.tensors = [self.w, self.b] if spec.fit_bias else [self.w]
@@ -184,19 +201,10 @@ class ScratchEngine(Engine):
         self.w_view = self.w.detach().numpy().reshape(-1)
         self.b_view = self.b.detach().numpy()
         self.opt = self._make_optimizer()
-        self.xs, self.ys = self.x, self.y
 
     def _make_optimizer(self):
         with self.torch.no_grad():
             return make_hand_optimizer(self.spec.optimizer, self.tensors, self.spec.hyper)
-
-    def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Gather the epoch's rows once."""
-        if order is None:
-            self.xs, self.ys = self.x, self.y
-        else:
-            idx = self.torch.from_numpy(order)
-            self.xs, self.ys = self.x[idx], self.y[idx]
 
     def run(
         self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
@@ -256,35 +264,21 @@ class ScratchEngine(Engine):
             self.opt.reset_state()
 
 
-class ModuleEngine(Engine):
+class ModuleEngine(_TorchEngine):
     """nn.Linear, nn.MSELoss and a torch.optim optimizer: the standard PyTorch loop."""
 
     name = "module"
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
-        import torch
         from torch import nn
 
         super().__init__(x, y, theta0, spec)
-        self.torch = torch
-        dt = _torch_dtype(spec.dtype)
-        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(dt)
-        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(dt).reshape(-1, 1)
-        self.net = nn.Linear(self.d, 1, bias=spec.fit_bias, dtype=dt)
+        self.net = nn.Linear(self.d, 1, bias=spec.fit_bias, dtype=self.dt)
         self.loss_fn = nn.MSELoss()
         self.set_params(theta0)
         self.w_view = self.net.weight.detach().numpy().reshape(-1)
         self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
         self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
-        self.xs, self.ys = self.x, self.y
-
-    def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Gather the epoch's rows once (far cheaper per step than a DataLoader)."""
-        if order is None:
-            self.xs, self.ys = self.x, self.y
-        else:
-            idx = self.torch.from_numpy(order)
-            self.xs, self.ys = self.x[idx], self.y[idx]
 
     def run(
         self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray

@@ -143,24 +143,27 @@ class MainWindow(QMainWindow):
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw)
-        # A frame draws one view per event-loop pass (timers and input run in between, so no
-        # single stall lasts a whole frame) and holds the training loop until the last view
-        # has painted; what it cost spaces the next frame (FRAME_SHARE).
+        # A frame parks the training loop, then updates and paints the plots one row at a time
+        # (the event loop runs timers and input in between, so no stall lasts a whole frame),
+        # and releases the loop after the last row's paint; what that cost spaces the next
+        # frame (FRAME_SHARE).
         self._frame_start: float | None = None  # perf_counter when drawing the frame began
         self._frame_snap: Snapshot | None = None  # the frame in hand (None: no frame)
         self._frame_info: RunInfo | None = None
-        self._frame_views: list[QWidget] = []  # views the frame in hand has still to draw
+        self._frame_rows: list[list[QWidget]] = []  # rows of views the frame has still to draw
         self._frame_unpainted: set[QWidget] = set()  # views whose paint is awaited
         self._frame_cost = 0.0  # smoothed seconds a frame holds the training loop
         self._snapshot_ms = REDRAW_MS  # snapshot interval last asked of the worker
-        self._next_view = QTimer(self)
-        self._next_view.setSingleShot(True)
-        self._next_view.setInterval(0)
-        self._next_view.timeout.connect(self._draw_next_view)
+        # Moves on once the paint pass of the row's awaited views is over: views without a
+        # painted signal paint in that same pass.
+        self._after_paint = QTimer(self)
+        self._after_paint.setSingleShot(True)
+        self._after_paint.setInterval(0)
+        self._after_paint.timeout.connect(self._draw_frame)
         self._paint_timeout = QTimer(self)
         self._paint_timeout.setSingleShot(True)
         self._paint_timeout.setInterval(VIEW_PAINT_TIMEOUT_MS)
-        self._paint_timeout.timeout.connect(self._end_frame)
+        self._paint_timeout.timeout.connect(self._draw_frame)
         self._park_timeout = QTimer(self)
         self._park_timeout.setSingleShot(True)
         self._park_timeout.setInterval(PARK_TIMEOUT_MS)
@@ -505,7 +508,11 @@ class MainWindow(QMainWindow):
             return  # the frame in hand is still drawing; this snapshot waits for the next
         self._pending = None
         self._frame_snap, self._frame_info = snap, self._info
-        self._frame_views = list(views)
+        bottom = (self.param_view, self.landscape_view)
+        self._frame_rows = [
+            [v for v in views if v not in bottom],
+            [v for v in views if v in bottom],
+        ]
         # Park the training loop and draw once it has stopped: the frame then has the
         # interpreter lock to itself, instead of winning it back after every torch op (which
         # stretched frames three- to fourfold and slowed training as much).
@@ -521,32 +528,37 @@ class MainWindow(QMainWindow):
             return  # a late park signal, or one for a frame that is already drawing
         self._frame_start = time.perf_counter()
         self._update_status(self._frame_snap)
-        self._draw_next_view()
+        self._draw_frame()
 
-    def _draw_next_view(self) -> None:
-        """Update every view of the frame in hand; their paints (or a timeout) end it."""
+    def _draw_frame(self) -> None:
+        """Update the next row of views of the frame in hand; its paint pass (or a timeout)
+        calls this again, and the frame ends after the last row."""
         self._paint_timeout.stop()
         snap = self._frame_snap
         if snap is None or self._frame_info is not self._info:
             self._end_frame()  # a reset came in mid-frame: the snapshot is of the old run
             return
         shown = self.isVisible() and not self.isMinimized()
-        self._frame_unpainted = set()
-        for view in self._frame_views:
-            view.update_snapshot(snap)
-            if shown and view.isVisible() and not view.size().isEmpty():
-                self._frame_unpainted.add(view)
-        self._frame_views = []
-        if self._frame_unpainted:
-            self._paint_timeout.start()
-        else:
-            self._end_frame()
+        while self._frame_rows:
+            self._frame_unpainted = set()
+            for view in self._frame_rows.pop(0):
+                if not view.isVisible() and view not in (self.loss_view, self.param_view):
+                    continue  # a hidden tab catches up on the next frame after it is shown
+                view.update_snapshot(snap)
+                paced = hasattr(view, "painted")  # views that say when they have painted
+                if paced and shown and view.isVisible() and not view.size().isEmpty():
+                    self._frame_unpainted.add(view)
+            if self._frame_unpainted:
+                self._paint_timeout.start()
+                return
+        self._end_frame()
 
     def _on_view_painted(self, view: QWidget) -> None:
         if self._frame_start is not None and view in self._frame_unpainted:
             self._frame_unpainted.discard(view)
             if not self._frame_unpainted:
-                self._end_frame()
+                self._paint_timeout.stop()
+                self._after_paint.start()
 
     def _end_frame(self) -> None:
         """Release the training loop and space the next frame by what this one cost."""
@@ -554,7 +566,8 @@ class MainWindow(QMainWindow):
         start = self._frame_start
         self._frame_start = None
         self._frame_snap = self._frame_info = None
-        self._frame_views = []
+        self._frame_rows = []
+        self._frame_unpainted = set()
         if start is None:
             return
         # Capped where the interval reaches its own cap anyway, so that a frame stretched by

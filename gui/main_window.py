@@ -366,6 +366,14 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel("Ready")
         self.status_label.setObjectName("statusLabel")
         self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.condition_label = QLabel()
+        self.condition_label.setObjectName("conditionLabel")
+        self.condition_label.setToolTip(
+            "Condition number of the loss surface (largest / smallest curvature). Large values "
+            "mean long narrow valleys and slow gradient descent: try standardising the features "
+            "or lowering the feature correlation."
+        )
+        self.statusBar().addPermanentWidget(self.condition_label)
 
     def _views(self) -> tuple[QWidget, ...]:
         """Every view that draws a run, main views first."""
@@ -475,6 +483,7 @@ class MainWindow(QMainWindow):
         for view in self._views()[1:]:
             view.update_snapshot(initial)
         self.panel.set_stable_lr(info.max_stable_lr)
+        self.condition_label.setText(f"condition number {info.condition_number:.3g}")
         self._update_status(initial)
 
     def _on_snapshot(self, snap: Snapshot) -> None:

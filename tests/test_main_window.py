@@ -272,3 +272,18 @@ def test_secondary_views_follow_the_run(window, qtbot):
     assert window.findChild(object, "landscapePlot") is window.landscape_view
     for name in ("explain_lossPlot", "explain_fitPlot", "explain_landscapePlot"):
         assert window.findChild(object, name).toolTip()
+
+
+def test_condition_number_drops_with_standardisation(window, qtbot):
+    from PySide6.QtWidgets import QCheckBox
+
+    def number() -> float:
+        return float(window.condition_label.text().split()[-1])
+
+    before = number()
+    info_before = window._info
+    window.findChild(QCheckBox, "standardizeCheck").setChecked(True)
+    window.panel.flush()
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert number() < before
+    assert number() == pytest.approx(1.0, abs=1e-6)  # standardised, uncorrelated: round bowl

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self._frame_unpainted: set[QWidget] = set()  # views whose paint is awaited
         self._frame_cost = 0.0  # smoothed seconds a frame holds the training loop
         self._snapshot_ms = REDRAW_MS  # snapshot interval last asked of the worker
+        self._snapshot_points = 0  # points per series last asked of the worker
         # Moves on once the paint pass of the row's awaited views is over: views without a
         # painted signal paint in that same pass.
         self._after_paint = QTimer(self)
@@ -594,6 +595,13 @@ class MainWindow(QMainWindow):
         if abs(snapshot_ms - self._snapshot_ms) > 0.1 * self._snapshot_ms:
             self._snapshot_ms = snapshot_ms
             self.worker.send("set_snapshot_interval", snapshot_ms / 1000)
+        # One point per pixel of the widest step plot: a min/max pair per two pixels.
+        points = round(
+            max(v.plotItem.getViewBox().width() for v in (self.loss_view, self.param_view))
+        )
+        if abs(points - self._snapshot_points) > 0.1 * self._snapshot_points:
+            self._snapshot_points = points
+            self.worker.send("set_snapshot_points", points)
 
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it."""

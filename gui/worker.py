@@ -22,9 +22,11 @@ from core.runinfo import run_info
 from core.trainer import Trainer
 
 SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast training runs
-# Points per series in a snapshot: about the plots' width in pixels. Frames cost the GUI thread
-# (and so, through the interpreter lock, the training thread) in proportion to the points drawn.
+# Points per series in a snapshot, until the window says how wide its plots are: frames cost the
+# GUI thread (and so, through the interpreter lock, the training thread) in proportion to the
+# points drawn, and more than about one per pixel only blur into the same envelope.
 SNAPSHOT_POINTS = 1000
+SNAPSHOT_POINTS_RANGE = (200, 4000)
 # Work between command checks, in steps sized from the measured rate to take about this long
 # (Trainer.run_steps checks a deadline only between engine chunks, and one chunk can be a whole
 # epoch: ~20 ms of the module engine on the d2l workload). Short enough for a prompt pause, stop
@@ -63,6 +65,7 @@ class TrainingWorker(QObject):
         self._pace_start = (0.0, 0)
         self._stopped = False
         self._snapshot_interval = SNAPSHOT_INTERVAL
+        self._snapshot_points = SNAPSHOT_POINTS
         self._burst = 1  # steps per slice, resized from the measured rate (SLICE_SECONDS)
         # Set while the GUI thread is not drawing. Python code in paint methods holds the
         # interpreter lock, and a torch loop that drops and retakes it around every op keeps
@@ -76,7 +79,7 @@ class TrainingWorker(QObject):
     # ---- thread-safe command API (called from the GUI thread) ---------------------------
     def send(self, name: str, *args: Any) -> None:
         """Queue a command: configure, run, pause, step_batch, step_epoch, set_hyper,
-        set_speed, set_epochs, set_snapshot_interval, stop."""
+        set_speed, set_epochs, set_snapshot_interval, set_snapshot_points, stop."""
         self._commands.put((name, args))
 
     def hold_for_frame(self) -> bool:
@@ -214,7 +217,7 @@ class TrainingWorker(QObject):
     def _emit_snapshot(self) -> None:
         if self._trainer is None or self._trainer.step_count == 0:
             return
-        self.snapshot.emit(self._trainer.snapshot(SNAPSHOT_POINTS))
+        self.snapshot.emit(self._trainer.snapshot(self._snapshot_points))
         self._last_emit = time.perf_counter()
         self._dirty = False
 
@@ -302,6 +305,11 @@ class TrainingWorker(QObject):
         """Build snapshots about as often as the window draws them (never above ~30 a second):
         a snapshot of a long run costs the training thread ~1-2 ms."""
         self._snapshot_interval = max(float(seconds), SNAPSHOT_INTERVAL)
+
+    def _cmd_set_snapshot_points(self, points: int) -> None:
+        """Decimate the snapshots' series to about this many points (the plots' width)."""
+        lo, hi = SNAPSHOT_POINTS_RANGE
+        self._snapshot_points = min(max(int(points), lo), hi)
 
     def _cmd_set_epochs(self, epochs: int) -> None:
         if self._trainer is not None:

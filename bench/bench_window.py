@@ -14,7 +14,10 @@ phases of ~S seconds:
     configuration in this thread.
 This machine's speed drifts by +-20% within seconds, so each window phase is compared with the
 headless phase next to it (their order alternates) and the ratio reported is the median of
-these paired ratios; the medians of the two rates are shown too.
+these paired ratios; the medians of the two rates are shown too. One of its two CPUs also has
+slow spells of several seconds that the other does not: unless --no-pin, training runs on the
+same CPU in both kinds of phase (the last one; the GUI thread gets the others during window
+phases), so that a trial does not compare training on the slow CPU with training on the fast.
 
 Then, with the numpy implementation of the same workload (the module one would need minutes):
   - memory: VmRSS before the window opens and after 1e6 steps trained in it;
@@ -23,7 +26,7 @@ Then, with the numpy implementation of the same workload (the module one would n
     decimated to 2000 points, alternating with a copy whose weights are 10% off so that no view
     can skip work because nothing moved.
 
-Run: python -m bench.bench_window [--trials N] [--pairs P] [--seconds S] [--strict]
+Run: python -m bench.bench_window [--trials N] [--pairs P] [--seconds S] [--no-pin] [--strict]
 """
 
 from __future__ import annotations
@@ -76,6 +79,53 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def thread_id(name: str) -> int | None:
+    """Native id of this process's thread with that name (Qt names its threads), or None."""
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/comm", encoding="utf-8") as f:
+                if f.read().strip() == name:
+                    return int(tid)
+    except OSError:
+        pass
+    return None
+
+
+class Pinning:
+    """Which CPU trains and which draw; a no-op without two CPUs or sched_setaffinity."""
+
+    def __init__(self, enabled: bool) -> None:
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.all = set(cpus)
+        self.enabled = enabled and len(cpus) >= 2
+        self.train = {cpus[-1]} if self.enabled else self.all
+        self.gui = set(cpus[:-1]) if self.enabled else self.all
+
+    def describe(self) -> str:
+        """One line for the report."""
+        if not self.enabled:
+            return "threads not pinned"
+        return f"training pinned to CPU {sorted(self.train)}, GUI thread to CPU {sorted(self.gui)}"
+
+    def headless(self) -> None:
+        """This thread is about to train."""
+        if self.enabled:
+            os.sched_setaffinity(0, self.train)  # 0: the calling thread (Linux)
+
+    def window(self) -> None:
+        """The worker thread is about to train; this thread draws."""
+        if self.enabled:
+            os.sched_setaffinity(0, self.gui)
+            tid = thread_id("trainingThread")
+            if tid is not None:
+                os.sched_setaffinity(tid, self.train)
+
+    def release(self) -> None:
+        """This thread may run anywhere again."""
+        if self.enabled:
+            os.sched_setaffinity(0, self.all)
+
+
 def median(values: list[float]) -> float:
     """Median, nan for none."""
     return statistics.median(values) if values else float("nan")
@@ -106,7 +156,7 @@ class Results:
 class Bench:
     """Owns the QApplication and the Qt helpers (imported late: offscreen must be set first)."""
 
-    def __init__(self, seconds: float, pairs: int) -> None:
+    def __init__(self, seconds: float, pairs: int, pin: bool = True) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
         from PySide6.QtWidgets import QApplication
@@ -117,6 +167,7 @@ class Bench:
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         self.seconds = seconds
         self.pairs = pairs
+        self.pinning = Pinning(pin)
         self.config = preset_config(PRESET).with_value("train.epochs", EPOCHS)
 
         class PaintCounter(QObject):
@@ -211,6 +262,7 @@ class Bench:
                 res.pair_ratios.append(w / h)
         finally:
             self.close_window(win)
+            self.pinning.release()
 
     def headless_phase(self, win: Any, trainer: Any, res: Results) -> float:
         """Steps/s of Trainer.run_steps in this thread for ~seconds, the window paused."""
@@ -219,6 +271,7 @@ class Bench:
         # Let a frame in hand finish before this phase blocks the event loop.
         self.spin(0.1)
         gc.collect()
+        self.pinning.headless()
         s0, t0 = trainer.step_count, time.perf_counter()
         trainer.run_steps(1 << 30, deadline=t0 + self.seconds)
         rate = (trainer.step_count - s0) / (time.perf_counter() - t0)
@@ -227,6 +280,7 @@ class Bench:
 
     def window_phase(self, win: Any, res: Results) -> float:
         """Steps/s, stalls, frames and snapshots per second of one phase in the window."""
+        self.pinning.window()
         if win.run_state() != "running":
             self.set_running(win, True)
             self.spin(SETTLE_S)
@@ -383,7 +437,12 @@ def report(res: Results, args: argparse.Namespace) -> tuple[str, str, int]:
     md = [
         f"Window 1400x900 offscreen, plots live, speed unthrottled; {phases}, window and"
         f" headless alternating; workload `{PRESET}` (1000 samples x 3 features, batch 10,"
-        " SGD lr 0.03, module implementation), `torch.set_num_threads(1)`.",
+        " SGD lr 0.03, module implementation), `torch.set_num_threads(1)`"
+        + (
+            "; training on the same CPU in both kinds of phase."
+            if not args.no_pin
+            else "; threads not pinned."
+        ),
         "",
         "| Measure | Median | Min | Max |",
         "|---|---:|---:|---:|",
@@ -420,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5, help="windows opened, one per trial")
     parser.add_argument("--pairs", type=int, default=4, help="window/headless pairs per trial")
     parser.add_argument("--seconds", type=float, default=1.5, help="measured seconds per phase")
+    parser.add_argument("--no-pin", action="store_true", help="let threads run on any CPU")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any goal is missed")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 1e6-step run")
     args = parser.parse_args([] if argv is None else argv)
@@ -433,13 +493,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     try:
-        bench = Bench(args.seconds, args.pairs)
+        bench = Bench(args.seconds, args.pairs, pin=not args.no_pin)
         out("== bench_window: training in the live window vs headless ==")
         out(
             f"workload: preset {PRESET} x {EPOCHS} epochs (module implementation); window "
             f"{WINDOW_SIZE[0]}x{WINDOW_SIZE[1]}, QT_QPA_PLATFORM="
             f"{os.environ.get('QT_QPA_PLATFORM')}; torch {torch.__version__} (1 thread), "
-            f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+            f"Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+            f"{bench.pinning.describe()}"
         )
         res = Results()
         for t in range(args.trials):

@@ -653,7 +653,7 @@ class ParamView(_View):
             pi.removeItem(self.true_lines.pop())
         while len(self.curves) < n:
             color = param_color(len(self.curves))
-            self.curves.append(pi.plot(pen=_pen(color, 1)))
+            self.curves.append(pi.plot(pen=_pen(color, 2)))
             line = pg.InfiniteLine(angle=0, pen=_pen(color, 1.5, _DASH))
             line.setZValue(-5)
             pi.addItem(line, ignoreBounds=True)

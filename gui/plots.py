@@ -103,7 +103,7 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
     return span > 0 and span < SHRINK * shown_span
 
 
-class _View(pg.PlotWidget):
+class PlotView(pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
     # After each paint of the plot: the window times its frames by it (frame pacing).
@@ -223,7 +223,7 @@ class _View(pg.PlotWidget):
         export_plot_svg(self.plotItem, path)
 
 
-class LossView(_View):
+class LossView(PlotView):
     """Minibatch, epoch-train and validation loss against step, with events and a noise floor."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -430,7 +430,7 @@ class LossView(_View):
         return min(lo, 0.0), hi
 
 
-class FitView(_View):
+class FitView(PlotView):
     """The data and the model: fitted line for one feature, predicted-vs-actual for several."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -572,7 +572,7 @@ class FitView(_View):
         return pos[rows[pos] == batch]
 
 
-class ParamView(_View):
+class ParamView(PlotView):
     """Each weight and the bias against step, with dashed lines at their true values."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,8 +17,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runinfo import RunInfo
 from core.trainer import Snapshot
-from gui.export import export_plot_png, export_plot_svg
-from gui.plots import AXIS, SHRINK, TEXT, finite_bounds, needs_refit, padded
+from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.
 MAX_RESIDUAL_POINTS = 2000
@@ -113,60 +111,15 @@ class _BarSample(pg.ItemSample):
         p.drawRect(QtCore.QRectF(3, 3, 15, 15))
 
 
-class _TeachingView(pg.PlotWidget):
-    """Common look, managed axis ranges and atomic export, as in gui/plots.py."""
+class _TeachingView(PlotView):
+    """The views' common look, ranges and export (gui.plots.PlotView), with a legend top-left."""
 
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
     ) -> None:
-        super().__init__(parent=parent, background="w")
-        self.setObjectName(object_name)
-        pi = self.plotItem
-        pi.setTitle(title, color=TEXT, size="11pt")
-        for name in ("left", "bottom"):
-            axis = pi.getAxis(name)
-            axis.setPen(pg.mkPen(AXIS))
-            axis.setTextPen(pg.mkPen(TEXT))
-        # Autorange per frame costs more than the rest of a frame (DESIGN.md): axes are managed.
-        pi.enableAutoRange(False)
-        pi.hideButtons()
-        pi.setMenuEnabled(False, enableViewBoxMenu=True)
-        self.legend = pi.addLegend(
-            offset=(10, 5),
-            labelTextColor=TEXT,
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen("#bbbbbb"),
-        )
-        self._x_shown: tuple[float, float] | None = None
-        self._y_shown: tuple[float, float] | None = None
+        super().__init__(object_name, title, parent)
+        self.legend.setOffset((10, 5))
         self._top_room = 0.15  # y headroom (fraction of the data span) kept free for the legend
-        self._follow = True  # False after the user pans or zooms, until reset_view()
-        self._last: Snapshot | None = None
-        pi.getViewBox().sigRangeChangedManually.connect(self._stop_following)
-
-    def _stop_following(self, *_: object) -> None:
-        self._follow = False
-
-    def reset_view(self) -> None:
-        """Resume managing the axes after the user panned or zoomed, and refit them now."""
-        self._follow = True
-        self._x_shown = self._y_shown = None
-        if self._last is not None:
-            self.update_snapshot(self._last)
-
-    def update_snapshot(self, snap: Snapshot) -> None:
-        """Draw the live state of a run."""
-        raise NotImplementedError
-
-    def _set_x(self, lo: float, hi: float) -> None:
-        if self._follow and (lo, hi) != self._x_shown:
-            self._x_shown = (lo, hi)
-            self.plotItem.setXRange(lo, hi, padding=0)
-
-    def _set_y(self, lo: float, hi: float) -> None:
-        if self._follow and (lo, hi) != self._y_shown:
-            self._y_shown = (lo, hi)
-            self.plotItem.setYRange(lo, hi, padding=0)
 
     def _keep_x(self, bounds: tuple[float, float] | None) -> None:
         """Refit x only when the data leaves the shown range or shrinks far inside it."""
@@ -196,16 +149,6 @@ class _TeachingView(pg.PlotWidget):
         # through a posted event: paint once and deliver it, so exports never show overlaps.
         self.grab()
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
-
-    def export_png(self, path: str | Path, width: int | None = None) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically."""
-        self._settle_layout()
-        export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path) -> None:
-        """Write the plot as SVG, atomically."""
-        self._settle_layout()
-        export_plot_svg(self.plotItem, path)
 
 
 class ResidualView(_TeachingView):

@@ -17,14 +17,14 @@ from gui.plots import (
     FitView,
     LossView,
     ParamView,
-    _View,
+    PlotView,
     finite_bounds,
     needs_refit,
     padded,
 )
 
 Run = tuple[Trainer, RunInfo, Snapshot]
-V = TypeVar("V", bound=_View)
+V = TypeVar("V", bound=PlotView)
 
 
 def _trainer(name: str, steps: int, **changes: object) -> Trainer:
@@ -66,11 +66,11 @@ def _n_points(item: object) -> int:
     return 0 if x is None else len(x)
 
 
-def _y_range(view: _View) -> tuple[float, float]:
+def _y_range(view: PlotView) -> tuple[float, float]:
     return tuple(view.plotItem.getViewBox().viewRange()[1])
 
 
-def _x_range(view: _View) -> tuple[float, float]:
+def _x_range(view: PlotView) -> tuple[float, float]:
     return tuple(view.plotItem.getViewBox().viewRange()[0])
 
 
@@ -327,7 +327,7 @@ def test_param_view_reuses_items_across_runs(qtbot: QtBot, run_1d, run_3d: Run) 
 
 
 @pytest.mark.parametrize("cls", [FitView, ParamView])
-def test_reset_view_restores_ranges(qtbot: QtBot, run_1d: Run, cls: type[_View]) -> None:
+def test_reset_view_restores_ranges(qtbot: QtBot, run_1d: Run, cls: type[PlotView]) -> None:
     _, info, snap = run_1d
     view = _view(qtbot, cls, info, snap)
     home = (_x_range(view), _y_range(view))

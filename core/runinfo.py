@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.analysis import SufficientStats, condition_number, noise_floor
-from core.trainer import Trainer
+
+if TYPE_CHECKING:  # the window imports this module before torch has loaded
+    from core.trainer import Trainer
 
 MAX_SCATTER = 5000  # points drawn in the fit view; more only blur into a cloud
 

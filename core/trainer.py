@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from core.data import Dataset, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine
 from core.history import History
 from core.optim import Hyper
+from core.snapshot import Snapshot
 
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
@@ -21,38 +21,6 @@ CHUNK = 256  # steps per engine call: amortises bookkeeping, keeps command laten
 # Snapshots run ~30 times a second on the training thread: a minibatch gradient over more rows
 # than this is estimated from an evenly strided subset of the batch (exact up to this size).
 MAX_GRAD_ROWS = 65_536
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Plain, copied values describing a run at one moment (safe to hand to another thread)."""
-
-    step: int
-    epoch: int
-    batch_in_epoch: int
-    n_batches: int
-    train_loss: float
-    val_loss: float | None
-    batch_loss: float | None
-    weights: np.ndarray  # original units
-    bias: float
-    theta_trained: np.ndarray  # [w..., b] in trained (possibly standardised) units
-    steps_per_second: float
-    stopped_reason: str | None
-    message: str | None
-    batch_indices: np.ndarray  # training rows of the last minibatch
-    # Display series, decimated to what a screen can show.
-    loss_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    param_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    epoch_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    epoch_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    epoch_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    events: tuple[tuple[int, str], ...] = ()
-    # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
-    # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
-    batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows
-    full_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # whole training set
 
 
 def hyper_from(config: Config) -> Hyper:

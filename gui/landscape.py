@@ -23,7 +23,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.analysis import ridge
 from core.runinfo import RunInfo
-from core.trainer import Snapshot
+from core.snapshot import Snapshot
 from gui.export import export_plot_png, export_plot_svg
 
 GRID = 200  # grid points per axis

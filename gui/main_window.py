@@ -27,7 +27,7 @@ from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from core.runinfo import RunInfo
-from core.trainer import Snapshot
+from core.snapshot import Snapshot
 from gui import export
 from gui.controls import ControlPanel
 from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice

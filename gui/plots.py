@@ -18,7 +18,7 @@ import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runinfo import RunInfo
-from core.trainer import Snapshot
+from core.snapshot import Snapshot
 from gui.export import export_plot_png, export_plot_svg
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis

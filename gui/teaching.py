@@ -16,7 +16,7 @@ import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.runinfo import RunInfo
-from core.trainer import Snapshot
+from core.snapshot import Snapshot
 from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.

@@ -1,0 +1,39 @@
+"""A plain, copied picture of a run at one moment (no torch, safe across threads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Plain, copied values describing a run at one moment (safe to hand to another thread)."""
+
+    step: int
+    epoch: int
+    batch_in_epoch: int
+    n_batches: int
+    train_loss: float
+    val_loss: float | None
+    batch_loss: float | None
+    weights: np.ndarray  # original units
+    bias: float
+    theta_trained: np.ndarray  # [w..., b] in trained (possibly standardised) units
+    steps_per_second: float
+    stopped_reason: str | None
+    message: str | None
+    batch_indices: np.ndarray  # training rows of the last minibatch
+    # Display series, decimated to what a screen can show.
+    loss_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    param_values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    epoch_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epoch_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epoch_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    events: tuple[tuple[int, str], ...] = ()
+    # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
+    # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
+    batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows
+    full_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # whole training set

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
+from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import export
@@ -35,6 +36,7 @@ from gui.help import GUIDE_HTML, shortcuts_html
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
+from gui.timeline import TimelineBar
 from gui.worker import WorkerHost
 
 REDRAW_MS = 33  # the views redraw on their own timer, at most ~30 frames a second
@@ -107,7 +109,10 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self._config = config.copy() if config is not None else preset_config(DEFAULT_PRESET)
         self._latest: Snapshot | None = None
+        self._initial: Snapshot | None = None  # the run's state before its first step
         self._pending: Snapshot | None = None
+        self._review: Recording | None = None  # the history being scrubbed (None: live)
+        self._review_snap: Snapshot | None = None
         self._info: RunInfo | None = None
         self._state = "paused"
         self._closing = False
@@ -120,6 +125,7 @@ class MainWindow(QMainWindow):
         self.residual_view = ResidualView()
         self.weight_bars = WeightBarsView()
         self.banner = Banner()
+        self.timeline = TimelineBar()
         self._build_layout()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -135,6 +141,8 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.host.start()
 
+        self.timeline.scrubbed.connect(self.rewind_to)
+        self.timeline.liveRequested.connect(self._leave_review)
         self.panel.dataChanged.connect(self.reset_run)
         self.panel.setupChanged.connect(self.reset_run)
         self.panel.hyperChanged.connect(lambda changes: self.worker.send("set_hyper", changes))
@@ -214,6 +222,7 @@ class MainWindow(QMainWindow):
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.banner)
         rl.addWidget(plots, 1)
+        rl.addWidget(self.timeline)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -413,8 +422,54 @@ class MainWindow(QMainWindow):
         self.banner.show_message(level, text)
         self.statusBar().showMessage(text.splitlines()[0], 8000)
 
+    def is_reviewing(self) -> bool:
+        """Whether the views show a past step (the timeline is rewound)."""
+        return self._review is not None
+
+    def reviewed_snapshot(self) -> Snapshot | None:
+        """What the views show while rewound, or None when live."""
+        return self._review_snap if self._review is not None else None
+
+    def rewind_to(self, step: int) -> None:
+        """Show the fit, parameters and landscape as they stood after a past step."""
+        base = self._latest or self._initial
+        if base is None or self._info is None:
+            return
+        if self._review is None:
+            if self._state == "running":
+                self.worker.send("pause")  # the user is looking back: hold the live run
+            history = self.worker.history_copy()
+            if history is None:
+                return
+            self._review = Recording.of(history)
+        snap = snapshot_at(self._review, self._info, base, step)
+        self._review_snap = snap
+        self._pending = None
+        for view in self._views()[1:]:
+            view.update_snapshot(snap)
+        self.loss_view.set_cursor(snap.step)
+        self.timeline.show_step(step)
+        self._update_status(snap, reviewing=True)
+
+    def go_live(self) -> None:
+        """Leave the rewound view and show the live run again."""
+        self.timeline.go_live()
+        self._leave_review()
+
+    def _leave_review(self) -> None:
+        if self._review is None:
+            return
+        self._review = self._review_snap = None
+        self.loss_view.set_cursor(None)
+        base = self._latest or self._initial
+        if base is not None and self._info is not None:
+            for view in self._views():
+                view.update_snapshot(base)
+            self._update_status(base)
+
     def toggle_run(self) -> None:
         """Run if paused, pause if running."""
+        self.go_live()
         if self._state == "running":
             self.worker.send("pause")
         else:
@@ -423,11 +478,13 @@ class MainWindow(QMainWindow):
 
     def step_batch(self) -> None:
         """Train one minibatch (pauses a running run first)."""
+        self.go_live()
         self.panel.flush()
         self.worker.send("step_batch")
 
     def step_epoch(self) -> None:
         """Train one epoch (pauses a running run first)."""
+        self.go_live()
         self.panel.flush()
         self.worker.send("step_epoch")
 
@@ -480,8 +537,13 @@ class MainWindow(QMainWindow):
 
     # ---- worker signals -------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self._review = self._review_snap = None
+        self.loss_view.set_cursor(None)
+        self.timeline.go_live()
+        self.timeline.set_last_step(0)
         self._info = info
         self._latest = None
+        self._initial = initial
         self._pending = None
         for view in self._views():
             view.set_run(info)
@@ -510,6 +572,9 @@ class MainWindow(QMainWindow):
         snap = self._pending if not force else (self._pending or self._latest)
         if snap is None or self._info is None:
             return
+        self.timeline.set_last_step(snap.step)
+        if self._review is not None:
+            return  # the views show a past step until the user goes back to live
         views = self._views()
         if force:
             # Before a grab or an export: every view now, in this call.
@@ -549,8 +614,9 @@ class MainWindow(QMainWindow):
         calls this again, and the frame ends after the last row."""
         self._paint_timeout.stop()
         snap = self._frame_snap
-        if snap is None or self._frame_info is not self._info:
-            self._end_frame()  # a reset came in mid-frame: the snapshot is of the old run
+        if snap is None or self._frame_info is not self._info or self._review is not None:
+            # A reset came in mid-frame (the snapshot is of the old run), or the user rewound.
+            self._end_frame()
             return
         shown = self.isVisible() and not self.isMinimized()
         while self._frame_rows:
@@ -615,11 +681,12 @@ class MainWindow(QMainWindow):
         engine_rate = self._latest.steps_per_second if self._latest is not None else 0.0
         return speed is None or speed >= IDLE_THROTTLE * engine_rate
 
-    def _update_status(self, snap: Snapshot) -> None:
+    def _update_status(self, snap: Snapshot, reviewing: bool = False) -> None:
         params = ", ".join(f"{w:.4g}" for w in snap.weights)
+        rate = "rewound" if reviewing else f"{snap.steps_per_second:,.0f} steps/s"
         self.status_label.setText(
             f"epoch {snap.epoch}   step {snap.step}   loss {snap.train_loss:.4g}   "
-            f"{snap.steps_per_second:,.0f} steps/s   w = [{params}]   b = {snap.bias:.4g}"
+            f"{rate}   w = [{params}]   b = {snap.bias:.4g}"
         )
 
     # ---- menus ----------------------------------------------------------------------

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+WAIT_MS = 60_000  # generous: a loaded 2-core machine; tests wait on conditions, not time
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes; runs only when RUN_SLOW=1 is set")
@@ -18,3 +20,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+@pytest.fixture
+def window(qtbot):
+    """A window on the playground preset, unthrottled; its thread is joined at teardown."""
+    from PySide6.QtWidgets import QSlider
+
+    from core.presets import preset_config
+    from gui.main_window import MainWindow
+
+    win = MainWindow(preset_config("playground").with_value("train.epochs", 200))
+    qtbot.addWidget(win)
+    win.show()
+    slider = win.findChild(QSlider, "speedSlider")
+    slider.setValue(slider.maximum())
+    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
+    yield win
+    win.shutdown()
+    assert not win.host.thread.isRunning()

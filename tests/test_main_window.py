@@ -12,25 +12,10 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QSlider, QToolButton
 
-from core.presets import preset_config
 from gui.main_window import MainWindow
+from tests.conftest import WAIT_MS
 
 ROOT = Path(__file__).resolve().parents[1]
-WAIT_MS = 60_000
-
-
-@pytest.fixture
-def window(qtbot):
-    """A window on the playground preset, unthrottled; its thread is joined at teardown."""
-    win = MainWindow(preset_config("playground").with_value("train.epochs", 200))
-    qtbot.addWidget(win)
-    win.show()
-    slider = win.findChild(QSlider, "speedSlider")
-    slider.setValue(slider.maximum())
-    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
-    yield win
-    win.shutdown()
-    assert not win.host.thread.isRunning()
 
 
 def _step(win: MainWindow) -> int:

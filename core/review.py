@@ -1,0 +1,122 @@
+"""Rewind: rebuild what the views show at a past step from a run's recorded history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from core.history import History
+from core.runinfo import RunInfo
+from core.snapshot import Snapshot
+
+MAX_POINTS = 2000  # display points per series, as live snapshots have
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A frozen copy of a run's history to scrub through (step rows plus epoch records)."""
+
+    steps: np.ndarray  # int64 (m,)
+    losses: np.ndarray  # (m,) minibatch loss after each recorded step
+    params: np.ndarray  # (m, d + 1) [w..., b] in original units after each recorded step
+    epochs: dict[str, np.ndarray]
+    events: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def of(cls, history: History) -> Recording:
+        """Copy a history (its arrays are copies: later training does not change them)."""
+        steps, losses, params = history.steps()
+        return cls(steps, losses, params, history.epochs(), tuple(history.events()))
+
+    @property
+    def last_step(self) -> int:
+        """The newest recorded step (0 when nothing was trained yet)."""
+        return int(self.steps[-1]) if self.steps.size else 0
+
+
+def to_trained(info: RunInfo, theta: np.ndarray) -> np.ndarray:
+    """Convert [w..., b] from original to trained units (the inverse of the data's scaling)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    if info.scale.size != theta.size - 1:
+        return theta.copy()
+    w = theta[:-1]
+    return np.append(w * info.scale, theta[-1] + w @ info.shift)
+
+
+def _thin(n: int, max_points: int) -> np.ndarray:
+    """Indices of at most max_points evenly spread rows of n, first and last included."""
+    if n <= max_points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+
+
+def snapshot_at(rec: Recording, info: RunInfo, live: Snapshot, step: int) -> Snapshot:
+    """The run as it stood after `step` (the nearest recorded step at or before it)."""
+    step = int(min(max(step, 0), rec.last_step))
+    i = int(np.searchsorted(rec.steps, step, side="right")) - 1  # -1: before the first row
+    if i >= 0:
+        shown_step = int(rec.steps[i])
+        theta_orig = rec.params[i].astype(np.float64)
+        batch_loss: float | None = float(rec.losses[i])
+    else:
+        shown_step = 0
+        theta_orig = _to_original(info, info.initial_trained)
+        batch_loss = None
+    theta = to_trained(info, theta_orig)
+    rows = _thin(i + 1, MAX_POINTS)
+    ep_n = int(np.searchsorted(rec.epochs["step"], shown_step, side="right"))
+    ep_rows = _thin(ep_n, MAX_POINTS)
+    epoch = max(ep_n - 1, 0)  # the epoch-zero record sits at step 0
+    epoch_start = int(rec.epochs["step"][ep_n - 1]) if ep_n else 0
+    return replace(
+        live,
+        step=shown_step,
+        epoch=epoch,
+        batch_in_epoch=shown_step - epoch_start,
+        train_loss=_loss(info, theta),
+        val_loss=None,
+        batch_loss=batch_loss,
+        weights=theta_orig[:-1].copy(),
+        bias=float(theta_orig[-1]),
+        theta_trained=theta,
+        stopped_reason=None,
+        message=None,
+        batch_indices=np.zeros(0, dtype=np.int64),
+        loss_steps=rec.steps[rows].astype(np.float64),
+        loss_values=rec.losses[rows].copy(),
+        param_values=rec.params[rows].copy(),
+        epoch_steps=rec.epochs["step"][ep_rows].astype(np.float64),
+        epoch_train=rec.epochs["train_loss"][ep_rows].copy(),
+        epoch_val=rec.epochs["val_loss"][ep_rows].copy(),
+        events=tuple(e for e in rec.events if e[0] <= shown_step),
+        batch_grad=np.zeros(0),
+        full_grad=_gradient(info, theta),
+    )
+
+
+def _to_original(info: RunInfo, theta: np.ndarray) -> np.ndarray:
+    theta = np.asarray(theta, dtype=np.float64)
+    if info.scale.size != theta.size - 1:
+        return theta.copy()
+    w = theta[:-1] / info.scale
+    return np.append(w, theta[-1] - w @ info.shift)
+
+
+def _loss(info: RunInfo, theta: np.ndarray) -> float:
+    if info.stats is None:
+        return float("nan")
+    # The same figure live snapshots show: the data loss, without the l2 penalty.
+    return info.stats.loss(theta[:-1], float(theta[-1]), info.loss_kind)  # type: ignore[arg-type]
+
+
+def _gradient(info: RunInfo, theta: np.ndarray) -> np.ndarray:
+    if info.stats is None:
+        return np.zeros(0)
+    gw, gb = info.stats.gradient(theta[:-1], float(theta[-1]), info.loss_kind, info.fit_bias)  # type: ignore[arg-type]
+    grad = np.append(gw, gb)
+    # As the trainer's gradient: the objective adds l2 * |params|^2; a fixed bias is not one.
+    grad[:-1] += 2.0 * info.l2_penalty * theta[:-1]
+    if info.fit_bias:
+        grad[-1] += 2.0 * info.l2_penalty * theta[-1]
+    return grad

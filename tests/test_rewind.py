@@ -1,0 +1,123 @@
+"""Rewind: past steps rebuilt from the history; scrubbing and returning live loses nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QPushButton, QSlider
+
+from core.presets import preset_config
+from core.review import Recording, snapshot_at
+from core.runinfo import run_info
+from core.trainer import Trainer
+from tests.conftest import WAIT_MS
+
+
+def _approx(value: float):
+    return pytest.approx(value, rel=1e-6, abs=1e-9)
+
+
+def _trained(preset: str, steps: int, **overrides) -> Trainer:
+    config = preset_config(preset)
+    for key, value in overrides.items():
+        config = config.with_value(key, value)
+    trainer = Trainer(config)
+    trainer.run_steps(steps)
+    return trainer
+
+
+def test_snapshot_at_matches_the_run_at_that_step():
+    # A second trainer stopped at step 40 is the ground truth for "the run after step 40".
+    full, part = _trained("playground", 120), _trained("playground", 40)
+    info = run_info(full)
+    snap = snapshot_at(Recording.of(full.history), info, full.snapshot(), 40)
+    assert snap.step == 40
+    np.testing.assert_allclose(snap.weights, part.theta_original()[:-1], rtol=1e-6, atol=1e-9)
+    assert snap.bias == _approx(part.theta_original()[-1])
+    assert snap.train_loss == _approx(part.train_loss())
+    np.testing.assert_allclose(snap.full_grad, part.full_gradient(), rtol=1e-6, atol=1e-9)
+    assert snap.loss_steps[-1] == 40 and snap.param_values.shape[0] == snap.loss_steps.size
+    np.testing.assert_array_equal(snap.loss_steps, full.history.steps()[0][: snap.loss_steps.size])
+    assert snap.batch_indices.size == 0  # no minibatch is highlighted in the past
+
+
+def test_snapshot_at_standardised_data_round_trips_units():
+    full = _trained("d2l-concise-3", 300, **{"data.standardize": True})
+    part = _trained("d2l-concise-3", 150, **{"data.standardize": True})
+    snap = snapshot_at(Recording.of(full.history), run_info(full), full.snapshot(), 150)
+    np.testing.assert_allclose(snap.theta_trained, part.theta(), rtol=1e-6, atol=1e-8)
+    assert snap.train_loss == _approx(part.train_loss())
+
+
+def test_snapshot_at_step_zero_is_the_initial_state():
+    trainer = _trained("playground", 30)
+    info = run_info(trainer)
+    snap = snapshot_at(Recording.of(trainer.history), info, trainer.snapshot(), 0)
+    assert snap.step == 0 and snap.epoch == 0
+    np.testing.assert_allclose(snap.theta_trained, trainer.theta0)
+    assert snap.train_loss == _approx(info.initial_loss)
+
+
+def _history_state(win):
+    steps, losses, params = win.worker.history_copy().steps()
+    return steps, losses, params
+
+
+def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
+    window.toggle_run()
+    qtbot.waitUntil(
+        lambda: (window.latest_snapshot() or window._initial).step > 300, timeout=WAIT_MS
+    )
+    slider = window.findChild(QSlider, "timelineSlider")
+    qtbot.waitUntil(lambda: slider.maximum() > 300, timeout=WAIT_MS)
+    slider.setValue(120)
+    assert window.is_reviewing()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    reviewed = window.reviewed_snapshot()
+    assert reviewed is not None and reviewed.step <= 120
+    assert window.loss_view.cursor_line.isVisible()
+    assert window.loss_view.cursor_line.value() == reviewed.step
+    # The fit and parameter views draw the past step, not the live one.
+    assert window.param_view._last.step == reviewed.step
+    assert window.fit_view._last.step == reviewed.step
+    before = _history_state(window)
+    live_step = window.latest_snapshot().step
+    for value in (10, 200, 50):
+        slider.setValue(value)
+    window.findChild(QPushButton, "liveButton").click()
+    assert not window.is_reviewing()
+    assert not window.loss_view.cursor_line.isVisible()
+    after = _history_state(window)
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)  # scrubbing changed no recorded value
+    assert window.param_view._last.step == window.latest_snapshot().step
+    # Run continues from the live state, not from the reviewed step.
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.latest_snapshot().step > live_step + 50, timeout=WAIT_MS)
+    steps_now, _, _ = _history_state(window)
+    np.testing.assert_array_equal(steps_now[: before[0].size], before[0])
+
+
+def test_run_button_leaves_review(window, qtbot):
+    window.step_epoch()
+    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
+    slider = window.findChild(QSlider, "timelineSlider")
+    qtbot.waitUntil(lambda: slider.maximum() > 0, timeout=WAIT_MS)
+    window.rewind_to(slider.maximum() // 2)
+    assert window.is_reviewing()
+    window.toggle_run()
+    assert not window.is_reviewing()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+
+
+def test_reset_while_reviewing_returns_live(window, qtbot):
+    window.step_epoch()
+    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
+    window.rewind_to(3)
+    assert window.is_reviewing()
+    window.reset_paused()
+    qtbot.waitUntil(lambda: window.latest_snapshot() is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.is_reviewing(), timeout=WAIT_MS)
+    assert window.findChild(QSlider, "timelineSlider").maximum() == 0

@@ -27,8 +27,11 @@ def run_app(config: Config | None = None) -> int:
     """Open the main window and run the event loop; return its exit code."""
     app = ensure_app()
     from gui.main_window import MainWindow
+    from gui.session import app_settings
 
-    window = MainWindow(config)
+    # The session (last configuration, layout) is remembered; a configuration given on the
+    # command line takes precedence over the remembered one.
+    window = MainWindow(config, settings=app_settings())
     window.show()
     return app.exec()
 

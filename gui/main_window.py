@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -27,9 +27,10 @@ from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from core.review import Recording, snapshot_at
+from core.runfile import STATEFUL, SUFFIX, load_run, save_run
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui import export
+from gui import export, session
 from gui.controls import ControlPanel
 from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice
 from gui.help import GUIDE_HTML, shortcuts_html
@@ -102,11 +103,22 @@ class Banner(QWidget):
 class MainWindow(QMainWindow):
     """Launch, set parameters, Run, watch the loss fall and the line fit, export."""
 
-    def __init__(self, config: Config | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        parent: QWidget | None = None,
+        settings: QSettings | None = None,
+    ) -> None:
+        """Build the window on config; with settings, also remember the session in them (the
+        last configuration when config is None, and the layout)."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("Linear regression, live")
         self.resize(1400, 900)
+        self._settings = settings
+        settings_note = None
+        if config is None and settings is not None:
+            config, settings_note = session.last_config(settings)
         self._config = config.copy() if config is not None else preset_config(DEFAULT_PRESET)
         self._latest: Snapshot | None = None
         self._initial: Snapshot | None = None  # the run's state before its first step
@@ -131,6 +143,12 @@ class MainWindow(QMainWindow):
         self._build_menus_and_toolbar()
         self._build_status_bar()
 
+        if settings is not None:
+            log_y = session.restore_layout(settings, self)
+            if log_y is not None:
+                self.log_action.setChecked(log_y)
+        if settings_note:
+            self.show_message("warning", f"{settings_note} Starting from the default preset.")
         self.loss_view.set_log_y(self.log_action.isChecked())
         self.host = WorkerHost()
         self.worker = self.host.worker
@@ -206,9 +224,11 @@ class MainWindow(QMainWindow):
         self.fit_tabs.setTabToolTip(1, "Residuals (actual - predicted) against the prediction")
         self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
         top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("topSplitter")
         top.addWidget(self.loss_view)
         top.addWidget(self.fit_tabs)
         bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setObjectName("bottomSplitter")
         bottom.addWidget(self.param_view)
         bottom.addWidget(self.landscape_view)
         plots = QSplitter(Qt.Orientation.Vertical)
@@ -301,6 +321,20 @@ class MainWindow(QMainWindow):
             self._save_config,
             "saveAction",
         )
+        self.save_run_action = a(
+            "Save run…",
+            "Ctrl+Shift+S",
+            "Save the whole run (configuration, history, parameters) to reopen later",
+            self._save_run_dialog,
+            "saveRunAction",
+        )
+        self.open_run_action = a(
+            "Open run…",
+            "Ctrl+Alt+O",
+            "Reopen a saved run to review it or continue training",
+            self._open_run_dialog,
+            "openRunAction",
+        )
         self.export_action = a(
             "Export run…",
             "Ctrl+Shift+E",
@@ -328,6 +362,9 @@ class MainWindow(QMainWindow):
             self.save_action,
             None,
             self.open_csv_action,
+            None,
+            self.open_run_action,
+            self.save_run_action,
             None,
             self.export_action,
             None,
@@ -534,6 +571,34 @@ class MainWindow(QMainWindow):
         paths.append(folder / "config.json")
         export.export_config(self._config_for_export(), paths[-1])
         return paths
+
+    def save_run(self, path: str | Path) -> Path:
+        """Write the whole run (configuration, history, where it stands) to a run file."""
+        run = self.worker.saved_run()
+        if run is None:
+            raise OSError("there is no run to save yet")
+        return save_run(run, path)
+
+    def open_run(self, path: str | Path) -> bool:
+        """Reopen a saved run, paused where it stood; a bad file keeps the current run."""
+        try:
+            run = load_run(path)
+        except UserInputError as exc:
+            self.show_message("error", f"{exc}. The current run is kept.")
+            return False
+        self.go_live()
+        self._config = run.config.copy()
+        self.panel.set_config(self._config)
+        self.worker.send("restore", run)
+        note = ""
+        if run.config.train.optimizer in STATEFUL:
+            note = f" The {run.config.train.optimizer} optimizer's running state starts afresh."
+        self.show_message(
+            "info",
+            f"Reopened {Path(path).name} at step {run.step:,} (epoch {run.epoch}). "
+            f"Scrub back with the timeline or press Run to continue.{note}",
+        )
+        return True
 
     # ---- worker signals -------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
@@ -753,6 +818,26 @@ class MainWindow(QMainWindow):
             return
         self.show_message("info", f"Saved configuration to {path}")
 
+    def _save_run_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save run", f"run{SUFFIX}", f"Runs (*{SUFFIX});;All files (*)"
+        )
+        if not path:
+            return
+        try:
+            saved = self.save_run(path)
+        except OSError as exc:
+            self.show_message("error", f"Could not save the run, nothing partial was left: {exc}")
+            return
+        self.show_message("info", f"Saved the run to {saved}")
+
+    def _open_run_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open run", "", f"Runs (*{SUFFIX});;All files (*)"
+        )
+        if path:
+            self.open_run(path)
+
     def _export_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export run to folder")
         if not folder:
@@ -776,6 +861,8 @@ class MainWindow(QMainWindow):
             self.log_action,
             self.open_action,
             self.save_action,
+            self.open_run_action,
+            self.save_run_action,
             self.export_action,
             self.guide_action,
             self.quit_action,
@@ -808,6 +895,9 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self._timer.stop()
+        if self._settings is not None:
+            config = self._config_for_export()
+            session.save_session(self._settings, self, config, self.log_action.isChecked())
         self.host.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

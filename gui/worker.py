@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from core.config import Config
 from core.errors import UserInputError
 from core.history import History
+from core.runfile import SavedRun, capture, restore
 from core.runinfo import run_info
 from core.trainer import Trainer
 
@@ -101,6 +102,11 @@ class TrainingWorker(QObject):
             if self._trainer is None:
                 return None
             return History.from_state(self._trainer.history.to_state())
+
+    def saved_run(self) -> SavedRun | None:
+        """The current run, copied for a run file (safe from any thread)."""
+        with self._lock:
+            return None if self._trainer is None else capture(self._trainer)
 
     def config_copy(self) -> Config | None:
         """The current run's configuration, including live changes."""
@@ -235,6 +241,21 @@ class TrainingWorker(QObject):
         except (UserInputError, MemoryError) as exc:
             self.message.emit("error", f"Could not set up the run: {exc}. The current run is kept.")
             return
+        self._install(trainer, keep_running)
+
+    def _cmd_restore(self, run: SavedRun) -> None:
+        """Continue a saved run; on a bad file keep the current run and say why."""
+        try:
+            trainer = restore(run)
+        except (UserInputError, MemoryError) as exc:
+            self.message.emit("error", f"Could not reopen the run: {exc}. The current run is kept.")
+            return
+        self._install(trainer, keep_running=False)
+        self._dirty = True
+        self._emit_snapshot()
+
+    def _install(self, trainer: Trainer, keep_running: bool) -> None:
+        """Make trainer the current run and tell the window (paused unless keep_running)."""
         was_running = self._running
         self._trainer = trainer
         self._running = False

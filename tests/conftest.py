@@ -39,3 +39,28 @@ def window(qtbot):
     yield win
     win.shutdown()
     assert not win.host.thread.isRunning()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Delete every Qt widget before the interpreter tears down (its exit order can crash)."""
+    import sys
+
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    # Widgets the tests closed were only scheduled for deletion; deliver those deletes now,
+    # then the ones of any widget still open, while Qt and Python are both whole.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

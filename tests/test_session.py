@@ -1,0 +1,102 @@
+"""Session memory (QSettings) and saved runs in the window."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDoubleSpinBox, QSplitter
+
+from core.runfile import load_run
+from gui.main_window import MainWindow
+from tests.conftest import WAIT_MS
+
+
+def _settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def _open(qtbot, **kwargs) -> MainWindow:
+    win = MainWindow(**kwargs)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
+    return win
+
+
+def test_last_configuration_and_layout_are_remembered(qtbot, tmp_path):
+    settings = _settings(tmp_path)
+    first = _open(qtbot, settings=settings)
+    first.findChild(QDoubleSpinBox, "lrSpin").setValue(0.0421)
+    first.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.77)
+    first.panel.flush()
+    first.reset_run()
+    splitter = first.findChild(QSplitter, "mainSplitter")
+    splitter.setSizes([420, 980])
+    sizes = splitter.sizes()
+    first.log_action.setChecked(False)
+    first.close()
+    assert not first.host.thread.isRunning()
+
+    second = _open(qtbot, settings=_settings(tmp_path))
+    config = second.config()
+    assert config.train.lr == 0.0421 and config.data.noise_std == 0.77
+    # The control column keeps its width (restoreGeometry fits the window to the offscreen
+    # screen, so the plot side takes what is left).
+    assert second.findChild(QSplitter, "mainSplitter").sizes()[0] == sizes[0]
+    assert not second.log_action.isChecked() and not second.loss_view.log_y
+    second.close()
+
+
+def test_broken_settings_start_from_default_with_a_message(qtbot, tmp_path):
+    settings = _settings(tmp_path)
+    settings.setValue("session/config", '{"data": {"noise_std": -5}}')
+    settings.sync()
+    win = _open(qtbot, settings=settings)
+    assert win.config().data.noise_std >= 0
+    assert "could not be used" in win.banner.text()
+    win.close()
+
+
+def test_window_without_settings_remembers_nothing(qtbot, tmp_path):
+    win = _open(qtbot)
+    win.close()
+    assert not (tmp_path / "settings.ini").exists()
+
+
+def test_saved_run_reopens_identical_in_a_new_window(window, qtbot, tmp_path):
+    window.toggle_run()
+    qtbot.waitUntil(
+        lambda: (window.latest_snapshot() or window._initial).step > 250, timeout=WAIT_MS
+    )
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    path = window.save_run(tmp_path / "mine.lrrun")
+    saved = load_run(path)
+    before = window.worker.history_copy()
+
+    other = _open(qtbot)
+    assert other.open_run(path)
+    qtbot.waitUntil(
+        lambda: other.latest_snapshot() is not None and other.latest_snapshot().step == saved.step,
+        timeout=WAIT_MS,
+    )
+    after = other.worker.history_copy()
+    for a, b in zip(before.steps(), after.steps(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(other.latest_snapshot().weights, window.latest_snapshot().weights)
+    assert other.config().to_dict() == saved.config.to_dict()
+    # It continues from where it stood.
+    other.step_batch()
+    qtbot.waitUntil(lambda: other.latest_snapshot().step == saved.step + 1, timeout=WAIT_MS)
+    other.shutdown()
+
+
+def test_bad_run_file_keeps_the_current_run(window, qtbot, tmp_path):
+    window.step_epoch()
+    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
+    step = window.latest_snapshot().step
+    bad = tmp_path / "bad.lrrun"
+    bad.write_text("hello")
+    assert not window.open_run(bad)
+    assert "bad.lrrun" in window.banner.text() and "kept" in window.banner.text()
+    assert window.latest_snapshot().step == step

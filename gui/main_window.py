@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -30,7 +31,7 @@ from core.review import Recording, snapshot_at
 from core.runfile import STATEFUL, SUFFIX, load_run, save_run
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui import export, session
+from gui import export, replay, session
 from gui.controls import ControlPanel
 from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice
 from gui.help import GUIDE_HTML, shortcuts_html
@@ -238,6 +239,8 @@ class MainWindow(QMainWindow):
         plots.setSizes([450, 450])
 
         right = QWidget()
+        right.setObjectName("dashboard")
+        self.dashboard = right
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.banner)
@@ -342,6 +345,13 @@ class MainWindow(QMainWindow):
             self._export_dialog,
             "exportAction",
         )
+        self.gif_action = a(
+            "Export animation (GIF)…",
+            "Ctrl+Shift+G",
+            "Replay the run from its history into an animated GIF of the plots",
+            self._export_gif_dialog,
+            "exportGifAction",
+        )
         self.quit_action = a("Quit", "Ctrl+Q", "Close the window", self.close, "quitAction")
         self.guide_action = a(
             "Guide", "F1", "A short guide to the app", self._show_guide, "guideAction"
@@ -367,6 +377,7 @@ class MainWindow(QMainWindow):
             self.save_run_action,
             None,
             self.export_action,
+            self.gif_action,
             None,
             self.quit_action,
         ):
@@ -498,11 +509,45 @@ class MainWindow(QMainWindow):
             return
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
+        self._show_live()
+
+    def _show_live(self) -> None:
+        """Draw the newest live state in every view."""
         base = self._latest or self._initial
         if base is not None and self._info is not None:
             for view in self._views():
                 view.update_snapshot(base)
             self._update_status(base)
+
+    def export_gif(self, path: str | Path, frames: int = replay.FRAMES) -> int:
+        """Write the dashboard replayed from the run's history as a looping GIF; return the
+        number of frames. The views go back to what they showed before."""
+        base = self._latest or self._initial
+        history = self.worker.history_copy()
+        if base is None or self._info is None or history is None:
+            raise OSError("there is no run to replay yet")
+        recording = Recording.of(history)
+        held = self._review, self._review_snap
+        # While frames are drawn the views belong to the replay: live redraws stay off.
+        self._review = recording
+        images = []
+        try:
+            for step in replay.frame_steps(recording.last_step, frames):
+                snap = snapshot_at(recording, self._info, base, step)
+                for view in self._views():
+                    view.update_snapshot(snap)
+                self.timeline.show_step(snap.step)
+                # Let the plots lay out their new ranges; no user input mid-export.
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+                images.append(self.dashboard.grab().toImage())
+        finally:
+            self._review, self._review_snap = held
+            if held[1] is not None:
+                self.rewind_to(held[1].step)
+            else:
+                self.timeline.go_live()
+                self._show_live()
+        return replay.write_gif(images, path)
 
     def toggle_run(self) -> None:
         """Run if paused, pause if running."""
@@ -818,6 +863,20 @@ class MainWindow(QMainWindow):
             return
         self.show_message("info", f"Saved configuration to {path}")
 
+    def _export_gif_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export animation", "run.gif", "GIF animation (*.gif)"
+        )
+        if not path:
+            return
+        self.show_message("info", "Rendering the replay…")
+        try:
+            frames = self.export_gif(path)
+        except OSError as exc:
+            self.show_message("error", f"Could not write the animation: {exc}")
+            return
+        self.show_message("info", f"Wrote {frames} frames to {path}")
+
     def _save_run_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
             self, "Save run", f"run{SUFFIX}", f"Runs (*{SUFFIX});;All files (*)"
@@ -864,6 +923,7 @@ class MainWindow(QMainWindow):
             self.open_run_action,
             self.save_run_action,
             self.export_action,
+            self.gif_action,
             self.guide_action,
             self.quit_action,
         ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -58,6 +59,9 @@ PARK_TIMEOUT_MS = 40  # a frame waits at most this long for the training loop to
 IDLE_THROTTLE = 0.5
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
+
+START_FALLBACK_MS = 300  # the training thread starts by then even if the window never paints
+FIRST_PAINT_ENV = "LINREG_VIZ_FIRST_PAINT"  # set: print when the window first paints (bench)
 
 BANNER_STYLE = {
     "info": "background:#e8f1fb; color:#12355b; border:1px solid #9cc2ea;",
@@ -129,6 +133,7 @@ class MainWindow(QMainWindow):
         self._info: RunInfo | None = None
         self._state = "paused"
         self._closing = False
+        self._painted = False
 
         self.panel = ControlPanel(self._config)
         self.loss_view = LossView()
@@ -158,7 +163,15 @@ class MainWindow(QMainWindow):
         self.worker.stateChanged.connect(self._on_state)
         self.worker.message.connect(self.show_message)
         self.worker.failed.connect(self._on_failed)
-        self.host.start()
+        # The training thread starts importing torch (seconds) once the window has painted:
+        # started earlier it would fight the window's own start-up for the interpreter lock.
+        # A window that is never shown starts it on this timer.
+        self._start_timer = QTimer(self)
+        self._start_timer.setSingleShot(True)
+        self._start_timer.setInterval(START_FALLBACK_MS)
+        self._start_timer.timeout.connect(self._start_worker)
+        self._start_timer.start()
+        self._set_loading(True)
 
         self.timeline.scrubbed.connect(self.rewind_to)
         self.timeline.liveRequested.connect(self._leave_review)
@@ -645,8 +658,37 @@ class MainWindow(QMainWindow):
         )
         return True
 
+    def event(self, event: QEvent) -> bool:
+        """Start the training thread right after the first paint."""
+        if event.type() == QEvent.Type.Paint and not self._painted:
+            self._painted = True
+            if os.environ.get(FIRST_PAINT_ENV):
+                print(f"first-paint {time.perf_counter():.6f}", flush=True)
+            QTimer.singleShot(0, self._start_worker)
+        return super().event(event)
+
+    def _start_worker(self) -> None:
+        self._start_timer.stop()
+        if not self._closing:
+            self.host.start()
+
+    def _set_loading(self, loading: bool) -> None:
+        """While PyTorch loads, the run controls wait (disabled) and the status says why."""
+        for action in (
+            self.run_action,
+            self.step_batch_action,
+            self.step_epoch_action,
+            self.reset_action,
+            self.save_run_action,
+            self.gif_action,
+        ):
+            action.setEnabled(not loading)
+        if loading:
+            self.status_label.setText("Loading PyTorch… the run controls wake up in a moment")
+
     # ---- worker signals -------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self._set_loading(False)
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
         self.timeline.go_live()
@@ -955,6 +997,7 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self._timer.stop()
+        self._start_timer.stop()
         if self._settings is not None:
             config = self._config_for_export()
             session.save_session(self._settings, self, config, self.log_action.isChecked())

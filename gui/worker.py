@@ -354,13 +354,17 @@ class WorkerHost:
         self.thread.started.connect(self.worker.work)
         # Direct: the GUI thread may be blocked in wait(), so a queued quit would never run.
         self.worker.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self._started = False
 
     def start(self) -> None:
-        """Start the thread (and so the work loop)."""
-        self.thread.start()
+        """Start the thread (and so the work loop); later calls do nothing."""
+        if not self._started:
+            self._started = True
+            self.thread.start()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the loop, quit and join the thread; True if it ended in time."""
+        self._started = True  # a host shut down before it started never starts
         if not self.thread.isRunning():
             return True
         self.worker.send("stop")

@@ -132,6 +132,8 @@ def test_divergence_is_reported_not_crashed(window, qtbot):
     slider.setValue(slider.maximum())  # lr = 10, far past the stable bound
     _click(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: window.run_state() == "diverged", timeout=WAIT_MS)
+    # The message is its own signal, right behind the state change.
+    qtbot.waitUntil(lambda: "diverged" in window.banner.label.text(), timeout=WAIT_MS)
     text = window.banner.label.text()
     assert "diverged" in text and "stable below" in text
     snap = window.latest_snapshot()

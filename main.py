@@ -1,4 +1,4 @@
-"""Command line: the window by default; `train`, `presets`, `screenshot` run headless."""
+"""Command line: the window by default; `train`, `race`, `presets`, `screenshot` run headless."""
 
 from __future__ import annotations
 
@@ -66,6 +66,37 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    race = sub.add_parser(
+        "race",
+        help="race up to four optimizers on the same data and write race.json + race_loss.png",
+        description=(
+            "Train 1 to 4 runs on identical data from identical initial parameters; each --run"
+            " sets its optimizer, lr, batch_size and momentum (others come from the base"
+            " configuration). A run reaches tolerance at the first step where its training"
+            " loss - the least-squares loss <= T * max(least-squares loss, 1e-9 * initial"
+            " loss)."
+        ),
+    )
+    _add_source(race, sub=True)
+    race.add_argument(
+        "--run",
+        dest="runs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE,...",
+        help="one run, e.g. optimizer=adam,lr=0.01,batch_size=32 (keys: optimizer, lr,"
+        " batch_size, momentum, label); give 1 to 4",
+    )
+    race.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="T",
+        help="relative distance to the least-squares loss that counts as reached (default 0.01)",
+    )
+    race.add_argument("--out", metavar="DIR", default="runs/race", help="output folder")
+    race.add_argument("--no-plots", action="store_true", help="skip race_loss.png")
+    race.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets, one line each")
     shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
     _add_source(shot, sub=True)
@@ -164,6 +195,61 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_race(args: argparse.Namespace) -> int:
+    """Race 1 to 4 optimizer settings headless and write race.json and race_loss.png."""
+    from core.errors import UserInputError
+    from core.race import DEFAULT_TOLERANCE, MAX_RUNS, Race, parse_run_spec, write_race_json
+
+    if not 1 <= len(args.runs) <= MAX_RUNS:
+        raise CliError(
+            f"race needs 1 to {MAX_RUNS} --run options, got {len(args.runs)}"
+            " (e.g. --run optimizer=sgd,lr=0.03 --run optimizer=adam,lr=0.01)"
+        )
+    config = load_config(args)
+    entries = []
+    for spec in args.runs:
+        try:
+            entries.append(parse_run_spec(spec))
+        except UserInputError as exc:
+            raise CliError(f"--run {spec!r}: {exc}") from None
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    race = Race(config, entries, tolerance)
+    out = Path(args.out)
+    with _progress(race.total_steps, args.quiet) as bar:
+        while not race.done:
+            bar.update(race.advance(time.perf_counter() + 0.2))
+            reached = sum(run.steps_to_tolerance is not None for run in race.runs)
+            bar.set_postfix(reached=f"{reached}/{len(race.runs)}", refresh=False)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths = [write_race_json(race, out / "race.json")]
+        if not args.no_plots:
+            from gui.render import save_race_plot
+
+            paths.append(save_race_plot(race, out))
+    except OSError as exc:
+        raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    for r in race.results():
+        if r["steps_to_tolerance"] is None:
+            reached_text = "never within tolerance"
+        else:
+            reached_text = (
+                f"within tolerance at step {r['steps_to_tolerance']}"
+                f" ({r['seconds_to_tolerance']:.3g} s)"
+            )
+        print(
+            f"run {r['run']} ({r['label']}): {r['stopped_reason']} after {r['steps']} steps,"
+            f" final loss {r['final_loss']:.6g}, {reached_text}"
+        )
+    print(f"least-squares loss {race.ols_loss:.6g}, tolerance {race.tolerance:g}")
+    print(f"wrote {len(paths)} files to {out}")
+    diverged = [run for run in race.runs if run.trainer.stopped_reason == "diverged"]
+    for run in diverged:
+        print(f"run {run.index + 1} ({run.label}): {run.trainer.message}", file=sys.stderr)
+    # A diverged run is a result of the race, not a failure, unless no run survived.
+    return EXIT_DIVERGED if len(diverged) == len(race.runs) else EXIT_OK
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -206,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_presets()
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "race":
+            return cmd_race(args)
         if args.command == "screenshot":
             return cmd_screenshot(args)
         return cmd_gui(args)

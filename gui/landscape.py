@@ -711,3 +711,170 @@ class LandscapeView(QtWidgets.QWidget):
         # A never-shown widget keeps its first layout after resize(); grab() delivers it.
         if self.testAttribute(QtCore.Qt.WidgetAttribute.WA_PendingResizeEvent):
             self.grab()
+
+
+class MultiPathLandscapeView(LandscapeView):
+    """The landscape with several runs' paths overlaid in distinct colours, with a legend.
+
+    Used by the optimizer race: all runs share the data and the start, so one landscape serves
+    them all. With more than two parameters the others are held at their least-squares values
+    (no single run's current values would be fair to the others). The single-run items (path,
+    current point, gradient arrows) stay hidden; update_snapshot() is not used.
+    """
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Distinct names: this view may live in the same window as the run's own landscape.
+        self.setObjectName("raceLandscapePlot")
+        self.plot.setObjectName("raceLandscapePlotWidget")
+        self.x_combo.setObjectName("raceXParamCombo")
+        self.y_combo.setObjectName("raceYParamCombo")
+        for item in (self.path, self.current, self.full_shaft, self.batch_shaft):
+            item.hide()
+        self.start_point = pg.ScatterPlotItem(
+            symbol="o", size=10, brush=pg.mkBrush("#ffffff"), pen=_pen("#111111", 1.5)
+        )
+        self.start_point.setZValue(20)
+        self.plotItem.addItem(self.start_point)
+        self._overlay_items: list[tuple[pg.PlotDataItem, pg.ScatterPlotItem]] = []
+        self._overlay_labels: list[str] = []
+        self._overlay_paths: list[np.ndarray] = []
+        self._fit: list[bool] = []  # paths the axes are widened to show (fit_paths)
+
+    # ---- public API ----------------------------------------------------------------
+    def set_paths(self, labels: list[str], colors: list[str]) -> None:
+        """Prepare one coloured path (and end marker) per label; clears any drawn paths."""
+        for line, end in self._overlay_items:
+            self.plotItem.removeItem(line)
+            self.plotItem.removeItem(end)
+        self._overlay_items = []
+        for k, color in enumerate(colors[: len(labels)]):
+            line = pg.PlotDataItem(pen=_pen(color, 2.5))
+            end = pg.ScatterPlotItem(
+                symbol="o", size=9, brush=pg.mkBrush(color), pen=_pen("#ffffff", 1.2)
+            )
+            # Above the grid and contours (-20, -10), below the minimum's star (2) that they
+            # all converge on; later runs over earlier ones.
+            line.setZValue(-5 + 0.1 * k)
+            end.setZValue(-3 + 0.1 * k)
+            self.plotItem.addItem(line)
+            self.plotItem.addItem(end)
+            self._overlay_items.append((line, end))
+        self._overlay_labels = list(labels)
+        self._overlay_paths = [np.zeros((0, 0)) for _ in labels]
+        self._fit = [False] * len(labels)
+        self._legend_key = ()  # force a rebuild with the new entries
+        if self._info is not None:
+            self._fill_legend()
+
+    def update_paths(self, paths: list[np.ndarray]) -> None:
+        """Draw each run's path, given as rows [w..., b] in original units (as History keeps)."""
+        self._overlay_paths = [np.asarray(p, dtype=np.float64) for p in paths]
+        self._draw_overlay()
+
+    def path_data(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn x and y of path k (for tests and inspection)."""
+        line, _ = self._overlay_items[k]
+        x, y = line.getData()
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def fit_paths(self, include: list[bool] | None = None) -> None:
+        """Widen the axes to show the drawn paths whole (those with include[k] True)."""
+        self._fit = list(include) if include is not None else [True] * len(self._overlay_paths)
+        if self._info is not None:
+            self._set_pair(self._pair)
+
+    def path_labels(self) -> list[str]:
+        """The labels of the overlaid paths, in order."""
+        return list(self._overlay_labels)
+
+    # ---- overrides -----------------------------------------------------------------
+    def _param_range(self, k: int, with_path: bool = False) -> tuple[float, float]:
+        lo, hi = super()._param_range(k, with_path)
+        if not with_path or not any(self._fit):
+            return lo, hi
+        cols = [
+            self._path_column(path, k)
+            for path, keep in zip(self._overlay_paths, self._fit, strict=False)
+            if keep
+        ]
+        cols = [c[np.isfinite(c)] for c in cols]
+        cols = [c for c in cols if c.size]
+        if not cols:
+            return lo, hi
+        p_lo = min(float(c.min()) for c in cols)
+        p_hi = max(float(c.max()) for c in cols)
+        if p_lo >= lo and p_hi <= hi:
+            return lo, hi
+        # The base range keeps MARGIN on each side of its marks; give the paths the same.
+        span = max(hi, p_hi) - min(lo, p_lo)
+        return min(lo, p_lo - MARGIN * span / 2), max(hi, p_hi + MARGIN * span / 2)
+
+    def _compute_grid(self) -> None:
+        # Held parameters sit at the minimum, the same slice for every run.
+        if self._min_theta.size == self._theta.size:
+            self._theta = self._min_theta.copy()
+        super()._compute_grid()
+
+    def _set_pair(self, pair: tuple[int, int]) -> None:
+        super()._set_pair(pair)
+        if self._n_params > 2 and self._info is not None:
+            kind = "½·MSE" if self._info.loss_kind == "half_mse" else "MSE"
+            penalty = " + L2 penalty" if self._info.l2_penalty else ""
+            self.plotItem.setTitle(
+                f"Loss landscape ({kind}{penalty}), others held at least squares",
+                color=TEXT,
+                size="11pt",
+            )
+        self._draw_overlay()
+
+    def _draw_live(self, snap: Snapshot) -> None:
+        self._draw_overlay()
+
+    def _draw_point(self, theta: np.ndarray) -> None:
+        info = self._info
+        if info is None:
+            return
+        x, y = self._point(np.asarray(info.initial_trained, dtype=np.float64))
+        self.start_point.setData([x], [y])
+
+    def _fill_legend(self) -> None:
+        info = self._info
+        assert info is not None
+        i, j = self._pair
+        name = "least squares" if not info.l2_penalty else "minimum (with L2)"
+        entries: list[tuple[object, str]] = [(self.curve, "loss")] if i == j else []
+        entries += [(self.start_point, "start"), (self.minimum, name)]
+        if self._true.size:
+            entries.append((self.true_point, "true"))
+        entries += [
+            (line, label)
+            for (line, _), label in zip(self._overlay_items, self._overlay_labels, strict=False)
+        ]
+        key = tuple(label for _, label in entries)
+        if key != self._legend_key:
+            self._legend_key = key
+            self.legend.clear()
+            for item, label in entries:
+                self.legend.addItem(item, label)
+        mx, my = self._point(self._min_theta)
+        self.minimum.setData([mx], [my])
+        if self._true.size:
+            tx, ty = self._point(self._true)
+            self.true_point.setData([tx], [ty])
+        else:
+            self.true_point.setData([], [])
+
+    def _draw_overlay(self) -> None:
+        if self._info is None:
+            return
+        i, j = self._pair
+        for (line, end), path in zip(self._overlay_items, self._overlay_paths, strict=False):
+            px = self._path_column(path, i)
+            if px.size == 0:
+                line.setData([], [])
+                end.setData([], [])
+                continue
+            py = np.polyval(self._curve_coef, px) if i == j else self._path_column(path, j)
+            line.setData(px, py)
+            end.setData([px[-1]], [py[-1]])

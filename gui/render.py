@@ -1,9 +1,10 @@
-"""Headless rendering of a finished run's plots for the command line."""
+"""Headless rendering of a finished run's (or race's) plots for the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from core.race import Race
 from core.runinfo import run_info
 from core.trainer import Trainer
 
@@ -40,3 +41,27 @@ def save_run_plots(trainer: Trainer, out: Path) -> list[Path]:
         # Deliver the deferred deletes now, so no widget outlives the call.
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     return written
+
+
+def save_race_plot(race: Race, out: Path, x_axis: str = "step") -> Path:
+    """Render a race's overlaid loss curves to race_loss.png in out; return the path."""
+    from gui.app import ensure_app
+
+    ensure_app()
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from gui.race_panel import RACE_COLORS, RaceLossView
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    view = RaceLossView()
+    try:
+        view.resize(*SIZE)
+        view.set_x_axis(x_axis)
+        view.set_race(race.snapshot(2000), RACE_COLORS)
+        path = out / "race_loss.png"
+        view.export_png(path)
+    finally:
+        view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return path

@@ -1,0 +1,589 @@
+"""Optimizer race: up to four runs on identical data from identical initial parameters.
+
+Each run is its own core.trainer.Trainer, differing from the base configuration only in its
+optimizer, learning rate, batch size and momentum. Runs share one Dataset object and one
+initial parameter vector, so every run starts from the same initial loss.
+
+Tolerance. A run has reached the least-squares loss when, for the first time,
+
+    train_loss - ols_loss <= tolerance * max(ols_loss, NOISELESS_FRACTION * initial_loss)
+
+where train_loss is the loss on the whole training set (the configured loss, without any L2
+penalty) after a step, ols_loss that of the closed-form least-squares fit, and initial_loss that
+of the shared initial parameters. The default tolerance 0.01 means "within 1 % of the best
+possible training loss". The second term only matters for (nearly) noiseless data, whose
+least-squares loss is ~0: there a run must remove all but a billionth of the initial loss.
+Every step is checked, from the run's sufficient statistics (O(d^2) per step, no pass over the
+data). Steps count minibatch updates; seconds count the run's own training time (time inside
+the engine, interpolated within the chunk of steps that crossed), not the time other runs took.
+With an L2 penalty or weight decay a run may never reach the least-squares loss: it then has
+no steps to tolerance (null).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis import SufficientStats, least_squares
+from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS, Config
+from core.data import Dataset, make_dataset
+from core.errors import UserInputError
+from core.history import History, atomic_write_text
+from core.trainer import Trainer, initial_theta
+
+MAX_RUNS = 4
+DEFAULT_TOLERANCE = 0.01
+NOISELESS_FRACTION = 1e-9
+RUN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "label")
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
+# Each run's loss curve and path live in a History of this size: small enough that building a
+# snapshot (a scan of the stored rows) stays well under a millisecond per run.
+TRACE_BYTES = 2 * 2**20
+SLICE_SECONDS = 0.005  # one run's turn in the round robin (checked between engine chunks)
+RACE_JSON = "race.json"
+
+
+class RaceSpecError(UserInputError):
+    """A --run specification is malformed; the message names the key or value."""
+
+
+@dataclass(frozen=True)
+class RaceEntry:
+    """One run's settings; None keeps the base configuration's value."""
+
+    optimizer: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    momentum: float | None = None
+    label: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The train-section fields this entry overrides."""
+        keys = ("optimizer", "lr", "batch_size", "momentum")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+    def apply(self, config: Config) -> Config:
+        """The base configuration with this entry's settings, validated."""
+        raw = config.to_dict()
+        # All at once, not one with_value() per key: e.g. optimizer=nesterov with momentum=0.5
+        # on a base with momentum 0 is valid only once both are set.
+        raw["train"].update(self.changes())
+        return Config.from_dict(raw)
+
+    def to_spec(self) -> str:
+        """The entry as a --run string (parse_run_spec(entry.to_spec()) == entry)."""
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                parts.append(
+                    f"{f.name}={value!r}" if isinstance(value, float) else f"{f.name}={value}"
+                )
+        return ",".join(parts)
+
+
+def default_label(config: Config) -> str:
+    """A short name for a run: optimizer, learning rate, batch size (and momentum)."""
+    t = config.train
+    text = f"{t.optimizer} lr={t.lr:g} batch={t.batch_size}"
+    if t.optimizer in MOMENTUM_OPTIMIZERS:
+        text += f" m={t.momentum:g}"
+    return text
+
+
+def _number(key: str, text: str, *, integer: bool = False) -> float | int:
+    kind = "an integer" if integer else "a number"
+    try:
+        value: float | int = int(text) if integer else float(text)
+    except ValueError:
+        raise RaceSpecError(f"{key}={text!r}: expected {kind}") from None
+    if not math.isfinite(value):
+        raise RaceSpecError(f"{key}={text!r}: expected a finite number")
+    return value
+
+
+def parse_run_spec(text: str) -> RaceEntry:
+    """Parse 'optimizer=sgd,lr=0.03,batch_size=32[,momentum=0.9][,label=name]' into an entry."""
+    values: dict[str, Any] = {}
+    if not text.strip():
+        raise RaceSpecError("empty run specification (expected e.g. optimizer=sgd,lr=0.03)")
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise RaceSpecError(f"{item.strip()!r}: expected KEY=VALUE (e.g. lr=0.03)")
+        if key not in RUN_KEYS:
+            raise RaceSpecError(f"unknown key {key!r} (allowed: {', '.join(RUN_KEYS)})")
+        if key in values:
+            raise RaceSpecError(f"key {key!r} given twice")
+        if not value:
+            raise RaceSpecError(f"{key}: missing value")
+        if key == "optimizer":
+            value = value.lower()
+            if value not in OPTIMIZERS:
+                raise RaceSpecError(
+                    f"optimizer={value!r}: unknown optimizer (one of {', '.join(OPTIMIZERS)})"
+                )
+            values[key] = value
+        elif key == "lr":
+            lr = float(_number(key, value))
+            if lr <= 0:
+                raise RaceSpecError(f"lr={value!r}: must be positive")
+            values[key] = lr
+        elif key == "batch_size":
+            size = int(_number(key, value, integer=True))
+            if size < 1:
+                raise RaceSpecError(f"batch_size={value!r}: must be at least 1")
+            values[key] = size
+        elif key == "momentum":
+            mu = float(_number(key, value))
+            if not 0.0 <= mu < 1.0:
+                raise RaceSpecError(f"momentum={value!r}: must be in [0, 1)")
+            values[key] = mu
+        else:
+            values[key] = value
+    return RaceEntry(**values)
+
+
+def optimizers_for(implementation: str) -> tuple[str, ...]:
+    """Optimizers an implementation offers."""
+    return OPTIMIZERS if implementation == "module" else HAND_WRITTEN_OPTIMIZERS
+
+
+def losses_of(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
+    """Training loss of many parameter rows [w..., b] at once, from centred statistics."""
+    thetas = np.asarray(thetas, dtype=np.float64)
+    w, b = thetas[:, :-1], thetas[:, -1]
+    quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
+    mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
+    mse = np.maximum(mse, 0.0)
+    return 0.5 * mse if kind == "half_mse" else mse
+
+
+def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
+    """How far above the least-squares loss a run may be and count as having reached it."""
+    return tolerance * max(ols_loss, NOISELESS_FRACTION * initial_loss)
+
+
+class _Tracker:
+    """Per-step full training loss of one run: the tolerance check and a bounded loss/path trace."""
+
+    def __init__(
+        self, stats: SufficientStats, dataset: Dataset, kind: str, ols_loss: float, margin: float
+    ) -> None:
+        self.stats = stats
+        self.dataset = dataset
+        self.kind = kind
+        self.ols_loss = ols_loss
+        self.margin = margin
+        self.steps_to_tolerance: int | None = None
+        self.seconds_to_tolerance: float | None = None
+        self.last_loss = math.nan
+        self._seconds = 0.0
+        d = dataset.n_features
+        # Columns: seconds, then the parameters [w..., b] in original units (as History keeps).
+        names = ["seconds", *(f"w_{n}" for n in dataset.feature_names[:d]), "b"]
+        self.trace = History(d + 2, names, max_bytes=TRACE_BYTES)
+
+    def record(self, first_step: int, params: np.ndarray, seconds: float) -> None:
+        """Note steps first_step.. with their parameters (trained units) after `seconds`."""
+        k = params.shape[0]
+        if k == 0:
+            return
+        full = losses_of(self.stats, params, self.kind)
+        if first_step == 0:
+            secs = np.zeros(k)
+        else:
+            # The engine ran the chunk in one call: spread its time evenly over its steps.
+            secs = self._seconds + (seconds - self._seconds) * np.arange(1, k + 1) / k
+        self._seconds = seconds
+        original = self.dataset.to_original(params) if self.dataset.standardized else params
+        self.trace.record_steps(first_step, full, np.column_stack([secs, original]))
+        self.last_loss = float(full[-1])
+        if self.steps_to_tolerance is None:
+            hit = np.flatnonzero(full - self.ols_loss <= self.margin)
+            if hit.size:
+                self.steps_to_tolerance = first_step + int(hit[0])
+                self.seconds_to_tolerance = float(secs[hit[0]])
+
+
+class _TrackedTrainer(Trainer):
+    """A Trainer that shows every recorded step (trained units) to a tracker."""
+
+    def __init__(
+        self, config: Config, dataset: Dataset, theta0: np.ndarray, tracker: _Tracker
+    ) -> None:
+        # Set before Trainer.__init__, which records step 0 (the initial parameters).
+        self._tracker = tracker
+        super().__init__(config, dataset=dataset, theta0=theta0)
+
+    def _record(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
+        self._tracker.record(first_step, params, getattr(self, "seconds", 0.0))
+        super()._record(first_step, losses, params)
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """Plain copied values describing one run of a race at one moment."""
+
+    index: int
+    label: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    momentum: float
+    step: int
+    epoch: int
+    n_batches: int
+    total_steps: int
+    train_loss: float
+    seconds: float
+    steps_to_tolerance: int | None
+    seconds_to_tolerance: float | None
+    stopped_reason: str | None
+    message: str | None
+    theta_trained: np.ndarray  # [w..., b] now, trained units
+    loss_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # full training loss
+    loss_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    path: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [w..., b], original
+
+    @property
+    def finished(self) -> bool:
+        """Whether this run has stopped (completed, diverged or stopped by the user)."""
+        return self.stopped_reason is not None
+
+
+@dataclass(frozen=True)
+class RaceSnapshot:
+    """Plain copied values describing a whole race (safe to hand to another thread)."""
+
+    runs: tuple[RunSnapshot, ...]
+    initial_loss: float
+    ols_loss: float
+    tolerance: float
+    threshold: float  # the training loss at or below which a run has reached tolerance
+    loss_kind: str
+    done: bool
+
+
+class RaceRun:
+    """One run of a race: its entry, configuration, trainer and tolerance tracker."""
+
+    def __init__(
+        self, index: int, entry: RaceEntry, config: Config, trainer: Trainer, tracker: _Tracker
+    ) -> None:
+        self.index = index
+        self.entry = entry
+        self.config = config
+        self.trainer = trainer
+        self.tracker = tracker
+        self.label = entry.label or default_label(config)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run trains no further (completed, diverged or stopped)."""
+        t = self.trainer
+        return t.done or t.stopped_reason in ("completed", "diverged", "stopped")
+
+    @property
+    def steps_to_tolerance(self) -> int | None:
+        """First step whose training loss was within tolerance, or None."""
+        return self.tracker.steps_to_tolerance
+
+    @property
+    def seconds_to_tolerance(self) -> float | None:
+        """Training seconds this run needed to reach tolerance, or None."""
+        return self.tracker.seconds_to_tolerance
+
+    def settings(self) -> dict[str, Any]:
+        """The effective optimizer settings of this run."""
+        t = self.config.train
+        return {
+            "optimizer": t.optimizer,
+            "lr": t.lr,
+            "batch_size": self.trainer.batch_size,
+            # Only momentum and nesterov use it; None says so rather than show a dead value.
+            "momentum": t.momentum if t.optimizer in MOMENTUM_OPTIMIZERS else None,
+            "implementation": t.implementation,
+        }
+
+    def result(self) -> dict[str, Any]:
+        """This run's figures as a plain, JSON-safe dict."""
+        tr = self.trainer
+        final = tr.theta_original()
+        reason = tr.stopped_reason or ("completed" if tr.done else "stopped")
+        steps = self.steps_to_tolerance
+        return _clean(
+            {
+                "run": self.index + 1,
+                "label": self.label,
+                "spec": self.entry.to_spec(),
+                "settings": self.settings(),
+                "initial_loss": tr.train_loss(tr.theta0),
+                "final_loss": tr.train_loss(),
+                "steps_to_tolerance": steps,
+                "seconds_to_tolerance": self.seconds_to_tolerance,
+                "epochs_to_tolerance": None if steps is None else steps / tr.n_batches,
+                "steps": tr.step_count,
+                "epochs": tr.epoch,
+                "steps_per_epoch": tr.n_batches,
+                "seconds": tr.seconds,
+                "stopped_reason": reason,
+                "message": tr.message,
+                "final_weights": final[:-1],
+                "final_bias": float(final[-1]),
+            }
+        )
+
+    def snapshot(self, max_points: int) -> RunSnapshot:
+        """Copy what a view needs to draw this run now."""
+        tr = self.trainer
+        t = self.config.train
+        steps, losses, cols = self.tracker.trace.decimated(max_points)
+        return RunSnapshot(
+            index=self.index,
+            label=self.label,
+            optimizer=t.optimizer,
+            lr=t.lr,
+            batch_size=tr.batch_size,
+            momentum=t.momentum,
+            step=tr.step_count,
+            epoch=tr.epoch,
+            n_batches=tr.n_batches,
+            total_steps=tr.total_steps,
+            train_loss=self.tracker.last_loss,
+            seconds=tr.seconds,
+            steps_to_tolerance=self.steps_to_tolerance,
+            seconds_to_tolerance=self.seconds_to_tolerance,
+            stopped_reason=(tr.stopped_reason or ("completed" if tr.done else None)),
+            message=tr.message,
+            theta_trained=tr.theta(),
+            loss_steps=steps.astype(np.float64),
+            loss_values=losses.copy(),
+            loss_seconds=cols[:, 0].copy(),
+            path=cols[:, 1:].copy(),
+        )
+
+
+class Race:
+    """Up to four Trainers on one dataset from one initial point, advanced in turn."""
+
+    def __init__(
+        self,
+        config: Config,
+        entries: Sequence[RaceEntry],
+        tolerance: float = DEFAULT_TOLERANCE,
+    ) -> None:
+        if not 1 <= len(entries) <= MAX_RUNS:
+            raise RaceSpecError(f"a race needs 1 to {MAX_RUNS} runs, got {len(entries)}")
+        if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance > 0):
+            raise RaceSpecError(f"tolerance {tolerance!r}: must be a positive number")
+        self.tolerance = float(tolerance)
+        self.config = config.copy()
+        configs = []
+        for i, entry in enumerate(entries):
+            try:
+                configs.append(entry.apply(self.config))
+            except UserInputError as exc:
+                raise type(exc)(
+                    f"run {i + 1} ({entry.to_spec() or 'base settings'}): {exc}"
+                ) from None
+        # One dataset and one initial point for every run: identical data, identical start.
+        self.dataset = make_dataset(self.config.data)
+        ds = self.dataset
+        self.loss_kind = self.config.train.loss
+        self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
+        self.theta0 = initial_theta(self.config, ds.n_features)
+        w, b = least_squares(ds.x_train, ds.y_train, self.config.model.fit_bias)
+        self.ols_theta = np.append(w, b)
+        self.ols_loss = self.stats.loss(w, b, self.loss_kind)
+        self.initial_loss = self.stats.loss(
+            self.theta0[:-1], float(self.theta0[-1]), self.loss_kind
+        )
+        self.margin = tolerance_margin(self.ols_loss, self.initial_loss, self.tolerance)
+        self.runs: list[RaceRun] = []
+        for i, (entry, cfg) in enumerate(zip(entries, configs, strict=True)):
+            tracker = _Tracker(self.stats, ds, self.loss_kind, self.ols_loss, self.margin)
+            trainer = _TrackedTrainer(cfg, ds, self.theta0, tracker)
+            self.runs.append(RaceRun(i, entry, cfg, trainer, tracker))
+        self._check_same_start()
+        self._next = 0
+        self._warm = False
+
+    def _check_same_start(self) -> None:
+        """Every run must start from the same initial loss (same data, same parameters)."""
+        for run in self.runs:
+            loss0 = run.trainer.train_loss(run.trainer.theta0)
+            traced = (
+                float(run.tracker.trace.steps()[1][0])
+                if run.tracker.trace.n_steps_recorded
+                else None
+            )
+            if traced is None:
+                raise RuntimeError("the race's step hook did not see step 0 (Trainer changed?)")
+            if loss0 != self.initial_loss or not math.isclose(
+                traced, loss0, rel_tol=1e-9, abs_tol=1e-300
+            ):
+                raise RuntimeError(
+                    f"run {run.index + 1} starts from loss {loss0!r}, not {self.initial_loss!r}"
+                )
+
+    # ---- facts ---------------------------------------------------------------------
+    @property
+    def threshold(self) -> float:
+        """Training loss at or below which a run has reached tolerance."""
+        return self.ols_loss + self.margin
+
+    @property
+    def done(self) -> bool:
+        """Whether every run has finished."""
+        return all(run.finished for run in self.runs)
+
+    @property
+    def total_steps(self) -> int:
+        """Steps all runs take together if none diverges."""
+        return sum(run.trainer.total_steps for run in self.runs)
+
+    @property
+    def step_count(self) -> int:
+        """Steps run so far, all runs together."""
+        return sum(run.trainer.step_count for run in self.runs)
+
+    @property
+    def implementations(self) -> set[str]:
+        """The engines the runs use (the same for all: the base configuration's)."""
+        return {run.trainer.engine.name for run in self.runs}
+
+    def initial_losses(self) -> list[float]:
+        """Each run's training loss at its initial parameters (all equal by construction)."""
+        return [run.trainer.train_loss(run.trainer.theta0) for run in self.runs]
+
+    # ---- advancing -----------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Pay each optimizer's first-call costs on throwaway trainers, not on the clock."""
+        if self._warm:
+            return
+        self._warm = True
+        seen = set()
+        for run in self.runs:
+            key = run.config.train.optimizer
+            if key in seen:
+                continue
+            seen.add(key)
+            Trainer(run.config, dataset=self.dataset, theta0=self.theta0).run_steps(2)
+
+    def advance(self, deadline: float, slice_seconds: float = SLICE_SECONDS) -> int:
+        """Give unfinished runs turns of about slice_seconds in rotation until the perf_counter
+        deadline or the end of the race; return the steps run."""
+        self.warm_up()
+        ran = 0
+        n = len(self.runs)
+        while True:
+            active = [r for r in self.runs if not r.finished]
+            if not active:
+                return ran
+            # Rotation survives across calls, so short deadlines still share turns fairly.
+            run = self.runs[self._next % n]
+            self._next = (self._next + 1) % n
+            if run.finished:
+                continue
+            now = time.perf_counter()
+            tr = run.trainer
+            ran += tr.run_steps(
+                tr.total_steps - tr.step_count, deadline=min(now + slice_seconds, deadline)
+            )
+            if time.perf_counter() >= deadline:
+                return ran
+
+    def run_to_end(self) -> None:
+        """Advance until every run has finished (for scripts and tests)."""
+        while not self.done:
+            self.advance(time.perf_counter() + 1.0)
+
+    def stop(self) -> None:
+        """Stop every unfinished run (its reason becomes 'stopped')."""
+        for run in self.runs:
+            if not run.finished:
+                run.trainer.request_stop()
+
+    # ---- reporting -----------------------------------------------------------------
+    def results(self) -> list[dict[str, Any]]:
+        """Per-run figures as plain dicts, in run order."""
+        return [run.result() for run in self.runs]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole race as a JSON-safe dict: shared facts, per-run results, base config."""
+        results = self.results()
+
+        def fastest(key: str) -> int | None:
+            done = [r for r in results if r[key] is not None]
+            return min(done, key=lambda r: r[key])["run"] if done else None
+
+        return _clean(
+            {
+                "tolerance": self.tolerance,
+                "tolerance_rule": (
+                    "a run reaches tolerance at the first step where train_loss - ols_loss <= "
+                    "tolerance * max(ols_loss, 1e-9 * initial_loss); train_loss is the loss on "
+                    "the whole training set; seconds are the run's own training time"
+                ),
+                "threshold_loss": self.threshold,
+                "ols_loss": self.ols_loss,
+                "initial_loss": self.initial_loss,
+                "loss": self.loss_kind,
+                "n_train": self.dataset.n_train,
+                "epochs": self.config.train.epochs,
+                "fastest_by_steps": fastest("steps_to_tolerance"),
+                "fastest_by_seconds": fastest("seconds_to_tolerance"),
+                "runs": results,
+                "config": self.config.to_dict(),
+            }
+        )
+
+    def to_json(self) -> str:
+        """The race as indented, strict JSON."""
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    def snapshot(self, max_points: int = 1000) -> RaceSnapshot:
+        """Copy what the views need to draw the race now."""
+        return RaceSnapshot(
+            runs=tuple(run.snapshot(max_points) for run in self.runs),
+            initial_loss=self.initial_loss,
+            ols_loss=self.ols_loss,
+            tolerance=self.tolerance,
+            threshold=self.threshold,
+            loss_kind=self.loss_kind,
+            done=self.done,
+        )
+
+
+def write_race_json(race: Race, path: str | Path) -> Path:
+    """Write the race's results as JSON, atomically; return the path."""
+    path = Path(path)
+    atomic_write_text(path, race.to_json() + "\n")
+    return path
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [_clean(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

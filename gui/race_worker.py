@@ -8,6 +8,7 @@ leave as copied RaceSnapshots at most ~30 times a second, never one signal per s
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -92,10 +93,8 @@ class RaceWorker(QObject):
     def work(self) -> None:
         """Run the command/training loop until a quit command."""
         try:
-            import torch
-
-            # On two cores a multi-threaded torch loop starves the GUI thread.
-            torch.set_num_threads(1)
+            if "torch" in sys.modules:
+                _single_threaded_torch()
             while not self._quit:
                 self._drain(block=not self._running)
                 if self._quit:
@@ -169,6 +168,9 @@ class RaceWorker(QObject):
     # ---- commands ------------------------------------------------------------------------
     def _cmd_start(self, config: Config, entries: Sequence[RaceEntry], tolerance: float) -> None:
         """Build a new race and run it; on bad input keep the last results and say why."""
+        if config.train.implementation not in LOCK_HOLDING_ENGINES:
+            # Before the torch engines are built; a NumPy-only race need not load torch (~3 s).
+            _single_threaded_torch()
         try:
             race = Race(config, list(entries), tolerance)
         except (UserInputError, MemoryError) as exc:
@@ -202,6 +204,13 @@ class RaceWorker(QObject):
     def _cmd_quit(self) -> None:
         self._running = False
         self._quit = True
+
+
+def _single_threaded_torch() -> None:
+    """On two cores a multi-threaded torch loop starves the GUI thread: use one thread."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _summary(race: Race) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
+_EXIT_STATUS = pytest.StashKey[int]()
 WAIT_MS = 60_000  # generous: a loaded 2-core machine; tests wait on conditions, not time
 
 
@@ -42,25 +44,20 @@ def window(qtbot):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Delete every Qt widget before the interpreter tears down (its exit order can crash)."""
-    import sys
+    """Keep the exit status for pytest_unconfigure."""
+    session.config.stash[_EXIT_STATUS] = int(exitstatus)
 
-    if "PySide6.QtWidgets" not in sys.modules:
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Once every report is written, leave without tearing the interpreter down when Qt ran.
+
+    PySide6 and pyqtgraph can crash while Python finalizes (their objects are destroyed in an
+    order Qt does not expect; pyqtgraph's own `exit()` skips finalization for this reason):
+    the suite had passed and then `make test` died with a segmentation fault. Nothing is left
+    to run at this point, so the process ends with pytest's own exit status."""
+    if "PySide6.QtCore" not in sys.modules or _EXIT_STATUS not in config.stash:
         return
-    import gc
-
-    from PySide6.QtCore import QCoreApplication, QEvent
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is None:
-        return
-    # Widgets the tests closed were only scheduled for deletion; deliver those deletes now,
-    # then the ones of any widget still open, while Qt and Python are both whole.
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    for widget in QApplication.topLevelWidgets():
-        widget.close()
-        widget.deleteLater()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    gc.collect()
-    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(config.stash[_EXIT_STATUS])

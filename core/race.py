@@ -498,8 +498,13 @@ class Race:
                 continue
             now = time.perf_counter()
             tr = run.trainer
+            # Trainer.run_steps checks its deadline only between engine chunks (up to an epoch
+            # of steps): a step budget sized from the run's own rate keeps turns short.
+            rate = tr.step_count / tr.seconds if tr.seconds > 0 else 0.0
+            budget = max(1, int(rate * slice_seconds)) if rate > 0 else 8
             ran += tr.run_steps(
-                tr.total_steps - tr.step_count, deadline=min(now + slice_seconds, deadline)
+                min(budget, tr.total_steps - tr.step_count),
+                deadline=min(now + slice_seconds, deadline),
             )
             if time.perf_counter() >= deadline:
                 return ran

@@ -736,10 +736,16 @@ class MultiPathLandscapeView(LandscapeView):
         )
         self.start_point.setZValue(20)
         self.plotItem.addItem(self.start_point)
-        self._overlay_items: list[tuple[pg.PlotDataItem, pg.ScatterPlotItem]] = []
+        self._overlay_items: list[tuple[pg.PlotDataItem, QtWidgets.QGraphicsEllipseItem]] = []
         self._overlay_labels: list[str] = []
         self._overlay_paths: list[np.ndarray] = []
         self._fit: list[bool] = []  # paths the axes are widened to show (fit_paths)
+        self._overlay_colors: list[str] = []
+        self._path_width = 2.5
+        # The grid image and contours change only with the grid; cached as device pixmaps, a
+        # frame that moves the paths blits them instead of redrawing them.
+        for item in (self.image, self.contours):
+            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     # ---- public API ----------------------------------------------------------------
     def set_paths(self, labels: list[str], colors: list[str]) -> None:
@@ -749,23 +755,35 @@ class MultiPathLandscapeView(LandscapeView):
             self.plotItem.removeItem(end)
         self._overlay_items = []
         for k, color in enumerate(colors[: len(labels)]):
-            line = pg.PlotDataItem(pen=_pen(color, 2.5))
-            end = pg.ScatterPlotItem(
-                symbol="o", size=9, brush=pg.mkBrush(color), pen=_pen("#ffffff", 1.2)
-            )
+            line = pg.PlotDataItem(pen=_pen(color, self._path_width))
+            # A plain ellipse of fixed pixel size: moving it every frame is a setPos, where a
+            # one-point ScatterPlotItem would rebuild its spots and bounds (~1 ms a frame each).
+            end = QtWidgets.QGraphicsEllipseItem(-4.5, -4.5, 9, 9)
+            end.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+            end.setBrush(pg.mkBrush(color))
+            end.setPen(_pen("#ffffff", 1.2))
+            end.hide()
             # Above the grid and contours (-20, -10), below the minimum's star (2) that they
             # all converge on; later runs over earlier ones.
             line.setZValue(-5 + 0.1 * k)
             end.setZValue(-3 + 0.1 * k)
             self.plotItem.addItem(line)
-            self.plotItem.addItem(end)
+            self.plotItem.addItem(end, ignoreBounds=True)
             self._overlay_items.append((line, end))
         self._overlay_labels = list(labels)
+        self._overlay_colors = list(colors)
         self._overlay_paths = [np.zeros((0, 0)) for _ in labels]
         self._fit = [False] * len(labels)
         self._legend_key = ()  # force a rebuild with the new entries
         if self._info is not None:
             self._fill_legend()
+
+    def set_path_width(self, width: float) -> None:
+        """Pen width of the paths in pixels (1 paints several times faster than anything wider:
+        Qt draws 1-pixel lines without its stroker)."""
+        self._path_width = float(width)
+        for (line, _), color in zip(self._overlay_items, self._overlay_colors, strict=False):
+            line.setPen(_pen(color, self._path_width))
 
     def update_paths(self, paths: list[np.ndarray]) -> None:
         """Draw each run's path, given as rows [w..., b] in original units (as History keeps)."""
@@ -873,8 +891,9 @@ class MultiPathLandscapeView(LandscapeView):
             px = self._path_column(path, i)
             if px.size == 0:
                 line.setData([], [])
-                end.setData([], [])
+                end.hide()
                 continue
             py = np.polyval(self._curve_coef, px) if i == j else self._path_column(path, j)
             line.setData(px, py)
-            end.setData([px[-1]], [py[-1]])
+            end.setPos(float(px[-1]), float(py[-1]))
+            end.setVisible(bool(np.isfinite(px[-1]) and np.isfinite(py[-1])))

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -68,7 +70,12 @@ from gui.race_worker import RaceHost
 # viridis and from its yellow least-squares star; friendly to common colour-vision deficiencies.
 RACE_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
 FRAME_MS = 33  # redraw at most ~30 times a second, from the latest snapshot
+FRAME_GAP_MS = 15  # least time between the end of a frame and the start of the next
+PARK_TIMEOUT_MS = 40  # a frame waits at most this long for the training loop to park
+PAINT_TIMEOUT_MS = 40  # ... and this long for its views to paint (hidden ones never do)
 X_GROWTH = 1.5
+LIVE_WIDTH, FINAL_WIDTH = 1.0, 2.5  # curve and path pen widths during and after a race
+MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves keep more)
 CEILING = 10.0  # the loss axis ends this many times above the initial loss
 X_MODES = {"step": "step", "epoch": "epoch", "seconds": "training seconds (each run's own)"}
 # Suggested optimizer for each new row: the first not yet in the table.
@@ -144,6 +151,13 @@ def format_loss(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
+def _thin(rows: np.ndarray, limit: int) -> np.ndarray:
+    """At most limit rows, evenly spread, first and last kept."""
+    if len(rows) <= limit:
+        return rows
+    return rows[np.unique(np.linspace(0, len(rows) - 1, limit).round().astype(np.int64))]
+
+
 def finish_text(snap: RaceSnapshot) -> str:
     """One line on who won: the fewest steps and the fewest seconds to tolerance."""
     reached = [r for r in snap.runs if r.steps_to_tolerance is not None]
@@ -183,8 +197,14 @@ class RaceLossView(PlotView):
         # Decades on a log axis need no SI prefix ('x1e+09' once a run diverges).
         pi.getAxis("left").enableAutoSIPrefix(False)
         self.curves: list[pg.PlotDataItem] = []
-        self.marks: list[pg.PlotDataItem] = []
+        # Where each run reached tolerance: one scatter for all runs, in log10 units (a
+        # ScatterPlotItem has no log mode), redrawn only when a star appears or moves.
+        self.marks = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#222222"))
+        self.marks.setZValue(10)
+        pi.addItem(self.marks, ignoreBounds=True)
+        self._marks_key: tuple = ()
         self._colors: list[str] = []
+        self._width = FINAL_WIDTH
         self._mode = "step"
         self._last_race: RaceSnapshot | None = None
         self._ols = math.nan
@@ -197,20 +217,17 @@ class RaceLossView(PlotView):
     def set_race(self, snap: RaceSnapshot, colors: list[str]) -> None:
         """Start over for a new race: one curve and tolerance marker per run."""
         pi = self.plotItem
-        for item in (*self.curves, *self.marks):
+        for item in self.curves:
             pi.removeItem(item)
         self.legend.clear()
-        self.curves, self.marks = [], []
+        self.curves = []
+        self.marks.setData([], [])
+        self._marks_key = ()
         self._colors = list(colors)
         for run in snap.runs:
             color = colors[run.index % len(colors)]
-            curve = pi.plot(pen=_pen(color, 2.5), name=f"{run.index + 1}. {run.label}")
-            mark = pi.plot(
-                pen=None, symbol="star", symbolSize=16, symbolBrush=color, symbolPen="#222222"
-            )
-            mark.setZValue(10)
+            curve = pi.plot(pen=_pen(color, self._width), name=f"{run.index + 1}. {run.label}")
             self.curves.append(curve)
-            self.marks.append(mark)
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
         kind = "½·MSE" if snap.loss_kind == "half_mse" else "MSE"
@@ -222,6 +239,12 @@ class RaceLossView(PlotView):
         self._follow = True
         self._x_shown = self._y_shown = None
         self.update_snapshot(snap)
+
+    def set_live(self, on: bool) -> None:
+        """Thin curves while a race runs (1-pixel lines paint twice as fast), bold after."""
+        self._width = LIVE_WIDTH if on else FINAL_WIDTH
+        for curve, color in zip(self.curves, self._colors, strict=False):
+            curve.setPen(_pen(color, self._width))
 
     def set_x_axis(self, mode: str) -> None:
         """Plot against 'step', 'epoch' or 'seconds' (each run's own training time)."""
@@ -245,7 +268,8 @@ class RaceLossView(PlotView):
         self._last_race = snap
         tiny = self._smallest_positive(snap)
         last_x, planned, ys = 0.0, 0.0, []
-        for run, curve, mark in zip(snap.runs, self.curves, self.marks, strict=False):
+        stars: list[tuple[float, str]] = []
+        for run, curve in zip(snap.runs, self.curves, strict=False):
             x = self._x_of(run.loss_steps, run.loss_seconds, run.n_batches)
             y = np.maximum(run.loss_values, tiny)
             curve.setData(x, y)
@@ -254,10 +278,17 @@ class RaceLossView(PlotView):
                 last_x = max(last_x, float(x[-1]))
             planned = max(planned, self._planned(run))
             at = self._reached_x(run)
-            if at is None:
-                mark.setData([], [])
-            else:
-                mark.setData([at], [max(snap.threshold, tiny)])
+            if at is not None:
+                stars.append((at, self._colors[run.index % len(self._colors)]))
+        star_y = math.log10(max(snap.threshold, tiny, 1e-300))
+        key = (star_y, *stars)
+        if key != self._marks_key:
+            self._marks_key = key
+            self.marks.setData(
+                [x for x, _ in stars],
+                [star_y] * len(stars),
+                brush=[pg.mkBrush(c) for _, c in stars],
+            )
         self._keep_x(last_x, planned, snap.done)
         self._keep_y(self._y_bounds(ys, tiny))
 
@@ -388,9 +419,29 @@ class RacePanel(QWidget):
         self._drawn: RaceSnapshot | None = None
         self._info: RunInfo | None = None
         self._build()
+        # Frames: on each tick with a new snapshot the training loop is parked, the views are
+        # updated and painted, then the loop resumes. pyqtgraph's paint code is Python: with
+        # the loop running, a torch thread that retakes the interpreter lock after every op
+        # stretches a frame several times over (DESIGN.md, and gui/main_window.py does the same).
         self._timer = QTimer(self)
+        self._timer.setSingleShot(True)  # rescheduled after each frame (_end_frame)
         self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._frame_tick)
+        self._frame_start = 0.0
+        self._park_timeout = QTimer(self)
+        self._park_timeout.setSingleShot(True)
+        self._park_timeout.setInterval(PARK_TIMEOUT_MS)
+        self._park_timeout.timeout.connect(self._draw_frame)
+        self._paint_timeout = QTimer(self)
+        self._paint_timeout.setSingleShot(True)
+        self._paint_timeout.setInterval(PAINT_TIMEOUT_MS)
+        self._paint_timeout.timeout.connect(self._draw_frame)  # the next stage regardless
+        self._frame_state: str | None = None  # None, "parking" or "painting"
+        self._frame_snap: RaceSnapshot | None = None
+        self._stages: list[tuple[Callable[[RaceSnapshot], None], QWidget]] = []
+        self._unpainted: set[QWidget] = set()
+        for view in (self.loss_view.viewport(), self.landscape.plot.viewport()):
+            view.installEventFilter(self)
         if config is not None:
             self.set_config(config)
 
@@ -591,14 +642,30 @@ class RacePanel(QWidget):
         return None if self._host is None else self._host.worker.results_copy()
 
     def refresh(self) -> None:
-        """Draw the latest snapshot now if it has not been drawn."""
+        """Update the views with the latest snapshot now if it has not been drawn."""
         snap = self._latest
         if snap is None or snap is self._drawn:
             return
         self._drawn = snap
+        self._update_loss(snap)
+        self._update_landscape(snap)
+
+    def _update_loss(self, snap: RaceSnapshot) -> None:
         self.loss_view.update_snapshot(snap)
-        self.landscape.update_paths([run.path for run in snap.runs])
         self._show_results(snap)
+
+    def _update_landscape(self, snap: RaceSnapshot) -> None:
+        self.landscape.update_paths([_thin(run.path, MAX_PATH_POINTS) for run in snap.runs])
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Note the paints a frame waits for; the frame ends once they are done."""
+        if event.type() == QEvent.Type.Paint and obj in self._unpainted:
+            self._unpainted.discard(obj)
+            if not self._unpainted:
+                self._paint_timeout.stop()
+                # Runs after this paint pass (the filter sees the paint before it happens).
+                QTimer.singleShot(0, self._draw_frame)
+        return False
 
     def export(self, folder: Path) -> list[Path]:
         """Write race.json, race_loss.png/.svg and race_landscape.png/.svg into folder; return
@@ -622,6 +689,7 @@ class RacePanel(QWidget):
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Stop the race and the worker thread and join it; True if it ended in time."""
         self._timer.stop()
+        self._end_frame()
         if self._host is None:
             return True
         ok = self._host.shutdown(timeout_ms)
@@ -753,12 +821,78 @@ class RacePanel(QWidget):
         self.race_button.setText("Stop race" if running else "Start race")
         self.race_button.setEnabled(self._config is not None or running)
 
+    # ---- frames --------------------------------------------------------------------
+    def _frame_tick(self) -> None:
+        snap = self._latest
+        if self._frame_state is not None:
+            return
+        if snap is None or snap is self._drawn:
+            if self.is_running():
+                self._timer.start(FRAME_MS // 2)  # nothing new yet: look again soon
+            return
+        self._frame_start = time.perf_counter()
+        self._frame_state = "parking"
+        if self._host is not None and self._host.worker.hold_for_frame():
+            self._park_timeout.start()  # _draw_frame on parked, or after the timeout
+        else:
+            self._draw_frame()
+
+    def _on_parked(self) -> None:
+        # The loop re-parks after FRAME_HOLD_MAX: only the first signal of a frame counts.
+        if self._frame_state == "parking":
+            self._draw_frame()
+
+    def _draw_frame(self) -> None:
+        """Draw the frame in hand in two stages, the loss plot (and table), then the landscape,
+        each painted before the next: the event loop runs in between, so no stall holds both."""
+        self._park_timeout.stop()
+        if self._frame_state == "parking":
+            snap = self._latest
+            if snap is None:
+                self._end_frame()
+                return
+            self._drawn = snap
+            self._frame_snap = snap
+            self._stages = [
+                (self._update_loss, self.loss_view.viewport()),
+                (self._update_landscape, self.landscape.plot.viewport()),
+            ]
+            self._frame_state = "painting"
+        elif self._frame_state != "painting":
+            return  # a late parked signal
+        self._paint_timeout.stop()
+        while self._stages:
+            update, viewport = self._stages.pop(0)
+            update(self._frame_snap)
+            if viewport.isVisible() and not viewport.size().isEmpty():
+                self._unpainted = {viewport}
+                self._paint_timeout.start()
+                return
+        self._end_frame()
+
+    def _end_frame(self) -> None:
+        self._park_timeout.stop()
+        self._paint_timeout.stop()
+        self._unpainted = set()
+        self._stages = []
+        self._frame_snap = None
+        was_drawing = self._frame_state is not None
+        self._frame_state = None
+        if self._host is not None:
+            self._host.worker.release_frame()
+        if was_drawing and self.is_running():
+            # At most ~30 frames a second, and never straight after one another: the event
+            # loop and the training loop get at least FRAME_GAP_MS between two frames.
+            cost_ms = 1000 * (time.perf_counter() - self._frame_start)
+            self._timer.start(max(FRAME_GAP_MS, round(FRAME_MS - cost_ms)))
+
     # ---- worker --------------------------------------------------------------------
     def _make_host(self) -> None:
         host = RaceHost()
         w = host.worker
         w.raceReset.connect(self._on_reset)
         w.snapshot.connect(self._on_snapshot)
+        w.parked.connect(self._on_parked)
         w.stateChanged.connect(self._set_state)
         w.message.connect(self._say)
         w.failed.connect(lambda text: self._say("error", text.split("\n", 1)[0]))
@@ -786,10 +920,14 @@ class RacePanel(QWidget):
 
     def _set_state(self, state: str) -> None:
         self._state = state
+        live = state in ("starting", "running")
+        self.loss_view.set_live(live)
+        self.landscape.set_path_width(LIVE_WIDTH if live else FINAL_WIDTH)
         if state in ("starting", "running"):
             self._timer.start()
         else:
             self._timer.stop()
+            self._end_frame()
             self.refresh()
             snap = self._latest
             if state in ("finished", "stopped") and snap is not None and snap.runs:

@@ -26,7 +26,9 @@ SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast the r
 SNAPSHOT_POINTS = 800  # points per run and series: about one per pixel of the race plots
 # Training between command checks. Torch engines release the interpreter lock inside every op;
 # a NumPy loop on tiny arrays never does, so it works in short slices and yields after each.
-SLICE_SECONDS = 0.02
+# Short, so that a frame waits little for the loop to park (the window's worker can use 20 ms:
+# four runs' bookkeeping is still well under 1% of a 10 ms slice).
+SLICE_SECONDS = 0.01
 TURN_SECONDS = 0.005  # one run's turn inside a slice (round robin, see Race.advance)
 LOCK_HOLDING_ENGINES = frozenset({"numpy"})
 LOCK_HOLDING_SLICE_SECONDS = 0.002
@@ -39,6 +41,7 @@ class RaceWorker(QObject):
     """Owns a Race in a worker thread; driven by commands, reports by signals."""
 
     snapshot = Signal(object)  # core.race.RaceSnapshot
+    parked = Signal()  # the loop has stopped for a frame (hold_for_frame) and waits
     raceReset = Signal(object, object)  # RunInfo of the shared data, first RaceSnapshot
     stateChanged = Signal(str)  # "idle" | "running" | "finished" | "stopped"
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
@@ -101,6 +104,7 @@ class RaceWorker(QObject):
                     break
                 if self._running and self._race is not None:
                     if not self._frame_clear.is_set():
+                        self.parked.emit()
                         self._frame_clear.wait(FRAME_HOLD_MAX)
                     self._guarded(self._train_slice)
                 self._maybe_emit()

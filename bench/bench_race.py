@@ -8,6 +8,9 @@ are the event-loop stalls. Paints of the loss plot count the frames actually dra
 own step counter gives the training rate (all runs together). Two engines: `module` (torch,
 releases the interpreter lock inside every op) and `numpy` (never releases it by itself).
 
+After each trial the same four runs train headless (Race.advance in the main thread, no window)
+for the same time: the in-panel / headless ratio is what the plots cost the race (informational).
+
 Goals (those of the window benchmark): longest stall <= 50 ms, p99 <= 20 ms.
 
 Run: python -m bench.bench_race [--trials N] [--seconds S] [--engines module,numpy] [--strict]
@@ -17,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +59,7 @@ class Results:
     fps: list[float] = field(default_factory=list)
     snaps_per_s: list[float] = field(default_factory=list)
     steps_per_s: list[float] = field(default_factory=list)
+    headless: list[float] = field(default_factory=list)  # same race in this thread, no window
 
 
 class Bench:
@@ -100,29 +106,59 @@ class Bench:
         done.stop()
         return until() if until is not None else True
 
-    def trial(self, engine: str, res: Results) -> None:
-        """One fresh panel, one race, one measured phase."""
-        from PySide6.QtWidgets import QPushButton
+    def headless(self, engine: str, res: Results) -> None:
+        """Steps/s of the same four runs advanced by Race.advance in this thread, no window."""
+        from core.race import Race
 
+        race = Race(self.config(engine), self.entries(engine))
+        race.advance(time.perf_counter() + WARMUP_S)
+        gc.collect()
+        s0, t0 = race.step_count, time.perf_counter()
+        while time.perf_counter() - t0 < self.seconds:
+            race.advance(time.perf_counter() + 0.05)
+        res.headless.append((race.step_count - s0) / (time.perf_counter() - t0))
+
+    @staticmethod
+    def config(engine: str) -> Any:
+        """The workload's configuration on an engine."""
         from core.presets import preset_config
-        from core.race import RaceEntry
-        from gui.race_panel import RacePanel
 
-        config = (
+        return (
             preset_config(PRESET)
             .with_value("train.implementation", engine)
             .with_value("train.epochs", EPOCHS)
         )
+
+    @staticmethod
+    def entries(engine: str) -> list[Any]:
+        """The four runs (NumPy has no RMSprop: Nesterov takes its place)."""
+        from core.race import RaceEntry
+
+        return [
+            RaceEntry(
+                optimizer="nesterov" if name == "rmsprop" and engine != "module" else name,
+                lr=lr,
+                batch_size=10,
+                momentum=0.9,
+            )
+            for name, lr in RUNS
+        ]
+
+    def trial(self, engine: str, res: Results) -> None:
+        """One fresh panel, one race, one measured phase."""
+        from PySide6.QtWidgets import QPushButton
+
+        from gui.race_panel import RacePanel
+
+        config = self.config(engine)
         panel = RacePanel(config)
         panel.resize(*SIZE)
         panel.show()
         try:
             while panel.run_count() > 1:
                 panel.remove_run()
-            for name, lr in RUNS:
-                if name == "rmsprop" and engine != "module":
-                    name = "nesterov"  # the hand-written engines have no RMSprop
-                panel.add_run(RaceEntry(optimizer=name, lr=lr, batch_size=10, momentum=0.9))
+            for entry in self.entries(engine):
+                panel.add_run(entry)
             panel.remove_run(0)
             self.spin(0.2)  # first layout and paints
             panel.findChild(QPushButton, "raceButton").click()
@@ -182,6 +218,7 @@ def report(results: dict[str, Results], args: argparse.Namespace) -> tuple[str, 
         ("frames painted/s (loss plot)", "fps", ".1f"),
         ("snapshots received/s", "snaps_per_s", ".1f"),
         ("worst stall per trial (ms)", "trial_max", ".1f"),
+        ("headless steps/s (same race, no window)", "headless", ",.0f"),
     ]
     for engine, res in results.items():
         for text, attr, fmt in rows:
@@ -190,6 +227,8 @@ def report(results: dict[str, Results], args: argparse.Namespace) -> tuple[str, 
                 f"{text:<40} {engine:>8} {format(median(xs), fmt):>10}"
                 f" {format(min(xs), fmt):>10} {format(max(xs), fmt):>10}"
             )
+        ratio = median(res.steps_per_s) / median(res.headless) if res.headless else math.nan
+        lines.append(f"{'in-panel / headless steps/s':<40} {engine:>8} {ratio:>10.2f}")
         g = res.gaps
         lines.append(
             f"{'probe gaps (' + str(len(g)) + ' ticks)':<40} {engine:>8}"
@@ -241,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             res = results[engine] = Results()
             for t in range(args.trials):
                 bench.trial(engine, res)
+                bench.headless(engine, res)
                 out(
-                    f"{engine} trial {t + 1}/{args.trials}: {res.steps_per_s[-1]:,.0f} steps/s,"
+                    f"{engine} trial {t + 1}/{args.trials}: {res.steps_per_s[-1]:,.0f} steps/s"
+                    f" (headless {res.headless[-1]:,.0f}),"
                     f" {res.fps[-1]:.1f} frames/s, worst stall {res.trial_max[-1]:.1f} ms"
                 )
         table, failed = report(results, args)

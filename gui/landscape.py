@@ -741,7 +741,7 @@ class MultiPathLandscapeView(LandscapeView):
         self._overlay_paths: list[np.ndarray] = []
         self._fit: list[bool] = []  # paths the axes are widened to show (fit_paths)
         self._overlay_colors: list[str] = []
-        self._path_width = 2.5
+        self._path_width = 2.0
         # The grid image and contours change only with the grid; cached as device pixmaps, a
         # frame that moves the paths blits them instead of redrawing them.
         for item in (self.image, self.contours):
@@ -784,6 +784,8 @@ class MultiPathLandscapeView(LandscapeView):
         self._path_width = float(width)
         for (line, _), color in zip(self._overlay_items, self._overlay_colors, strict=False):
             line.setPen(_pen(color, self._path_width))
+        for sample, _ in self.legend.items:
+            sample.update()  # legend samples draw the item's pen, but only when repainted
 
     def update_paths(self, paths: list[np.ndarray]) -> None:
         """Draw each run's path, given as rows [w..., b] in original units (as History keeps)."""

@@ -74,7 +74,9 @@ FRAME_GAP_MS = 15  # least time between the end of a frame and the start of the 
 PARK_TIMEOUT_MS = 40  # a frame waits at most this long for the training loop to park
 PAINT_TIMEOUT_MS = 40  # ... and this long for its views to paint (hidden ones never do)
 X_GROWTH = 1.5
-LIVE_WIDTH, FINAL_WIDTH = 1.0, 2.5  # curve and path pen widths during and after a race
+# Curve and path pen widths during and after a race (whole pixels: 2.5 rasterises as 2 or 3
+# pixels depending on where a line falls, so equal lines looked unequal).
+LIVE_WIDTH, FINAL_WIDTH = 1.0, 2.0
 MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves keep more)
 CEILING = 10.0  # the loss axis ends this many times above the initial loss
 X_MODES = {"step": "step", "epoch": "epoch", "seconds": "training seconds (each run's own)"}
@@ -245,6 +247,8 @@ class RaceLossView(PlotView):
         self._width = LIVE_WIDTH if on else FINAL_WIDTH
         for curve, color in zip(self.curves, self._colors, strict=False):
             curve.setPen(_pen(color, self._width))
+        for sample, _ in self.legend.items:
+            sample.update()  # legend samples draw the curve's pen, but only when repainted
 
     def set_x_axis(self, mode: str) -> None:
         """Plot against 'step', 'epoch' or 'seconds' (each run's own training time)."""

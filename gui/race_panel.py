@@ -417,6 +417,7 @@ class RacePanel(QWidget):
         self._rows: list[_Row] = []
         self._touched = False  # the user edited the runs: set_config keeps them
         self._epochs_touched = False
+        self._rows_stale = False  # set_config came during a race: apply it after
         self._state = "idle"
         self._host: RaceHost | None = None
         self._latest: RaceSnapshot | None = None
@@ -541,6 +542,17 @@ class RacePanel(QWidget):
         """Use config's data, model and implementation for the next race (a running race keeps
         its own); untouched rows and epochs follow the configuration."""
         self._config = config.copy()
+        if self.is_running():
+            # The table describes the running race: it follows once the race has ended.
+            self._rows_stale = True
+            return
+        self._follow_config()
+
+    def _follow_config(self) -> None:
+        config = self._config
+        if config is None:
+            return
+        self._rows_stale = False
         allowed = optimizers_for(config.train.implementation)
         if not self._touched or not self._rows:
             self._seed_rows(config)
@@ -945,6 +957,8 @@ class RacePanel(QWidget):
         elif state == "stopped":
             self.status_label.setText("Stopped. Press Start race for a new race.")
         self._update_buttons()
+        if self._rows_stale and not live:
+            self._follow_config()
         self.stateChanged.emit(state)
 
     def _say(self, level: str, text: str) -> None:

@@ -258,6 +258,19 @@ def _reject(name: str) -> None:
     raise AssertionError(f"non-standard JSON constant {name}")
 
 
+def test_core_race_imports_no_qt() -> None:
+    script = (
+        "import sys, core.race\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6',"
+        " 'pyqtgraph', 'PyQt'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 # ---- the command line, in this process (bad input is quick) ----------------------------------
 BAD_CLI = {
     "no run": ([], "1 to 4 --run"),

@@ -236,6 +236,22 @@ def test_stop_mid_race_keeps_results_and_joins_the_thread(panel, qtbot):
     assert not panel._host.thread.isRunning()
 
 
+def test_configuration_changes_during_a_race_wait_for_its_end(panel, qtbot):
+    panel.set_config(fast(epochs=100_000))
+    panel.start()
+    qtbot.waitUntil(lambda: panel.state() == "running", timeout=WAIT_MS)
+    before = panel.entries()
+    panel.set_config(fast(epochs=5).with_value("train.optimizer", "adam"))
+    assert panel.entries() == before  # the table still describes the running race
+    assert panel.epochs_spin.value() == 100_000
+    with qtbot.waitSignal(
+        panel.stateChanged, timeout=WAIT_MS, check_params_cb=lambda s: s == "stopped"
+    ):
+        panel.stop()
+    assert panel.entries()[0].optimizer == "adam"
+    assert panel.epochs_spin.value() == 5
+
+
 def test_stop_and_wait_while_running(panel, qtbot):
     panel.set_config(fast(epochs=100_000))
     panel.epochs_spin.setValue(100_000)

@@ -407,7 +407,7 @@ class _Row:
 class RacePanel(QWidget):
     """A table of runs, a start/stop button, overlaid loss curves and landscape paths."""
 
-    stateChanged = Signal(str)  # "idle" | "running" | "finished" | "stopped"
+    stateChanged = Signal(str)  # "idle" | "starting" | "running" | "finished" | "stopped"
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
 
     def __init__(self, config: Config | None = None, parent: QWidget | None = None) -> None:

@@ -195,11 +195,14 @@ class SufficientStats:
         """Training loss of the model x @ w + b."""
         scale = _kind_scale(kind)
         w = self._check_w(w)
-        # Centred form: the mean offset only enters through the mean residual, so large feature
-        # means cost no precision. The centred part is a variance, so it cannot be negative.
-        centred = float(w @ (self.cxx @ w - 2.0 * self.cxy)) + self.syy
-        r = float(self.x_mean @ w) + float(b) - self.y_mean
-        return scale * (max(centred, 0.0) + r * r)
+        # Parameters far out (a diverging run) overflow: their loss is inf, not a warning.
+        with np.errstate(over="ignore", invalid="ignore"):
+            # Centred form: the mean offset only enters through the mean residual, so large
+            # feature means cost no precision. The centred part is a variance: never negative.
+            centred = float(w @ (self.cxx @ w - 2.0 * self.cxy)) + self.syy
+            r = float(self.x_mean @ w) + float(b) - self.y_mean
+            loss = scale * (max(centred, 0.0) + r * r)
+        return math.inf if math.isnan(loss) else loss
 
     def gradient(
         self, w: np.ndarray, b: float, kind: LossKind = "mse", fit_bias: bool = True
@@ -207,9 +210,10 @@ class SufficientStats:
         """Full-batch gradient of the loss with respect to w and b (0.0 for b if it is fixed)."""
         scale = _kind_scale(kind)
         w = self._check_w(w)
-        r = float(self.x_mean @ w) + float(b) - self.y_mean
-        grad_w = (2.0 * scale) * (self.cxx @ w - self.cxy + r * self.x_mean)
-        grad_b = 2.0 * scale * r if fit_bias else 0.0
+        with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
+            r = float(self.x_mean @ w) + float(b) - self.y_mean
+            grad_w = (2.0 * scale) * (self.cxx @ w - self.cxy + r * self.x_mean)
+            grad_b = 2.0 * scale * r if fit_bias else 0.0
         return grad_w, grad_b
 
     def loss_grid(
@@ -245,29 +249,31 @@ class SufficientStats:
                 b0 = 0.0
             else:
                 w0[k] = 0.0
-        half_grad0 = self.cxx @ w0 - self.cxy
-        q0 = float(w0 @ (half_grad0 - self.cxy)) + self.syy
-        r0 = float(self.x_mean @ w0) + b0 - self.y_mean
+        # A landscape around far-out parameters overflows to inf: shown as such, not warned.
+        with np.errstate(over="ignore", invalid="ignore"):
+            half_grad0 = self.cxx @ w0 - self.cxy
+            q0 = float(w0 @ (half_grad0 - self.cxy)) + self.syy
+            r0 = float(self.x_mean @ w0) + b0 - self.y_mean
 
-        def lin(k: int) -> float:
-            return 0.0 if k == d else float(half_grad0[k])
+            def lin(k: int) -> float:
+                return 0.0 if k == d else float(half_grad0[k])
 
-        def mean_coef(k: int) -> float:
-            return 1.0 if k == d else float(self.x_mean[k])
+            def mean_coef(k: int) -> float:
+                return 1.0 if k == d else float(self.x_mean[k])
 
-        def cov(k: int, m: int) -> float:
-            return 0.0 if d in (k, m) else float(self.cxx[k, m])
+            def cov(k: int, m: int) -> float:
+                return 0.0 if d in (k, m) else float(self.cxx[k, m])
 
-        # Separable terms on the 1-D axes first, so the 2-D work is a handful of broadcasts.
-        along_u = q0 + u * (2.0 * lin(i) + cov(i, i) * u)
-        along_v = v * (2.0 * lin(j) + cov(j, j) * v)
-        centred = along_u + along_v + (2.0 * cov(i, j)) * (u * v)
-        resid = (r0 + mean_coef(i) * u) + mean_coef(j) * v
-        np.maximum(centred, 0.0, out=centred)
-        centred += resid * resid
-        if scale != 1.0:
-            centred *= scale
-        return centred
+            # Separable terms on the 1-D axes first, so the 2-D work is a handful of broadcasts.
+            along_u = q0 + u * (2.0 * lin(i) + cov(i, i) * u)
+            along_v = v * (2.0 * lin(j) + cov(j, j) * v)
+            centred = along_u + along_v + (2.0 * cov(i, j)) * (u * v)
+            resid = (r0 + mean_coef(i) * u) + mean_coef(j) * v
+            np.maximum(centred, 0.0, out=centred)
+            centred += resid * resid
+            if scale != 1.0:
+                centred *= scale
+            return centred
 
 
 def least_squares(x: np.ndarray, y: np.ndarray, fit_bias: bool = True) -> tuple[np.ndarray, float]:
@@ -326,11 +332,12 @@ def r2(y: np.ndarray, y_pred: np.ndarray) -> float:
         raise ValueError(f"y has {y.size} values but y_pred has {y_pred.size}")
     if y.size == 0:
         raise ValueError("need at least one sample")
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    if ss_tot == 0.0:
-        return math.nan
-    ss_res = float(np.sum((y - y_pred) ** 2))
-    return 1.0 - ss_res / ss_tot
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged fit: -inf, quietly
+        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        if ss_tot == 0.0:
+            return math.nan
+        ss_res = float(np.sum((y - y_pred) ** 2))
+        return 1.0 - ss_res / ss_tot
 
 
 def hessian(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ LOSSES = ("mse", "half_mse")
 DISTRIBUTIONS = ("normal", "uniform")
 INITS = ("normal", "zeros", "constant", "torch_default")
 DTYPES = ("float32", "float64")
+# auto: CUDA when torch sees a device, else the CPU. The numpy implementation always uses the CPU.
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -70,6 +71,7 @@ class TrainConfig:
     epochs: int = 20
     shuffle: bool = True
     loss: str = "mse"
+    device: str = "auto"
 
 
 @dataclass
@@ -95,18 +97,17 @@ class Config:
             raise ConfigError("the configuration must be a JSON object with data/model/train")
         unknown = set(raw) - {"data", "model", "train"}
         if unknown:
-            raise ConfigError(
-                f"unknown section {sorted(unknown)[0]!r} (allowed: data, model, train)"
-            )
+            first = sorted(unknown, key=str)[0]
+            raise ConfigError(f"unknown section {_show(first)} (allowed: data, model, train)")
         sections = {}
         for name, klass in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             part = raw.get(name, {})
             if not isinstance(part, dict):
-                raise ConfigError(f"section {name!r} must be an object, got {part!r}")
+                raise ConfigError(f"section {name!r} must be an object, got {_show(part)}")
             allowed = {f.name for f in fields(klass)}
             for key in part:
                 if key not in allowed:
-                    raise ConfigError(f"unknown key {name}.{key}")
+                    raise ConfigError(f"unknown key {name}.{_short(str(key))}")
             sections[name] = klass(**part)
         config = cls(**sections)
         validate(config)
@@ -118,7 +119,14 @@ class Config:
         try:
             raw = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
+            raise ConfigError(
+                f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        except ValueError as exc:
+            # An integer of more than 4300 digits: Python refuses to convert it.
+            raise ConfigError(f"invalid JSON: {_short(str(exc))}") from None
+        except RecursionError:
+            raise ConfigError("invalid JSON: nested too deeply") from None
         return cls.from_dict(raw)
 
     @classmethod
@@ -126,8 +134,16 @@ class Config:
         """Read and validate a JSON configuration file."""
         try:
             text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"cannot read {path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                f"offset {exc.start})"
+            ) from None
+        except ValueError as exc:
+            # A path holding a NUL byte or an unencodable character cannot name a file.
+            raise ConfigError(f"cannot read {str(path)!r}: {exc}") from None
         try:
             return cls.from_json(text)
         except ConfigError as exc:
@@ -141,10 +157,10 @@ class Config:
         """Return a validated copy with `section.key` set to value."""
         section, _, key = dotted.partition(".")
         if section not in ("data", "model", "train") or not key:
-            raise ConfigError(f"unknown key {dotted!r} (use section.key, e.g. train.lr)")
+            raise ConfigError(f"unknown key {_show(dotted)} (use section.key, e.g. train.lr)")
         raw = self.to_dict()
         if key not in raw[section]:
-            raise ConfigError(f"unknown key {dotted}")
+            raise ConfigError(f"unknown key {_short(dotted)}")
         raw[section][key] = value
         return Config.from_dict(raw)
 
@@ -156,15 +172,34 @@ class Config:
         return len(self.data.true_weights)
 
 
+# Values quoted in messages are cut to this length: a 10,000-row list must not flood a dialog.
+_SHOW_CHARS = 60
+
+
+def _short(text: str) -> str:
+    """Text cut to _SHOW_CHARS characters."""
+    return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
+
+
+def _show(value: Any) -> str:
+    """A short repr of a user's value for an error message."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        # repr of an int past 4300 digits raises; the size is what matters to the reader.
+        return f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
+    return _short(repr(value))
+
+
 def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ConfigError(f"{name} = {value!r} is out of range: {allowed}")
+    raise ConfigError(f"{name} = {_show(value)} is out of range: {allowed}")
 
 
 def _number(name: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         _fail(name, value, f"expected {'an integer' if integer else 'a number'} in [{lo}, {hi}]")
-    if not math.isfinite(value) or not lo <= value <= hi:
+    # Range first: ints compare exactly with the float bounds, while math.isfinite would
+    # overflow on an int too large for a float. NaN fails every comparison.
+    if not lo <= value <= hi:
         _fail(name, value, f"allowed [{lo}, {hi}]")
 
 
@@ -214,6 +249,16 @@ def _validate_data(d: DataConfig) -> None:
             _fail("data.feature_columns", cols, f"a list of 1 to {MAX_FEATURES} column names")
         if len(set(cols)) != len(cols):
             _fail("data.feature_columns", cols, "names must be distinct")
+    if not d.csv_path:
+        # Synthetic rows are counted now; a CSV file's rows only once it is read (data.split).
+        n = d.n_samples if d.inline_features is None else len(d.inline_features)
+        n_train = n - round(n * d.val_fraction)
+        if n_train < 2:
+            _fail(
+                "data.val_fraction",
+                d.val_fraction,
+                f"{n} samples leave {n_train} for training; at least 2 are needed",
+            )
 
 
 def _validate_model(m: ModelConfig) -> None:
@@ -248,6 +293,7 @@ def _validate_train(t: TrainConfig) -> None:
     _number("train.epochs", t.epochs, 1, 100_000_000, integer=True)
     _flag("train.shuffle", t.shuffle)
     _choice("train.loss", t.loss, LOSSES)
+    _choice("train.device", t.device, DEVICES)
 
 
 def validate(config: Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
@@ -26,6 +27,11 @@ _CHUNK_CHARS = 1 << 22
 _SLOW_CHUNK_VALUES = 1 << 20
 # One physical line with its ending; csv and io (newline="") end lines at \r\n, \r or \n only.
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+# Control characters no text file holds (tab, line feed, vertical tab, form feed and carriage
+# return are allowed): decoded text that contains them is binary data.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+# A quoted cell, so the delimiter sniffer does not count the delimiters inside it.
+_QUOTED = re.compile(r'"[^"]*"')
 
 
 # eq=False: the generated __eq__/__hash__ would compare arrays element-wise and fail.
@@ -45,16 +51,18 @@ def read_header(path: str | Path) -> list[str]:
     where = str(path)
     # Only the start of the file is read, so choosing columns of a huge file stays instant.
     raw = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
-    if len(raw) > HEADER_PREFIX_BYTES:
-        cut = raw.rfind(b"\n", 0, HEADER_PREFIX_BYTES)
+    if len(raw) <= HEADER_PREFIX_BYTES:
+        text = _decode(raw, where)
+    else:
+        text = _decode(raw[:HEADER_PREFIX_BYTES], where, partial=True)
+        cut = text.rfind("\n")
         if cut < 0:
             raise DataError(
                 f"{where}: the first line is longer than {HEADER_PREFIX_BYTES} bytes; "
                 "this does not look like a CSV file with a header row"
             )
-        # Cutting after a newline byte never splits a UTF-8 sequence.
-        raw = raw[: cut + 1]
-    names, _, _, _ = _parse_header(_decode(raw, where), where)
+        text = text[: cut + 1]
+    names, _, _, _ = _parse_header(text, where)
     return names
 
 
@@ -101,35 +109,86 @@ def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes
         raise DataError(f"{where}: cannot read the file (permission denied)") from None
     except OSError as e:
         raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
+    except ValueError as e:
+        # A NUL byte or an unencodable character: no file can have this name.
+        raise DataError(f"{where!r}: not a usable file name ({e})") from None
 
 
-def _decode(raw: bytes, where: str) -> str:
-    """Decode UTF-8 (optional BOM), rejecting binary data with a plain message."""
+def _decode(raw: bytes, where: str, partial: bool = False) -> str:
+    """Decode UTF-8 (optional BOM), UTF-16 with a BOM, or Windows-1252; reject binary data.
+
+    partial: raw is a prefix cut anywhere, so an incomplete last character is dropped.
+    """
     if not raw:
         raise DataError(f"{where}: the file is empty")
-    # NUL never occurs in text; it marks a binary file (or UTF-16, which is not supported).
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not raw.startswith(
+        codecs.BOM_UTF32_LE
+    ):
+        # Spreadsheets' "Unicode text" export: UTF-16 with a byte-order mark.
+        return _decode_utf16(raw, where, partial)
+    # NUL never occurs in text; it marks a binary file (or UTF-32, which is not supported).
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
         raise DataError(f"{where}, line {line}: not a text CSV file (it contains NUL bytes)")
+    if partial:
+        cut = raw.rfind(b"\n")
+        if cut < 0:
+            # No line ends in the prefix: the caller reports the overlong first line.
+            return raw.decode("utf-8", "replace")
+        # Cutting after a newline byte never splits a UTF-8 or Windows-1252 character.
+        raw = raw[: cut + 1]
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
+        error = e
+    # Not UTF-8: a spreadsheet saved in the Windows code page (accents in column names) still
+    # loads, but bytes that are control characters there mean binary data.
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and not _CONTROL.search(text):
+        return text
+    line = raw.count(b"\n", 0, error.start) + 1
+    raise DataError(
+        f"{where}, line {line}: not a text CSV file "
+        f"(byte 0x{raw[error.start]:02x} at offset {error.start} is not valid UTF-8)"
+    ) from None
+
+
+def _decode_utf16(raw: bytes, where: str, partial: bool) -> str:
+    """Decode UTF-16 with a byte-order mark (which is dropped)."""
+    decoder = codecs.getincrementaldecoder("utf-16")()
+    try:
+        text = decoder.decode(raw, final=not partial)
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].decode("utf-16", "replace").count("\n") + 1
         raise DataError(
             f"{where}, line {line}: not a text CSV file "
-            f"(byte 0x{raw[e.start]:02x} at offset {e.start} is not valid UTF-8)"
+            f"(the bytes at offset {e.start} are not valid UTF-16)"
         ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise DataError(f"{where}, line {line}: not a text CSV file (it contains NUL characters)")
+    return text
 
 
-def _sniff_delimiter(line: str) -> str:
-    """Comma unless the header line has none but has semicolons or tabs (European / TSV exports)."""
-    if "," in line:
+def _sniff_delimiter(header: str, row: str | None = None) -> str:
+    """Comma unless the header line has none but has semicolons or tabs (European / TSV exports).
+
+    When the header holds several candidates (a name with a comma in a semicolon-separated
+    file), the one that splits the first data row into as many cells as the header wins.
+    """
+    header = _QUOTED.sub("", header)  # '"price, EUR";qty' is semicolon-separated
+    candidates = [d for d in (",", ";", "\t") if d in header]
+    if len(candidates) > 1 and row is not None:
+        row = _QUOTED.sub("", row)
+        candidates = [d for d in candidates if header.count(d) == row.count(d)] or candidates
+    if not candidates or "," in candidates:
         return ","
-    semicolons, tabs = line.count(";"), line.count("\t")
-    if semicolons or tabs:
-        return ";" if semicolons >= tabs else "\t"
-    return ","
+    return ";" if header.count(";") >= header.count("\t") else "\t"
 
 
 def _is_blank(row: list[str], delimiter: str) -> bool:
@@ -143,8 +202,8 @@ def _parse_header(text: str, where: str) -> tuple[list[str], str, int, int]:
     """Return names, delimiter, the header's last line number and where the data text starts."""
     if not text or text.isspace():
         raise DataError(f"{where}: the file is empty (no header row)")
-    first = next(line for line in _lines(text) if line.strip())
-    delimiter = _sniff_delimiter(first)
+    lines = (line for line in _lines(text) if line.strip())
+    delimiter = _sniff_delimiter(next(lines), next(lines, None))
     consumed = 0
 
     def counted() -> Iterator[str]:

@@ -12,7 +12,11 @@ from core.errors import DataError
 
 @dataclass
 class Dataset:
-    """Train/validation arrays (float64) plus what is needed to report in original units."""
+    """Train/validation arrays plus what is needed to report in original units.
+
+    Features are in the model's dtype (a float32 model trains on float32 data: half the memory
+    and no copy in the engine); targets are float64.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -62,35 +66,68 @@ class Dataset:
         return np.append(self.true_weights, self.true_bias or 0.0)
 
 
-def _synthetic_features(cfg: DataConfig, rng: np.random.Generator) -> np.ndarray:
-    d = len(cfg.true_weights)
-    if cfg.inline_features is not None:
-        return np.asarray(cfg.inline_features, dtype=np.float64)
-    n = cfg.n_samples
+# float64 values generated per chunk of synthetic rows: bounds the temporaries to 8 MB.
+_GEN_CHUNK_VALUES = 1 << 20
+
+
+def _draw(cfg: DataConfig, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Independent feature draws of unit variance (normal or uniform), float64."""
     if cfg.feature_distribution == "uniform":
         # Unit variance, like the normal case, so the two are comparable.
-        z = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=(n, d))
-        common = rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=(n, 1))
-    else:
-        z = rng.standard_normal((n, d))
-        common = rng.standard_normal((n, 1)) if cfg.feature_correlation > 0 else None
-    rho = cfg.feature_correlation
-    if rho > 0 and d > 1:
-        # A shared component gives every pair of features correlation rho, unit variance kept.
-        z *= np.sqrt(1.0 - rho)
-        z += np.sqrt(rho) * common
-    return z
+        return rng.uniform(-np.sqrt(3.0), np.sqrt(3.0), size=shape)
+    return rng.standard_normal(shape)
 
 
-def synthetic(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Return X and y = X w + b + noise, reproducible from cfg.seed."""
+def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+    """Return X (in dtype) and y = X w + b + noise (float64), reproducible from cfg.seed.
+
+    The features are generated in float64 a chunk of rows at a time and stored in dtype, so a
+    float32 model's data never exists as a float64 copy: they are the values of one big float64
+    draw, rounded to dtype. y comes from the stored features, so without noise the data the
+    model sees lies exactly on the true line.
+    """
     rng = np.random.default_rng([cfg.seed, 1])
-    x = _synthetic_features(cfg, rng)
     w = np.asarray(cfg.true_weights, dtype=np.float64)
-    y = x @ w + cfg.true_bias
+    if cfg.inline_features is not None:
+        x = np.asarray(cfg.inline_features, dtype=np.float64).astype(dtype)
+        y = x @ w + cfg.true_bias
+    else:
+        n, d = cfg.n_samples, w.size
+        x = np.empty((n, d), dtype=dtype)
+        y = np.empty(n)
+        rho = cfg.feature_correlation
+        # The stream holds every row's features, then a shared component (always drawn for
+        # uniform features, for normal ones only with a correlation), then the noise.
+        shared = cfg.feature_distribution == "uniform" or rho > 0
+        mix = rho > 0 and d > 1
+        rows = max(1, _GEN_CHUNK_VALUES // d)
+        common = None
+        if mix:
+            # The shared component follows all the features in the stream: skip ahead to it
+            # once, then come back for the features (twice the draws, none of the memory).
+            start = rng.bit_generator.state
+            for lo in range(0, n, rows):
+                _draw(cfg, rng, (min(rows, n - lo), d))
+            common = _draw(cfg, rng, (n, 1))
+            after = rng.bit_generator.state
+            rng.bit_generator.state = start
+        for lo in range(0, n, rows):
+            z = _draw(cfg, rng, (min(rows, n - lo), d))
+            if mix:
+                # A shared component gives every pair of features correlation rho, unit
+                # variance kept.
+                z *= np.sqrt(1.0 - rho)
+                z += np.sqrt(rho) * common[lo : lo + rows]
+            x[lo : lo + rows] = z
+            y[lo : lo + rows] = x[lo : lo + rows] @ w  # float32 rows promote to float64
+        y += cfg.true_bias
+        if mix:
+            rng.bit_generator.state = after
+        elif shared:
+            _draw(cfg, rng, (n, 1))  # drawn and unused, as ever: the noise stays the same
     if cfg.noise_std > 0:
         y += cfg.noise_std * rng.standard_normal(x.shape[0])
-    return np.ascontiguousarray(x), y
+    return x, y
 
 
 def split(
@@ -103,15 +140,38 @@ def split(
         return x, y, x[:0], y[:0]
     if n - n_val < 2:
         raise DataError(
-            f"val_fraction {val_fraction} leaves {n - n_val} training row(s) of {n}; need 2"
+            f"data.val_fraction = {val_fraction} leaves {n - n_val} training row(s) of {n}; "
+            "at least 2 are needed"
         )
     order = np.random.default_rng([seed, 4]).permutation(n)
     val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
     return x[train], y[train], x[val], y[val]
 
 
-def make_dataset(cfg: DataConfig) -> Dataset:
-    """Build the dataset a configuration describes (synthetic or CSV)."""
+# Rows per chunk when scanning columns: bounds the temporaries to a few MB for any data size.
+_CHUNK_ROWS = 65_536
+
+
+def column_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and (population) standard deviation, without overflow or big temporaries."""
+    n, d = x.shape
+    # Dividing by each column's peak magnitude first keeps squares of values near 1e200 finite.
+    peak = np.maximum(x.max(axis=0), -x.min(axis=0)) if n else np.ones(d)
+    peak[~(peak > 0.0)] = 1.0
+    total = np.zeros(d)
+    for lo in range(0, n, _CHUNK_ROWS):
+        total += (x[lo : lo + _CHUNK_ROWS] / peak).sum(axis=0)
+    mean = total / max(n, 1)
+    squares = np.zeros(d)
+    for lo in range(0, n, _CHUNK_ROWS):
+        z = x[lo : lo + _CHUNK_ROWS] / peak
+        z -= mean
+        squares += np.einsum("ij,ij->j", z, z)
+    return mean * peak, np.sqrt(squares / max(n, 1)) * peak
+
+
+def make_dataset(cfg: DataConfig, dtype: str = "float64") -> Dataset:
+    """Build the dataset a configuration describes (synthetic or CSV), features in dtype."""
     if cfg.csv_path:
         from core.csvdata import load_csv
 
@@ -121,7 +181,11 @@ def make_dataset(cfg: DataConfig) -> Dataset:
         true_w, true_b = None, None
         source = str(cfg.csv_path)
     else:
-        x, y = synthetic(cfg)
+        # Generated features have unit scale, so they may go straight into dtype; inline rows
+        # to standardise (like a file's) are standardised in float64 first, where large
+        # offsets cost no precision.
+        inline_std = cfg.inline_features is not None and cfg.standardize
+        x, y = synthetic(cfg, "float64" if inline_std else dtype)
         names = [f"x{i + 1}" for i in range(x.shape[1])]
         target = "y"
         true_w, true_b = np.asarray(cfg.true_weights, dtype=np.float64), float(cfg.true_bias)
@@ -131,12 +195,13 @@ def make_dataset(cfg: DataConfig) -> Dataset:
     shift, scale = np.zeros(d), np.ones(d)
     if cfg.standardize:
         # Statistics from the training rows only, so validation stays unseen.
-        shift = x_tr.mean(axis=0)
-        scale = x_tr.std(axis=0)
+        shift, scale = column_mean_std(x_tr)
         scale[scale == 0.0] = 1.0
-        x_tr = (x_tr - shift) / scale
-        x_va = (x_va - shift) / scale
-    return Dataset(
+        # In place: x_tr and x_va are this function's own arrays (generated, read or split).
+        for part in (x_tr, x_va):
+            part -= shift
+            part /= scale
+    ds = Dataset(
         x_train=np.ascontiguousarray(x_tr),
         y_train=np.ascontiguousarray(y_tr),
         x_val=np.ascontiguousarray(x_va),
@@ -149,6 +214,53 @@ def make_dataset(cfg: DataConfig) -> Dataset:
         scale=scale,
         source=source,
     )
+    if ds.x_train.dtype != np.dtype(dtype):
+        # Checked before the cast, which would turn values float32 cannot hold into inf.
+        check_magnitudes(ds, dtype)
+        ds.x_train = ds.x_train.astype(dtype)
+        ds.x_val = ds.x_val.astype(dtype)
+    return ds
+
+
+# Largest |value| a model of each dtype trains on: squared residuals summed over a batch (or
+# over 10^7 rows for the statistics) must stay far from overflow (float32 holds 3.4e38). Its
+# inverse is the smallest nonzero peak a column may have: smaller values underflow in squares
+# and give weights in original units too large to hold.
+MAX_MAGNITUDE = {"float32": 1e15, "float64": 1e100}
+
+
+def check_magnitudes(ds: Dataset, dtype: str) -> None:
+    """Raise DataError naming a column whose values are too large or too small for the dtype."""
+    limit = MAX_MAGNITUDE[dtype]
+    where = ds.source if ds.source != "synthetic" else "data"
+    hint = "rescale the data" + (" or use model.dtype float64" if dtype == "float32" else "")
+    columns = [(ds.x_train, ds.feature_names), (ds.y_train[:, None], [ds.target_name])]
+    columns += [(ds.x_val, ds.feature_names), (ds.y_val[:, None], [ds.target_name])]
+    if ds.standardized:
+        # Weights go back to original units in float64, through the column scale: a spread of
+        # 1e-300 would turn any weight into inf there, whatever the model's dtype.
+        wide = MAX_MAGNITUDE["float64"]
+        reach, spread = np.abs(ds.shift) + ds.scale, ds.scale
+        for k in np.flatnonzero(~((reach <= wide) & (spread >= 1.0 / wide))):
+            what = f"reaches {reach[k]:.3g}" if reach[k] > wide else f"varies by {spread[k]:.3g}"
+            raise DataError(
+                f"{where}: column {ds.feature_names[k]!r} {what}, outside what can be converted "
+                f"back from standardised units (magnitudes {1 / wide:g} to {wide:g}); "
+                "rescale the data"
+            )
+    for values, names in columns:
+        if values.shape[0] == 0:
+            continue
+        # max and min make no temporary copy (np.abs would, 800 MB for 10^8 values).
+        peak = np.maximum(values.max(axis=0), -values.min(axis=0))
+        units = " after standardising" if ds.standardized and names is ds.feature_names else ""
+        for k in np.flatnonzero(~((peak <= limit) & ((peak == 0.0) | (peak >= 1.0 / limit)))):
+            what = "reaches" if peak[k] > 1.0 else "peaks at"
+            raise DataError(
+                f"{where}: column {names[k]!r} {what} {float(peak[k]):.3g}{units}, outside what "
+                f"model.dtype {dtype} trains on safely (magnitudes {1 / limit:g} to {limit:g}); "
+                f"{hint}"
+            )
 
 
 def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray | None:

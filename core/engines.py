@@ -4,9 +4,10 @@
 - scratch: tensors with requires_grad, autograd, an in-place update under no_grad (seeds 000, 004).
 - module:  nn.Linear, nn.MSELoss and torch.optim (seeds 001, 002, 003, 004).
 
-Each engine owns its copy of the training rows in its own dtype, runs a number of minibatches
-in a tight loop and writes every step's loss and post-update parameters into caller-provided
-NumPy buffers, so per-step bookkeeping costs almost nothing.
+Each engine holds the training rows in its own dtype (sharing the caller's array when the dtype
+already matches), runs a number of minibatches in a tight loop and writes every step's loss and
+post-update parameters into caller-provided NumPy buffers, so per-step bookkeeping costs almost
+nothing. The torch engines run on the CPU or a CUDA device (EngineSpec.device).
 """
 
 from __future__ import annotations
@@ -16,12 +17,44 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import ConfigError
 from core.optim import (
     Hyper,
     apply_torch_hyper,
     make_hand_optimizer,
     make_torch_optimizer,
 )
+
+# Data larger than this is gathered batch by batch in each epoch's order: a whole-epoch copy
+# outgrows the caches and costs more than it saves. Smaller data is gathered once per epoch, so
+# each batch is a slice (the per-step cost that matters for batches of ten rows).
+GATHER_EPOCH_BYTES = 16 * 2**20
+
+
+def gathers_per_batch(n_rows: int, row_bytes: int) -> bool:
+    """Whether an engine gathers each batch's rows itself instead of the epoch's at once."""
+    return n_rows * row_bytes > GATHER_EPOCH_BYTES
+
+
+def resolve_device(requested: str, implementation: str) -> str:
+    """The device a run uses: "cpu" or "cuda" (auto: CUDA when torch sees a device)."""
+    if implementation == "numpy" or requested == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        build = (
+            "a CPU-only build"
+            if torch.version.cuda is None
+            else f"built for CUDA {torch.version.cuda}"
+        )
+        raise ConfigError(
+            f"train.device = 'cuda' is not available: torch {torch.__version__} ({build}) sees no "
+            "CUDA device; use auto or cpu"
+        )
+    return "cpu"
 
 
 @dataclass
@@ -34,6 +67,7 @@ class EngineSpec:
     loss_scale: float = 1.0  # 1 for mse, 0.5 for half_mse (the seeds' squared_loss)
     l2_penalty: float = 0.0
     dtype: str = "float32"
+    device: str = "cpu"  # resolved: "cpu" or "cuda" (resolve_device); numpy ignores it
 
 
 class Engine(ABC):
@@ -81,20 +115,30 @@ class NumpyEngine(Engine):
     def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
         super().__init__(x, y, theta0, spec)
         dt = np.dtype(spec.dtype)
-        # The bias is a weight on a constant column: one matrix product gives both gradients.
-        xa = np.hstack([x, np.ones((self.n, 1))]) if spec.fit_bias else x
-        self.xa = np.ascontiguousarray(xa, dtype=dt)
-        self.y = np.ascontiguousarray(y, dtype=dt)
         self.p = self.d + 1 if spec.fit_bias else self.d
+        if spec.fit_bias:
+            # The bias is a weight on a constant column: one matrix product gives both
+            # gradients. Built in place, so no float64 copy of float32 data is ever made.
+            self.xa = np.empty((self.n, self.p), dtype=dt)
+            self.xa[:, : self.d] = x
+            self.xa[:, self.d] = 1.0
+        else:
+            self.xa = np.ascontiguousarray(x, dtype=dt)
+        self.y = np.ascontiguousarray(y, dtype=dt)
+        self._per_batch = gathers_per_batch(self.n, self.p * dt.itemsize)
+        self._idx: np.ndarray | None = None
         self.theta = np.array(theta0[: self.p], dtype=dt)
         self.opt = make_hand_optimizer(spec.optimizer, [self.theta], spec.hyper)
         self.xs, self.ys = self.xa, self.y
         self._rows = np.empty((0, self.p), dtype=dt)
 
     def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Gather the epoch's rows once, so each batch is a cheap contiguous slice."""
+        """Gather the epoch's rows once (each batch is then a slice), or note the order."""
+        self._idx = None
         if order is None:
             self.xs, self.ys = self.xa, self.y
+        elif self._per_batch:
+            self.xs, self.ys, self._idx = self.xa, self.y, order
         else:
             self.xs, self.ys = self.xa[order], self.y[order]
 
@@ -102,7 +146,7 @@ class NumpyEngine(Engine):
         self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
     ) -> None:
         """Run minibatch steps with hand-derived gradients."""
-        xs, ys, th, n, p = self.xs, self.ys, self.theta, self.n, self.p
+        xs, ys, th, n, p, idx = self.xs, self.ys, self.theta, self.n, self.p, self._idx
         c, l2 = self.spec.loss_scale, self.spec.l2_penalty
         opt_step = self.opt.step
         # Plain SGD inline: the same arithmetic as HandSGD (p -= lr * g) without a call per step.
@@ -119,9 +163,15 @@ class NumpyEngine(Engine):
                 hi = lo + batch_size
                 if hi > n:
                     hi = n
-                xb = xs[lo:hi]
-                r = xb @ th
-                r -= ys[lo:hi]
+                if idx is None:
+                    xb = xs[lo:hi]
+                    r = xb @ th
+                    r -= ys[lo:hi]
+                else:
+                    rows_k = idx[lo:hi]
+                    xb = xs.take(rows_k, axis=0)
+                    r = xb @ th
+                    r -= ys.take(rows_k)
                 m = hi - lo
                 losses[k] = (r @ r) * (c / m)
                 g = xb.T @ r
@@ -165,7 +215,12 @@ def _torch_dtype(name: str):
 
 
 class _TorchEngine(Engine):
-    """Shared by the torch engines: the rows as tensors, gathered once per epoch."""
+    """Shared by the torch engines: rows as tensors on the device, in each epoch's order.
+
+    On the CPU, each step's loss and parameters are read through NumPy views of the tensors.
+    On a CUDA device, reading them would wait for the device at every step; they are copied
+    into device buffers instead and brought to the host once per run() call.
+    """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
         import torch
@@ -173,17 +228,46 @@ class _TorchEngine(Engine):
         super().__init__(x, y, theta0, spec)
         self.torch = torch
         self.dt = _torch_dtype(spec.dtype)
-        self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.dt)
-        self.y = torch.from_numpy(np.ascontiguousarray(y)).to(self.dt).reshape(-1, 1)
+        self.device = torch.device(spec.device)
+        # as_tensor shares the caller's array when dtype and device already match.
+        self.x = torch.as_tensor(np.ascontiguousarray(x), dtype=self.dt, device=self.device)
+        self.y = torch.as_tensor(
+            np.ascontiguousarray(y), dtype=self.dt, device=self.device
+        ).reshape(-1, 1)
         self.xs, self.ys = self.x, self.y
+        self._idx = None
+        self._per_batch = gathers_per_batch(self.n, self.x.element_size() * (self.d + 1))
+        self._host_views = self.device.type == "cpu"
 
     def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Gather the epoch's rows once (far cheaper per step than a DataLoader)."""
+        """Gather the epoch's rows once (far cheaper per step than a DataLoader) or, for large
+        data, keep the order as an index tensor and gather each batch when it runs."""
+        self._idx = None
         if order is None:
             self.xs, self.ys = self.x, self.y
+            return
+        idx = self.torch.from_numpy(order).to(self.device)
+        if self._per_batch:
+            self.xs, self.ys, self._idx = self.x, self.y, idx
         else:
-            idx = self.torch.from_numpy(order)
-            self.xs, self.ys = self.x[idx], self.y[idx]
+            self.xs = self.torch.index_select(self.x, 0, idx)
+            self.ys = self.torch.index_select(self.y, 0, idx)
+
+    def _tensor(self, values: np.ndarray):
+        return self.torch.as_tensor(
+            np.asarray(values, dtype=np.float64), dtype=self.dt, device=self.device
+        )
+
+    def _buffers(self, count: int):
+        """Device buffers for count steps' losses and parameters (non-CPU devices)."""
+        torch = self.torch
+        losses = torch.empty(count, dtype=self.dt, device=self.device)
+        params = torch.zeros((count, self.d + 1), dtype=self.dt, device=self.device)
+        return losses, params
+
+    def _to_host(self, count: int, buffers, losses: np.ndarray, params: np.ndarray) -> None:
+        losses[:count] = buffers[0].cpu().numpy()
+        params[:count] = buffers[1].cpu().numpy()
 
 
 class ScratchEngine(_TorchEngine):
@@ -193,13 +277,14 @@ class ScratchEngine(_TorchEngine):
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
         super().__init__(x, y, theta0, spec)
-        torch, dt = self.torch, self.dt
-        self.w = torch.tensor(theta0[: self.d], dtype=dt).reshape(-1, 1).requires_grad_(True)
-        self.b = torch.tensor(theta0[self.d :], dtype=dt).requires_grad_(spec.fit_bias)
+        w0 = self._tensor(theta0[: self.d]).reshape(-1, 1)
+        self.w = w0.clone().requires_grad_(True)
+        self.b = self._tensor(theta0[self.d :]).clone().requires_grad_(spec.fit_bias)
         self.tensors = [self.w, self.b] if spec.fit_bias else [self.w]
-        # NumPy views share memory with the parameters: recording a step is a cheap copy.
-        self.w_view = self.w.detach().numpy().reshape(-1)
-        self.b_view = self.b.detach().numpy()
+        if self._host_views:
+            # NumPy views share memory with the parameters: recording a step is a cheap copy.
+            self.w_view = self.w.detach().numpy().reshape(-1)
+            self.b_view = self.b.detach().numpy()
         self.opt = self._make_optimizer()
 
     def _make_optimizer(self):
@@ -211,19 +296,30 @@ class ScratchEngine(_TorchEngine):
     ) -> None:
         """Run minibatch steps: forward, loss, backward, hand update under no_grad."""
         torch = self.torch
-        xs, ys, w, b, n, d = self.xs, self.ys, self.w, self.b, self.n, self.d
+        xs, ys, w, b, n, d, idx = self.xs, self.ys, self.w, self.b, self.n, self.d, self._idx
+        index_select = torch.index_select
         c, l2, fit_bias = self.spec.loss_scale, self.spec.l2_penalty, self.spec.fit_bias
         tensors, opt_step = self.tensors, self.opt.step
-        w_view, b_view = self.w_view, self.b_view
-        if not fit_bias:
-            params[:count, d] = 0.0
+        host = self._host_views
+        if host:
+            w_view, b_view = self.w_view, self.b_view
+            if not fit_bias:
+                params[:count, d] = 0.0
+        else:
+            buffers = self._buffers(count)
+            loss_buf, param_buf = buffers
         lo = start * batch_size
         for k in range(count):
             hi = min(lo + batch_size, n)
-            y_hat = xs[lo:hi] @ w
+            if idx is None:
+                xb, yb = xs[lo:hi], ys[lo:hi]
+            else:
+                rows = idx[lo:hi]
+                xb, yb = index_select(xs, 0, rows), index_select(ys, 0, rows)
+            y_hat = xb @ w
             if fit_bias:
                 y_hat = y_hat + b
-            loss = ((y_hat - ys[lo:hi]) ** 2).mean()
+            loss = ((y_hat - yb) ** 2).mean()
             if c != 1.0:
                 loss = loss * c
             if l2:
@@ -233,26 +329,35 @@ class ScratchEngine(_TorchEngine):
                 opt_step([t.grad for t in tensors])
                 for t in tensors:
                     t.grad = None
-            losses[k] = loss.item()
-            params[k, :d] = w_view
-            if fit_bias:
-                params[k, d] = b_view[0]
+            if host:
+                losses[k] = loss.item()
+                params[k, :d] = w_view
+                if fit_bias:
+                    params[k, d] = b_view[0]
+            else:
+                with torch.no_grad():
+                    loss_buf[k] = loss
+                    param_buf[k, :d] = w[:, 0]
+                    if fit_bias:
+                        param_buf[k, d] = b[0]
             lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+        if not host:
+            self._to_host(count, buffers, losses, params)
 
     def params(self) -> np.ndarray:
         """Current [w..., b] as float64."""
         out = np.zeros(self.d + 1)
-        out[: self.d] = self.w_view
+        out[: self.d] = self.w.detach().cpu().numpy().reshape(-1)
         if self.spec.fit_bias:
-            out[self.d] = self.b_view[0]
+            out[self.d] = self.b.detach().cpu().numpy()[0]
         return out
 
     def set_params(self, theta: np.ndarray) -> None:
         """Overwrite parameters in place."""
         with self.torch.no_grad():
-            self.w.copy_(self.torch.tensor(theta[: self.d]).reshape(-1, 1))
+            self.w.copy_(self._tensor(theta[: self.d]).reshape(-1, 1))
             if self.spec.fit_bias:
-                self.b.copy_(self.torch.tensor(theta[self.d :]))
+                self.b.copy_(self._tensor(theta[self.d :]))
 
     def set_hyper(self, hyper: Hyper) -> None:
         """Change hyper-parameters."""
@@ -273,55 +378,77 @@ class ModuleEngine(_TorchEngine):
         from torch import nn
 
         super().__init__(x, y, theta0, spec)
-        self.net = nn.Linear(self.d, 1, bias=spec.fit_bias, dtype=self.dt)
+        self.net = nn.Linear(self.d, 1, bias=spec.fit_bias, dtype=self.dt, device=self.device)
         self.loss_fn = nn.MSELoss()
         self.set_params(theta0)
-        self.w_view = self.net.weight.detach().numpy().reshape(-1)
-        self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
+        if self._host_views:
+            self.w_view = self.net.weight.detach().numpy().reshape(-1)
+            self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
         self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
 
     def run(
         self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
     ) -> None:
         """Run minibatch steps: zero_grad, forward, loss, backward, step."""
-        xs, ys, n, d = self.xs, self.ys, self.n, self.d
+        xs, ys, n, d, idx = self.xs, self.ys, self.n, self.d, self._idx
         net, loss_fn, opt = self.net, self.loss_fn, self.opt
-        c, l2 = self.spec.loss_scale, self.spec.l2_penalty
-        w_view, b_view = self.w_view, self.b_view
-        if b_view is None:
-            params[:count, d] = 0.0
+        # index_select: a third of the cost of xs[rows] (advanced indexing) per batch here.
+        index_select = self.torch.index_select
+        c, l2, fit_bias = self.spec.loss_scale, self.spec.l2_penalty, self.spec.fit_bias
+        host = self._host_views
+        if host:
+            w_view, b_view = self.w_view, self.b_view
+            if not fit_bias:
+                params[:count, d] = 0.0
+        else:
+            buffers = self._buffers(count)
+            loss_buf, param_buf = buffers
+            weight, bias = net.weight, net.bias
         lo = start * batch_size
         for k in range(count):
             hi = min(lo + batch_size, n)
+            if idx is None:
+                xb, yb = xs[lo:hi], ys[lo:hi]
+            else:
+                rows = idx[lo:hi]
+                xb, yb = index_select(xs, 0, rows), index_select(ys, 0, rows)
             opt.zero_grad()
-            loss = loss_fn(net(xs[lo:hi]), ys[lo:hi])
+            loss = loss_fn(net(xb), yb)
             if c != 1.0:
                 loss = loss * c
             if l2:
                 loss = loss + l2 * sum((t**2).sum() for t in net.parameters())
             loss.backward()
             opt.step()
-            losses[k] = loss.item()
-            params[k, :d] = w_view
-            if b_view is not None:
-                params[k, d] = b_view[0]
+            if host:
+                losses[k] = loss.item()
+                params[k, :d] = w_view
+                if fit_bias:
+                    params[k, d] = b_view[0]
+            else:
+                with self.torch.no_grad():
+                    loss_buf[k] = loss
+                    param_buf[k, :d] = weight[0]
+                    if fit_bias:
+                        param_buf[k, d] = bias[0]
             lo = hi if hi < n else 0  # wrap: a full batch repeats within one call
+        if not host:
+            self._to_host(count, buffers, losses, params)
 
     def params(self) -> np.ndarray:
         """Current [w..., b] as float64."""
         out = np.zeros(self.d + 1)
-        out[: self.d] = self.net.weight.detach().numpy().reshape(-1)
+        out[: self.d] = self.net.weight.detach().cpu().numpy().reshape(-1)
         if self.spec.fit_bias:
-            out[self.d] = float(self.net.bias.detach().numpy()[0])
+            out[self.d] = float(self.net.bias.detach().cpu().numpy()[0])
         return out
 
     def set_params(self, theta: np.ndarray) -> None:
         """Overwrite parameters in place (views and optimizer keep pointing at them)."""
-        torch = self.torch
-        with torch.no_grad():
-            self.net.weight.copy_(torch.tensor(theta[: self.d]).reshape(1, -1))
+        with self.torch.no_grad():
+            self.net.weight.copy_(self._tensor(theta[: self.d]).reshape(1, -1))
             if self.spec.fit_bias:
-                self.net.bias.copy_(torch.tensor(theta[self.d :]))
+                self.net.bias.copy_(self._tensor(theta[self.d :]))
 
     def set_hyper(self, hyper: Hyper) -> None:
         """Change hyper-parameters, keeping the optimizer's state."""

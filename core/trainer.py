@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
 from core.analysis import SufficientStats, least_squares, max_stable_lr
 from core.config import Config
-from core.data import Dataset, epoch_order, make_dataset
-from core.engines import Engine, EngineSpec, make_engine
+from core.data import Dataset, check_magnitudes, epoch_order, make_dataset
+from core.engines import Engine, EngineSpec, make_engine, resolve_device
+from core.errors import DataError
 from core.history import History
 from core.optim import Hyper
 from core.snapshot import Snapshot
 
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
+# Whatever the first loss, a loss above this explodes: the parameters that give it are still
+# small enough for every float64 statistic computed from them to stay finite.
+MAX_LOSS = {"float32": 1e36, "float64": 1e250}
 CHUNK = 256  # steps per engine call: amortises bookkeeping, keeps command latency low
 # Snapshots run ~30 times a second on the training thread: a minibatch gradient over more rows
 # than this is estimated from an evenly strided subset of the batch (exact up to this size).
 MAX_GRAD_ROWS = 65_536
+# Training sets of at least this many rows have their next epoch's order drawn in advance.
+PREFETCH_ROWS = 1 << 18
 
 
 def hyper_from(config: Config) -> Hyper:
@@ -63,13 +71,24 @@ class Trainer:
         theta0: np.ndarray | None = None,
     ) -> None:
         self.config = config.copy()
-        self.dataset = dataset if dataset is not None else make_dataset(self.config.data)
-        ds, t, m = self.dataset, self.config.train, self.config.model
-        self.loss_kind = t.loss
-        self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
-        self.val_stats = (
-            SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
+        t, m = self.config.train, self.config.model
+        # Refused here, not at validation: a configuration asking for CUDA stays valid on a
+        # machine without it (it is read, shown and saved); only training on it is impossible.
+        # First, before the data is made: no need to generate ten million rows to say so.
+        self.device = resolve_device(t.device, t.implementation)
+        self.dataset = (
+            dataset if dataset is not None else make_dataset(self.config.data, dtype=m.dtype)
         )
+        ds = self.dataset
+        check_magnitudes(ds, m.dtype)
+        self.loss_kind = t.loss
+        try:
+            self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
+            self.val_stats = (
+                SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
+            )
+        except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
+            raise DataError(f"{ds.source}: {exc}") from None
         d = ds.n_features
         self.theta0 = (
             np.asarray(theta0, dtype=np.float64).copy()
@@ -86,6 +105,7 @@ class Trainer:
             loss_scale=0.5 if t.loss == "half_mse" else 1.0,
             l2_penalty=t.l2_penalty,
             dtype=m.dtype,
+            device=self.device,
         )
         self.engine: Engine = make_engine(
             t.implementation, ds.x_train, ds.y_train, self.theta0, spec
@@ -107,6 +127,7 @@ class Trainer:
         self._last_theta = self.theta0.copy()
         self._fresh_engine = True
         self._order_cache: tuple[int, np.ndarray | None] = (-1, None)
+        self._next_order: tuple[int, Future[np.ndarray | None]] | None = None
         self._record_epoch_zero()
 
     # ---- derived facts -------------------------------------------------------------
@@ -171,9 +192,25 @@ class Trainer:
     def _order(self, epoch: int) -> np.ndarray | None:
         # Cached: drawing a large epoch's permutation again for every snapshot costs ~ms.
         if self._order_cache[0] != epoch:
-            order = epoch_order(self.dataset.n_train, self.config.data.seed, epoch, self._shuffle)
+            ahead = self._next_order
+            if ahead is not None and ahead[0] == epoch:
+                order = ahead[1].result()
+            else:
+                order = epoch_order(
+                    self.dataset.n_train, self.config.data.seed, epoch, self._shuffle
+                )
             self._order_cache = (epoch, order)
         return self._order_cache[1]
+
+    def _prefetch_order(self, epoch: int) -> None:
+        # A million-row permutation costs ~30 ms, 8% of an epoch at batch 1024; NumPy draws it
+        # without the GIL, so it is drawn on a helper thread while this epoch trains.
+        n = self.dataset.n_train
+        if n < PREFETCH_ROWS or not self._shuffle or epoch >= self.config.train.epochs:
+            return
+        if self._next_order is None or self._next_order[0] != epoch:
+            seed = self.config.data.seed
+            self._next_order = (epoch, _order_pool().submit(epoch_order, n, seed, epoch, True))
 
     def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
         """Full-batch gradient [w..., b] of the training objective, in trained units."""
@@ -239,6 +276,7 @@ class Trainer:
             if self.batch_in_epoch == 0:
                 self._fresh_engine = False
                 self.engine.begin_epoch(self._order(self.epoch))
+                self._prefetch_order(self.epoch + 1)
             k = min(n - done, self.n_batches - self.batch_in_epoch, CHUNK)
             t0 = time.perf_counter()
             self.engine.run(self.batch_in_epoch, k, self.batch_size, self._losses, self._params)
@@ -302,6 +340,7 @@ class Trainer:
         if self.first_loss is None and k:
             self.first_loss = float(losses[0])
         limit = EXPLODE_FACTOR * max(self.first_loss or 0.0, 1e-12) + 1e3
+        limit = min(limit, MAX_LOSS[self.config.model.dtype])
         bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
         keep = int(np.argmax(bad)) if bad.any() else k
         if keep:
@@ -425,6 +464,12 @@ class Trainer:
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )
+
+
+@functools.cache
+def _order_pool() -> ThreadPoolExecutor:
+    """One helper thread, shared by every trainer, that draws epoch orders ahead of time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")
 
 
 def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:

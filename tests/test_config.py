@@ -91,3 +91,76 @@ def test_load_reports_bad_files(tmp_path):
 def test_unknown_preset_lists_known_names():
     with pytest.raises(ConfigError, match="d2l-scratch"):
         get_preset("nope")
+
+
+# ---- hardening: what fuzzing found -----------------------------------------------
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**5000), 2**64], ids=["1e400", "-1e5000", "2^64"])
+def test_huge_integers_are_out_of_range_not_a_crash(value):
+    with pytest.raises(ConfigError, match=r"train\.epochs = -?an integer of \d+ bits"):
+        make_config(train={"epochs": value})
+    with pytest.raises(ConfigError, match=r"data\.true_bias"):
+        make_config(data={"true_bias": value})
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"train": {"epochs": ' + "9" * 5000 + "}}", "invalid JSON"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"train": {"lr": 0.1,,}}', "line 1, column 22"),
+    ],
+)
+def test_json_the_parser_refuses_is_a_config_error(text, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        Config.from_json(text)
+
+
+def test_long_values_are_shortened_in_messages():
+    with pytest.raises(ConfigError) as err:
+        make_config(data={"true_weights": [1.0] * 1000})
+    assert len(str(err.value)) < 200
+    assert "data.true_weights" in str(err.value)
+
+
+def test_validation_split_must_leave_two_training_rows():
+    with pytest.raises(ConfigError, match=r"data\.val_fraction = 0\.5 .*3 samples leave 1"):
+        make_config(data={"n_samples": 3, "val_fraction": 0.5})
+    rows = [[1.0], [2.0], [3.0]]
+    with pytest.raises(ConfigError, match=r"data\.val_fraction"):
+        make_config(data={"true_weights": [1.0], "inline_features": rows, "val_fraction": 0.5})
+    make_config(data={"n_samples": 4, "val_fraction": 0.5})
+
+
+def test_load_reports_non_utf8_and_impossible_paths(tmp_path):
+    bad = tmp_path / "latin.json"
+    bad.write_bytes(b'{"train": {"loss": "\xe9"}}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        Config.load(bad)
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config.load("a\x00b.json")
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config.load(tmp_path)
+
+
+# ---- device ----------------------------------------------------------------------
+
+
+def test_device_defaults_to_auto_and_is_validated():
+    assert Config().train.device == "auto"
+    for device in ("auto", "cpu", "cuda"):
+        assert make_config(train={"device": device}).train.device == device
+    with pytest.raises(ConfigError) as err:
+        make_config(train={"device": "gpu"})
+    assert str(err.value) == "train.device = 'gpu' is out of range: one of auto, cpu, cuda"
+
+
+def test_config_files_without_a_device_still_load(tmp_path):
+    old = Config().to_dict()
+    del old["train"]["device"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    config = Config.load(path)
+    assert config.train.device == "auto"
+    assert Config.from_json(config.to_json()) == config

@@ -267,7 +267,58 @@ def test_nul_bytes_are_binary_junk(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_is_binary_junk(tmp_path: Path) -> None:
-    load_error(write(tmp_path, b"x,y\n1,2\n3,\xff\xfe4\n"), "not a text CSV file", "line 3")
+    # 0x81 is neither UTF-8 here nor a Windows-1252 character.
+    load_error(write(tmp_path, b"x,y\n1,2\n3,\x81\x8d4\n"), "not a text CSV file", "line 3")
+    # Windows-1252 decodes 0x01 to a control character: binary, not a spreadsheet export.
+    load_error(write(tmp_path, b"x,y\n1,\x01\xe9\n", "ctl.csv"), "not a text CSV file", "line 2")
+
+
+def test_windows_1252_file_loads_with_its_accents(tmp_path: Path) -> None:
+    path = write(tmp_path, "Größe;Preis (€)\n1.5;2\n3;4\n".encode("cp1252"))
+    table = load_csv(path)
+    assert table.feature_names == ["Größe"] and table.target_name == "Preis (€)"
+    np.testing.assert_array_equal(table.y, [2, 4])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_a_byte_order_mark_loads(tmp_path: Path, encoding: str) -> None:
+    text = (
+        "\ufeffé\tx2\ty\r\n1\t2\t3\r\n4\t5\t6\r\n"
+        if encoding != "utf-16"
+        else "é,x2,y\n1,2,3\n4,5,6\n"
+    )
+    path = write(tmp_path, text.encode(encoding))
+    table = load_csv(path)
+    assert table.feature_names == ["é", "x2"]
+    np.testing.assert_array_equal(table.x, [[1, 2], [4, 5]])
+    assert read_header(path) == ["é", "x2", "y"]
+
+
+def test_read_header_of_a_large_utf16_file(tmp_path: Path) -> None:
+    row = "1.25,2.5,3.75\n"
+    count = csvdata.HEADER_PREFIX_BYTES // (2 * len(row)) + 101
+    path = write(tmp_path, ("a,b,ü\n" + row * count).encode("utf-16") + b"\x00")
+    assert read_header(path) == ["a", "b", "ü"]
+
+
+def test_utf32_is_refused(tmp_path: Path) -> None:
+    load_error(write(tmp_path, GOOD.encode("utf-32")), "not a text CSV file")
+
+
+def test_names_with_commas_in_a_semicolon_file(tmp_path: Path) -> None:
+    # Spreadsheets quote such names, or not; either way the rows tell the delimiter.
+    for header in ('"price, EUR";qty;y', "price, EUR;qty;y"):
+        table = load_csv(write(tmp_path, f"{header}\n1.5;2;3\n4;5;6\n"))
+        assert table.feature_names == ["price, EUR", "qty"]
+        np.testing.assert_array_equal(table.x, [[1.5, 2], [4, 5]])
+
+
+@pytest.mark.parametrize("path", ["a\x00b.csv", "\ud800.csv"])
+def test_impossible_file_names_are_data_errors(path: str) -> None:
+    with pytest.raises(DataError, match="not a usable file name"):
+        load_csv(path)
+    with pytest.raises(DataError, match="not a usable file name"):
+        read_header(path)
 
 
 def test_random_binary_file(tmp_path: Path) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from core import engines
 from core.analysis import least_squares, ridge
 from core.config import IMPLEMENTATIONS, OPTIMIZERS, Config, make_config
 from core.data import epoch_order, make_dataset
-from core.engines import EngineSpec, make_engine
+from core.engines import EngineSpec, make_engine, resolve_device
+from core.errors import ConfigError
 from core.optim import Hyper
 from core.presets import preset_config
 from core.trainer import Trainer, initial_theta
@@ -209,3 +212,96 @@ def test_fit_bias_false_keeps_the_bias_at_zero(impl):
     assert b == 0.0
     np.testing.assert_allclose(trainer.theta(), np.append(w, 0.0), rtol=0, atol=1e-9)
     assert np.all(trainer.history.steps()[2][:, -1] == 0.0)
+
+
+# ---- devices and large-data gathering ---------------------------------------------
+
+CUDA = torch.cuda.is_available()
+
+
+def test_resolve_device():
+    assert resolve_device("cuda", "numpy") == "cpu"  # NumPy always computes on the CPU
+    assert resolve_device("cpu", "module") == "cpu"
+    assert resolve_device("auto", "scratch") == ("cuda" if CUDA else "cpu")
+
+
+@pytest.mark.skipif(CUDA, reason="this machine has a CUDA device")
+def test_cuda_without_a_device_is_refused_when_the_trainer_is_built():
+    config = make_config(train={"implementation": "module", "device": "cuda"})
+    with pytest.raises(ConfigError) as err:
+        Trainer(config)
+    assert "train.device = 'cuda' is not available" in str(err.value)
+    assert "auto or cpu" in str(err.value)
+    # The numpy implementation ignores the device; auto falls back to the CPU.
+    assert Trainer(config.with_value("train.implementation", "numpy")).device == "cpu"
+    assert Trainer(config.with_value("train.device", "auto")).device == "cpu"
+
+
+def _trajectory(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return run_to_end(config).history.steps()
+
+
+def _assert_same(a, b) -> None:
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("fit_bias", [True, False])
+@pytest.mark.parametrize("impl", ["scratch", "module"])
+def test_device_buffers_record_what_host_views_record(monkeypatch, impl, fit_bias):
+    # On a CUDA device each step is recorded into device buffers, copied once per call; the
+    # same path runs here on the CPU and must record the very same steps.
+    config = make_config(
+        data={"true_weights": [1.5, -2.0], "n_samples": 50, "seed": 4},
+        model={"fit_bias": fit_bias},
+        train={"implementation": impl, "optimizer": "momentum", "batch_size": 8, "epochs": 3},
+    )
+    views = _trajectory(config)
+    init = engines._TorchEngine.__init__
+
+    def buffered(self, *args):
+        init(self, *args)
+        self._host_views = False
+
+    monkeypatch.setattr(engines._TorchEngine, "__init__", buffered)
+    trainer = run_to_end(config)
+    assert not trainer.engine._host_views
+    _assert_same(views, trainer.history.steps())
+
+
+@pytest.mark.skipif(not CUDA, reason="no CUDA device")
+@pytest.mark.parametrize("impl", ["scratch", "module"])
+def test_cuda_follows_the_cpu(impl):
+    config = preset_config("d2l-concise-3").with_value("train.implementation", impl)
+    config = config.with_value("model.dtype", "float64").with_value("train.epochs", 1)
+    cpu = run_to_end(config.with_value("train.device", "cpu"))
+    gpu = run_to_end(config.with_value("train.device", "cuda"))
+    assert gpu.device == "cuda"
+    np.testing.assert_allclose(gpu.history.steps()[2], cpu.history.steps()[2], atol=1e-9)
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_gathering_each_batch_equals_gathering_each_epoch(monkeypatch, impl):
+    # Large data is gathered batch by batch; the steps must not change, bit for bit.
+    config = make_config(
+        data={"true_weights": [1.5, -2.0, 0.5], "n_samples": 90, "seed": 6},
+        train={"implementation": impl, "optimizer": "adam", "batch_size": 16, "epochs": 3},
+    )
+    whole = run_to_end(config)
+    assert not whole.engine._per_batch
+    monkeypatch.setattr(engines, "GATHER_EPOCH_BYTES", 0)
+    per_batch = run_to_end(config)
+    assert per_batch.engine._per_batch
+    _assert_same(whole.history.steps(), per_batch.history.steps())
+
+
+def test_float32_runs_share_the_datasets_float32_rows():
+    trainer = Trainer(make_config(train={"implementation": "module"}))
+    x = trainer.dataset.x_train
+    assert x.dtype == np.float32  # the model's dtype: no float64 copy of the features
+    assert trainer.engine.x.data_ptr() == x.ctypes.data  # and the engine makes none either
+    f64 = Trainer(make_config(model={"dtype": "float64"}))
+    assert f64.dataset.x_train.dtype == np.float64
+    # Same seed, same values, rounded to the dtype.
+    np.testing.assert_array_equal(x, f64.dataset.x_train.astype(np.float32))
+    np.testing.assert_allclose(trainer.dataset.y_train, f64.dataset.y_train, atol=1e-6)

@@ -7,8 +7,11 @@ import inspect
 import numpy as np
 import pytest
 
-from core.config import IMPLEMENTATIONS, Config, make_config
-from core.data import epoch_order
+from core import data as data_module
+from core import trainer as trainer_module
+from core.config import IMPLEMENTATIONS, Config, DataConfig, make_config
+from core.data import epoch_order, synthetic
+from core.errors import DataError
 from core.history import History, step_capacity
 from core.presets import preset_config
 from core.trainer import CHUNK, Trainer
@@ -401,3 +404,100 @@ def test_history_memory_stays_bounded_on_a_long_run():
     assert n_epochs == steps + 1
     epoch_bytes = 2 * n_epochs * 5 * 8
     assert history.memory_bytes() <= max_bytes + epoch_bytes
+
+
+# ---- large data: generation, next epoch's order, magnitudes -----------------------
+
+
+def _reference_synthetic(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The one-shot float64 generation the chunked one must reproduce."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    n, d = cfg.n_samples, len(cfg.true_weights)
+    root3 = np.sqrt(3.0)
+    if cfg.feature_distribution == "uniform":
+        z = rng.uniform(-root3, root3, size=(n, d))
+        common = rng.uniform(-root3, root3, size=(n, 1))
+    else:
+        z = rng.standard_normal((n, d))
+        common = rng.standard_normal((n, 1)) if cfg.feature_correlation > 0 else None
+    if cfg.feature_correlation > 0 and d > 1:
+        z = z * np.sqrt(1.0 - cfg.feature_correlation) + np.sqrt(cfg.feature_correlation) * common
+    y = z @ np.asarray(cfg.true_weights) + cfg.true_bias
+    return z, y + cfg.noise_std * rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+@pytest.mark.parametrize("rho", [0.0, 0.6])
+@pytest.mark.parametrize("d", [1, 3])
+def test_chunked_generation_draws_the_same_data(monkeypatch, distribution, rho, d):
+    cfg = DataConfig(
+        true_weights=[1.5, -2.0, 0.5][:d],
+        n_samples=1001,
+        seed=9,
+        feature_distribution=distribution,
+        feature_correlation=rho,
+    )
+    x_ref, y_ref = _reference_synthetic(cfg)
+    monkeypatch.setattr(data_module, "_GEN_CHUNK_VALUES", 64)  # many chunks, one short
+    for dtype in ("float64", "float32"):
+        x, y = synthetic(cfg, dtype)
+        assert x.dtype == np.dtype(dtype) and y.dtype == np.float64
+        np.testing.assert_array_equal(x, x_ref.astype(dtype))
+        # y lies on the true line through the stored (rounded) features.
+        noise = y_ref - (x_ref @ np.asarray(cfg.true_weights) + cfg.true_bias)
+        line = x.astype(np.float64) @ np.asarray(cfg.true_weights) + cfg.true_bias
+        np.testing.assert_allclose(y, line + noise, rtol=1e-13, atol=1e-13)
+
+
+def test_next_epochs_order_drawn_ahead_is_the_same_order(monkeypatch):
+    config = minibatch_config("numpy", epochs=6)
+    plain = Trainer(config)
+    plain.run_steps(plain.total_steps)
+    monkeypatch.setattr(trainer_module, "PREFETCH_ROWS", 1)
+    ahead = Trainer(config)
+    ahead.run_steps(10)
+    assert ahead._next_order is not None and ahead._next_order[0] == 2
+    ahead.run_steps(ahead.total_steps)
+    assert_same_steps(plain, ahead)
+    for epoch in range(6):
+        np.testing.assert_array_equal(ahead._order(epoch), epoch_order(50, 3, epoch, True))
+
+
+def _csv(tmp_path, rows: list[str]) -> str:
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype", "fragment"),
+    [
+        ("1e20", "float32", "column 'a' reaches 1e+20"),
+        ("1e300", "float32", "column 'a' reaches 1e+300"),
+        ("1e120", "float64", "column 'a' reaches 1e+120"),
+        ("1e-120", "float64", "column 'a' peaks at 1e-120"),
+    ],
+)
+def test_values_the_dtype_cannot_train_on_are_refused(tmp_path, value, dtype, fragment):
+    path = _csv(tmp_path, [f"{value},1,2", f"-{value},2,3", "0,3,5"])
+    config = make_config(data={"csv_path": path}, model={"dtype": dtype})
+    with pytest.raises(DataError) as err:
+        Trainer(config)
+    assert fragment in str(err.value) and f"model.dtype {dtype}" in str(err.value)
+    standardized = config.with_value("data.standardize", True)
+    if value == "1e20":
+        Trainer(standardized)  # standardised, the column suits float32
+    else:
+        # Weights return to original units in float64: the column's spread must suit it.
+        with pytest.raises(DataError, match="standardised units"):
+            Trainer(standardized)
+
+
+def test_standardising_large_offsets_keeps_float32_precise(tmp_path):
+    # Timestamps: a huge mean, a small spread. Standardised in float64, then stored as float32.
+    rows = [f"{1.7e9 + 10 * i},{i % 3},{2 * i + 1}" for i in range(50)]
+    config = make_config(data={"csv_path": _csv(tmp_path, rows), "standardize": True})
+    ds = Trainer(config).dataset
+    assert ds.x_train.dtype == np.float32
+    expected = (np.arange(50) - 24.5) / np.arange(50).std()
+    np.testing.assert_allclose(ds.x_train[:, 0], expected, atol=1e-6)

@@ -1,0 +1,698 @@
+"""Property-based fuzzing of user input: configurations, the command line and CSV files.
+
+Every generated input either works (validates and trains, loads, exits 0 or 3) or is refused
+with a UserInputError whose message names what is wrong; nothing else may escape, and the
+command line never prints a traceback. Runs are derandomized so CI sees the same examples.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+import main
+from core.config import (
+    DEVICES,
+    DISTRIBUTIONS,
+    DTYPES,
+    HAND_WRITTEN_OPTIMIZERS,
+    IMPLEMENTATIONS,
+    INITS,
+    LOSSES,
+    OPTIMIZERS,
+    Config,
+)
+from core.csvdata import load_csv
+from core.errors import ConfigError, DataError, UserInputError
+from core.presets import PRESETS
+from core.report import summary
+from core.runinfo import run_info
+from core.trainer import Trainer
+
+
+def fuzz(max_examples: int) -> settings:
+    """Reproducible, modest settings: the same examples on every run, no time limit each."""
+    return settings(
+        deadline=None,
+        derandomize=True,
+        database=None,
+        max_examples=max_examples,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
+    )
+
+
+# ---------------------------------------------------------------- value strategies
+
+HUGE_INTS = st.sampled_from([2**31, 2**53 + 1, 2**63, -(2**63), 10**20, 10**400])
+ODD_FLOATS = st.sampled_from([math.nan, math.inf, -math.inf, 1e308, -1e308, 5e-324, -0.0])
+JUNK_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10),
+    HUGE_INTS,
+    st.floats(),
+    ODD_FLOATS,
+    st.text(max_size=8),
+)
+# Anything JSON can hold, of the wrong type more often than not.
+JUNK = st.recursive(
+    JUNK_SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+
+
+def _floats(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def _rows(width: st.SearchStrategy[int]) -> st.SearchStrategy[list[list[float]]]:
+    return width.flatmap(
+        lambda w: st.lists(st.lists(_floats(-1e13, 1e13), min_size=w, max_size=w), max_size=6)
+    )
+
+
+# Per field: (in range, edge). Edge values sit on or just past a bound, or mismatch another
+# field; junk (any JSON, any type) is mixed in separately. In-range sizes stay small so every
+# valid configuration trains in milliseconds.
+FIELDS: dict[str, dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]]] = {
+    "data": {
+        "true_weights": (
+            st.lists(_floats(-10, 10), min_size=1, max_size=4),
+            st.lists(_floats(-2e6, 2e6), max_size=3)
+            | st.lists(st.just(1.0), min_size=63, max_size=65),
+        ),
+        "true_bias": (_floats(-10, 10), _floats(-2e6, 2e6)),
+        "noise_std": (_floats(0, 5), _floats(-1, 2e6)),
+        "n_samples": (st.integers(2, 300), st.sampled_from([-1, 0, 1, 2, 10_000_001])),
+        "seed": (st.integers(0, 2**32 - 1), st.sampled_from([-1, 2**32])),
+        "val_fraction": (_floats(0, 0.5), _floats(0.5, 1.0)),
+        "feature_distribution": (
+            st.sampled_from(DISTRIBUTIONS),
+            st.sampled_from(["cauchy", "Normal", ""]),
+        ),
+        "feature_correlation": (_floats(0, 0.99), _floats(0.98, 1.5)),
+        "inline_features": (st.none(), _rows(st.integers(0, 3))),
+        "csv_path": (st.none(), st.text(max_size=10)),
+        "target_column": (st.none(), st.text(max_size=5)),
+        "feature_columns": (st.none(), st.lists(st.text(max_size=3), max_size=3)),
+        "standardize": (st.booleans(), st.sampled_from([0, 1, "true"])),
+    },
+    "model": {
+        "fit_bias": (st.booleans(), st.sampled_from([0, 1, "no"])),
+        "init": (st.sampled_from(INITS), st.sampled_from(["xavier", ""])),
+        "init_std": (_floats(0, 2), _floats(-1, 150)),
+        "init_value": (_floats(-5, 5), _floats(-2e6, 2e6)),
+        "dtype": (st.sampled_from(DTYPES), st.sampled_from(["float16", "int32", "double"])),
+    },
+    "train": {
+        "implementation": (st.sampled_from(IMPLEMENTATIONS), st.sampled_from(["jax", "Module"])),
+        "optimizer": (st.sampled_from(OPTIMIZERS), st.sampled_from(["lbfgs", "SGD"])),
+        "lr": (
+            _floats(1e-6, 1.0) | st.sampled_from([3.0, 50.0, 1e3]),  # the last ones diverge
+            st.sampled_from([-1.0, 0.0, 1e-13, 1e-12, 1e3, 1e4]),
+        ),
+        "momentum": (_floats(0, 0.99), _floats(0.99, 2)),
+        "betas": (
+            st.lists(_floats(0, 0.9999), min_size=2, max_size=2),
+            st.lists(_floats(0.99, 1.5), max_size=3),
+        ),
+        "weight_decay": (_floats(0, 1), _floats(0, 12)),
+        "l2_penalty": (_floats(0, 1), _floats(0, 12)),
+        "batch_size": (st.integers(1, 400), st.sampled_from([-1, 0, 10_000_000, 10_000_001])),
+        "epochs": (st.integers(1, 5), st.sampled_from([0, -1, 10**8, 10**8 + 1, 10**400])),
+        "shuffle": (st.booleans(), st.sampled_from([0, "yes"])),
+        "loss": (st.sampled_from(LOSSES), st.sampled_from(["mae", "MSE"])),
+        # cuda is valid, and refused by the trainer where torch sees no CUDA device.
+        "device": (st.sampled_from(DEVICES), st.sampled_from(["gpu", "CPU", "cuda:0", ""])),
+    },
+}
+SECTIONS = tuple(FIELDS)
+DOTTED = [f"{s}.{k}" for s, keys in FIELDS.items() for k in keys]
+
+
+def _value(section: str, key: str, mode: str) -> st.SearchStrategy[Any]:
+    good, edge = FIELDS[section][key]
+    if mode == "valid":
+        return good
+    if mode == "edge":
+        return good | good | edge
+    return good | edge | JUNK
+
+
+@st.composite
+def config_dicts(draw: st.DrawFn) -> Any:
+    """A configuration as JSON would give it: often valid, often subtly or grossly wrong."""
+    mode = draw(st.sampled_from(["valid", "valid", "edge", "edge", "junk"]))
+    if mode == "junk" and draw(st.integers(0, 9)) == 0:
+        return draw(JUNK)  # not even an object
+    raw: dict[str, Any] = {}
+    for section in SECTIONS:
+        shape = draw(st.sampled_from(["fields"] * 8 + ["missing", "junk"]))
+        if shape == "missing" or (shape == "junk" and mode == "valid"):
+            continue
+        if shape == "junk":
+            raw[section] = draw(JUNK)
+            continue
+        optional = {key: _value(section, key, mode) for key in FIELDS[section]}
+        part = draw(st.fixed_dictionaries({}, optional=optional))
+        if mode != "valid" and draw(st.integers(0, 9)) == 0:
+            part[draw(st.text(min_size=1, max_size=6))] = draw(JUNK)  # unknown key
+        raw[section] = part
+    if mode == "junk" and draw(st.integers(0, 9)) == 0:
+        raw[draw(st.text(max_size=6))] = draw(JUNK)  # unknown section
+    return raw
+
+
+# A message names the field ("train.lr = ..."), the unknown key or section, or the file.
+NAMES_FIELD = re.compile(
+    r"\b(?:data|model|train)\.\w+|unknown (?:key|section)|section '(?:data|model|train)'"
+    r"|configuration must be|invalid JSON"
+)
+
+
+def assert_clean_message(exc: UserInputError, path: str | None = None) -> None:
+    """One short line naming the field (or, for a data file, the file)."""
+    text = str(exc)
+    assert text and "\n" not in text, text
+    assert len(text) < 600, text
+    if not NAMES_FIELD.search(text):
+        assert path is not None and path in text, text
+
+
+# ---------------------------------------------------------------- exercising a configuration
+
+# Rows x features above which a fuzzed configuration is validated but not trained (speed).
+MAX_TRAINED_VALUES = 20_000
+
+
+def implementations_for(config: Config) -> list[str]:
+    """Implementations that offer the configuration's optimizer."""
+    return [
+        impl
+        for impl in IMPLEMENTATIONS
+        if impl == "module" or config.train.optimizer in HAND_WRITTEN_OPTIMIZERS
+    ]
+
+
+def exercise(config: Config) -> None:
+    """Train a few steps with every implementation the way the window and the CLI do."""
+    data = config.data
+    rows = data.n_samples if data.inline_features is None else len(data.inline_features)
+    if not data.csv_path and rows * config.n_features > MAX_TRAINED_VALUES:
+        event("valid, too large to train here")
+        return
+    for impl in implementations_for(config):
+        cfg = config.with_value("train.implementation", impl)
+        try:
+            trainer = Trainer(cfg)
+        except UserInputError as exc:
+            # Only the data can be refused here (a file, a split, magnitudes the dtype cannot
+            # hold); it is refused the same way by every implementation.
+            assert_clean_message(exc, data.csv_path)
+            event("data refused by the trainer")
+            return
+        ran = trainer.run_steps(20)  # enough for a too-large learning rate to diverge
+        assert ran == 20 or trainer.stopped_reason in ("diverged", "completed")
+        event(f"trained: {trainer.stopped_reason or 'running'}")
+        assert np.isfinite(trainer.theta()).all()
+        trainer.step()
+        trainer.set_hyper(lr=cfg.train.lr / 10)  # the fix a divergence message asks for
+        trainer.run_steps(2)
+        snap = trainer.snapshot()
+        assert np.isfinite(snap.theta_trained).all()
+        params = trainer.history.steps()[2]
+        assert np.isfinite(params).all()
+        json.dumps(summary(trainer), allow_nan=False)
+        run_info(trainer)
+
+
+@fuzz(250)
+@given(raw=config_dicts())
+def test_any_configuration_trains_or_is_refused_naming_the_field(raw: Any) -> None:
+    try:
+        config = Config.from_dict(raw)
+    except ConfigError as exc:
+        assert_clean_message(exc)
+        event("refused")
+        return
+    assert Config.from_json(config.to_json()) == config
+    exercise(config)
+
+
+@fuzz(100)
+@given(raw=config_dicts(), dotted=st.sampled_from(DOTTED), value=JUNK)
+def test_with_value_validates_or_refuses_naming_the_field(
+    raw: Any, dotted: str, value: Any
+) -> None:
+    # The window's controls and --set change one field of a valid configuration.
+    try:
+        config = Config.from_dict(raw)
+    except ConfigError:
+        config = Config()
+    try:
+        changed = config.with_value(dotted, value)
+    except ConfigError as exc:
+        assert_clean_message(exc)
+        return
+    assert getattr(getattr(changed, dotted.split(".")[0]), dotted.split(".")[1]) == value
+
+
+TEXTS = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "",
+            "null",
+            "[]",
+            "{}",
+            "NaN",
+            '{"train": {"lr": Infinity}}',
+            "1" * 5000,
+            "[" * 5000,
+            '{"data": ' * 3000,
+            '{"train": {"epochs": ' + "9" * 400 + "}}",
+            "\ufeff{}",
+        ]
+    ),
+)
+
+
+@fuzz(100)
+@given(text=TEXTS | config_dicts().map(json.dumps))
+def test_any_json_text_parses_or_is_refused(text: str) -> None:
+    try:
+        config = Config.from_json(text)
+    except ConfigError as exc:
+        assert_clean_message(exc)
+        return
+    assert Config.from_json(config.to_json()) == config
+
+
+@fuzz(100)
+@given(content=st.binary(max_size=200) | TEXTS.map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_any_config_file_loads_or_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "config.json"
+    path.write_bytes(content)
+    try:
+        Config.load(path)
+    except ConfigError as exc:
+        assert_clean_message(exc, str(path))
+        assert str(path) in str(exc)
+
+
+@pytest.mark.parametrize("path", ["a\x00b.json", "\ud800.json", "", ".", "/"])
+def test_unopenable_config_paths_are_refused(path: str) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        Config.load(path)
+
+
+# ---------------------------------------------------------------- the command line, in-process
+
+BAD_EPOCHS = st.sampled_from(["0", "-1", "many", "", "3.5", "1e3", "9" * 400, "9" * 5000])
+# Not JSON, or JSON of the wrong kind. Text json.loads refuses with something other than a
+# JSONDecodeError (too many digits, too deep) crashes main.parse_value: see UNPARSED_SET_VALUES.
+SET_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", "null", "NaN", "-Infinity", "9" * 400, "[" * 50, '"', "{}", "[1,"]),
+)
+
+
+@st.composite
+def set_items(draw: st.DrawFn) -> str:
+    """One --set argument: usually section.key=JSON, sometimes malformed."""
+    kind = draw(st.sampled_from(["field"] * 5 + ["unknown", "text", "text", "nosep"]))
+    if kind == "nosep":
+        return draw(st.sampled_from([*DOTTED, "train", ""]))
+    if kind == "unknown":
+        key = draw(st.sampled_from(["train.nope", "nope", "data.", ".lr", "", "model.dtype.x"]))
+    else:
+        key = draw(st.sampled_from(DOTTED))
+    if kind == "text" or key not in DOTTED:
+        return f"{key}={draw(SET_TEXT)}"
+    section, name = key.split(".")
+    # The valid CSV written by the test stands in for a real file path.
+    if name == "csv_path":
+        value = draw(st.sampled_from(["{good_csv}", "{bad_csv}", "{missing}", "{folder}"]))
+        return f"{key}={value}"
+    mode = draw(st.sampled_from(["valid", "valid", "edge", "junk"]))
+    value = draw(_value(section, name, mode))
+    return f"{key}={json.dumps(value)}"
+
+
+@st.composite
+def command_lines(draw: st.DrawFn) -> tuple[list[str], str | None, bool]:
+    """A train command line (before --out), the config file content it needs, and --quiet."""
+    opts: list[str] = []
+    config_text: str | None = None
+    source = draw(st.sampled_from(["none", "preset", "preset", "config", "config", "bad_preset"]))
+    if source == "preset":
+        opts += ["--preset", draw(st.sampled_from(sorted(PRESETS)))]
+    elif source == "bad_preset":
+        opts += ["--preset", draw(st.text(max_size=10))]
+    elif source == "config":
+        config_text = draw(st.one_of(*[config_dicts().map(json.dumps)] * 3, TEXTS))
+        opts += ["--config", "{config}"]
+    for _ in range(draw(st.integers(0, 3))):
+        opts += ["--set", draw(set_items())]
+    if draw(st.integers(0, 3)) == 0:
+        opts += ["--set", "train.lr=50"]  # a run that diverges (exit 3) unless refused first
+    # --epochs always comes last so every run is short (presets run up to 10^6 epochs).
+    epochs = draw(st.one_of(*[st.integers(1, 2).map(str)] * 4, BAD_EPOCHS))
+    opts += ["--epochs", epochs]
+    before = draw(st.booleans())
+    quiet = draw(st.booleans())
+    argv = [*opts, "train"] if before else ["train", *opts]
+    argv += ["--no-plots"] + (["--quiet"] if quiet else [])
+    return argv, config_text, quiet
+
+
+@pytest.fixture(scope="module")
+def csv_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Paths the command-line fuzzing points data.csv_path at."""
+    d = tmp_path_factory.mktemp("cli_csv")
+    (d / "good.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{2 * i}\n" for i in range(30)))
+    (d / "bad.csv").write_text("a,b,y\n1,2,3\n4,oops,6\n")
+    (d / "folder.csv").mkdir()
+    return {
+        "{good_csv}": str(d / "good.csv"),
+        "{bad_csv}": str(d / "bad.csv"),
+        "{missing}": str(d / "missing.csv"),
+        "{folder}": str(d / "folder.csv"),
+    }
+
+
+def _fill(arg: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        arg = arg.replace(key, json.dumps(value) if "=" in arg else value)
+    return arg
+
+
+@fuzz(120)
+@given(case=command_lines())
+def test_command_line_never_raises_or_prints_a_traceback(
+    case: tuple[list[str], str | None, bool],
+    tmp_path: Path,
+    csv_files: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv, config_text, quiet = case
+    run_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    values = dict(csv_files)
+    if config_text is not None:
+        values["{config}"] = str(run_dir / "config.json")
+        (run_dir / "config.json").write_text(config_text, encoding="utf-8", errors="replace")
+    argv = [_fill(arg, values) for arg in argv] + ["--out", str(run_dir / "out")]
+    code = main.main(argv)
+    out, err = capsys.readouterr()
+    event(f"exit {code}")
+    assert "Traceback" not in out + err
+    assert code in (main.EXIT_OK, main.EXIT_BAD_INPUT, main.EXIT_DIVERGED), (code, argv, err)
+    if code == main.EXIT_BAD_INPUT:
+        last = err.rstrip("\n").rsplit("\n", 1)[-1]
+        assert last.startswith("linreg-viz: error: "), err
+        if quiet:
+            assert err.count("\n") == 1, err
+    else:
+        assert (run_dir / "out" / "summary.json").is_file()
+
+
+# Found by the fuzzing above: main.parse_value catches only json.JSONDecodeError, but json.loads
+# raises a plain ValueError for an integer of more than 4300 digits and RecursionError for deep
+# nesting, so these --set values escape main() as tracebacks. The fix belongs in main.py
+# (catch ValueError and RecursionError there and fall back to the bare string, or report).
+UNPARSED_SET_VALUES = {"4301 digits": "1" * 4301, "deep nesting": "[" * 100_000}
+
+
+@pytest.mark.xfail(
+    strict=True, reason="main.parse_value lets ValueError/RecursionError from json.loads escape"
+)
+@pytest.mark.parametrize("value", list(UNPARSED_SET_VALUES.values()), ids=list(UNPARSED_SET_VALUES))
+def test_set_values_json_cannot_parse_are_bad_input(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--set", f"train.lr={value}", "--out", str(tmp_path), "--no-plots"]
+    assert main.main([*argv, "--quiet"]) == main.EXIT_BAD_INPUT
+    assert "train.lr" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- CSV files
+
+DELIMITERS = st.sampled_from([",", ";", "\t"])
+LINE_ENDS = st.sampled_from(["\n", "\r\n", "\r"])
+# Column names: any printable text a spreadsheet might hold (quotes, delimiters, accents).
+NAME_CHARS = st.characters(
+    blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\ufeff\x85"
+)
+LATIN_CHARS = st.sampled_from(list("abcxyzABC_ -()%/äöüßéèàçñÄÖÜ"))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _names(alphabet: st.SearchStrategy[str], n: int) -> st.SearchStrategy[list[str]]:
+    name = st.text(alphabet, min_size=1, max_size=8).filter(
+        lambda s: s.strip() and not _is_number(s.strip())
+    )
+    return st.lists(name, min_size=n, max_size=n, unique_by=str.strip)
+
+
+NUMBER_TEXT = st.one_of(
+    _floats(-1e300, 1e300).map(repr),
+    _floats(-1e6, 1e6).map(lambda v: f"{v:.6g}"),
+    _floats(-1e6, 1e6).map(lambda v: f" {v:.3e} "),
+    st.integers(-(10**12), 10**12).map(str),
+)
+
+
+def _render(rows: list[list[str]], delimiter: str, end: str) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator=end)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@st.composite
+def valid_tables(draw: st.DrawFn) -> tuple[bytes, list[str], np.ndarray]:
+    """A well-formed CSV file (any delimiter, line ending, encoding) and what it holds."""
+    n_cols = draw(st.integers(2, 5))
+    n_rows = draw(st.integers(2, 8))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "cp1252"]))
+    names = draw(_names(LATIN_CHARS if encoding == "cp1252" else NAME_CHARS, n_cols))
+    cells = [[draw(NUMBER_TEXT) for _ in range(n_cols)] for _ in range(n_rows)]
+    text = _render([names, *cells], draw(DELIMITERS), draw(LINE_ENDS))
+    if draw(st.booleans()):
+        text = text.rstrip("\r\n")  # no line ending after the last row
+    values = np.array([[float(c) for c in row] for row in cells])
+    return text.encode(encoding), [n.strip() for n in names], values
+
+
+@fuzz(150)
+@given(table=valid_tables())
+def test_valid_files_load_exactly(tmp_path: Path, table: tuple[bytes, list[str], np.ndarray]):
+    content, names, values = table
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    loaded = load_csv(path)
+    assert loaded.feature_names == names[:-1]
+    assert loaded.target_name == names[-1]
+    np.testing.assert_array_equal(loaded.x, values[:, :-1])
+    np.testing.assert_array_equal(loaded.y, values[:, -1])
+
+
+@st.composite
+def broken_tables(draw: st.DrawFn) -> tuple[bytes, list[str]]:
+    """A CSV file with one known defect and the fragments its error message must contain."""
+    n_cols = draw(st.integers(2, 4))
+    n_rows = draw(st.integers(2, 6))
+    names = [f"c{j}" for j in range(n_cols)]
+    rows = [[draw(NUMBER_TEXT).strip() for _ in range(n_cols)] for _ in range(n_rows)]
+    delimiter = draw(DELIMITERS)
+    end = draw(LINE_ENDS)
+    r = draw(st.integers(0, n_rows - 1))
+    c = draw(st.integers(0, n_cols - 1))
+    line = f"line {r + 2}"  # the header is line 1
+    column = f"column {names[c]!r}"
+    defect = draw(
+        st.sampled_from(
+            [
+                "text",
+                "non_finite",
+                "missing",
+                "ragged",
+                "duplicate",
+                "unnamed",
+                "no_header",
+                "header_only",
+                "one_row",
+                "empty",
+                "binary",
+                "utf32",
+            ]
+        )
+    )
+    expect: list[str]
+    if defect == "text":
+        rows[r][c] = draw(
+            st.text(NAME_CHARS, min_size=1, max_size=6).filter(
+                lambda s: s.strip() and not _is_number(s)
+            )
+        )
+        expect = [line, column, "not a number"]
+    elif defect == "non_finite":
+        rows[r][c] = draw(st.sampled_from(["nan", "NaN", "inf", "-Infinity", "1e400", "-1e999"]))
+        expect = [line, column, "not a finite number"]
+    elif defect == "missing":
+        rows[r][c] = draw(st.sampled_from(["", " ", "\t" if delimiter != "\t" else " "]))
+        expect = [line, column, "missing value"]
+    elif defect == "ragged":
+        if draw(st.booleans()):
+            rows[r].append(draw(NUMBER_TEXT).strip())
+            got = n_cols + 1
+        else:
+            rows[r].pop()
+            got = n_cols - 1
+        expect = [line, f"expected {n_cols} cells", f"got {got}"]
+        if got == 1 and rows[r] == [""]:
+            expect = []  # a row reduced to one empty cell is a blank line, skipped
+    elif defect == "duplicate":
+        names[c] = names[(c + 1) % n_cols]
+        expect = ["line 1", "duplicate", repr(names[c])]
+    elif defect == "unnamed":
+        names[c] = ""
+        expect = ["line 1", f"column {c + 1} has no name"]
+    elif defect == "no_header":
+        names = rows.pop(0) if n_rows > 2 else [str(j) for j in range(n_cols)]
+        expect = ["line 1", "header"]
+    elif defect == "header_only":
+        rows = []
+        expect = ["no data rows"]
+    elif defect == "one_row":
+        rows = rows[:1]
+        expect = ["only 1 data row"]
+    elif defect == "empty":
+        return draw(st.sampled_from([b"", b"\n", b" \r\n\t\n", b"\xef\xbb\xbf"])), ["empty"]
+    elif defect == "binary":
+        junk = draw(st.binary(min_size=1, max_size=64))
+        return junk + b"\x00" + junk, ["not a text CSV file"]
+    else:
+        text = _render([names, *rows], delimiter, end)
+        return text.encode("utf-32"), ["not a text CSV file"]
+    if expect == []:
+        return b"", ["empty"]
+    text = _render([names, *rows], delimiter, end)
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+    return text.encode(encoding), expect
+
+
+@fuzz(200)
+@given(case=broken_tables())
+def test_broken_files_are_refused_naming_file_line_and_column(
+    tmp_path: Path, case: tuple[bytes, list[str]]
+) -> None:
+    content, expect = case
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as info:
+        load_csv(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert "\n" not in message and len(message) < 600, message
+    for fragment in expect:
+        assert fragment in message, (fragment, message)
+
+
+@st.composite
+def mangled_files(draw: st.DrawFn) -> bytes:
+    """A valid file, re-encoded and then corrupted with random byte edits."""
+    content, _, _ = draw(valid_tables())
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(content)))
+        edit = draw(st.sampled_from(["insert", "delete", "replace"]))
+        junk = draw(
+            st.binary(min_size=1, max_size=4)
+            | st.sampled_from([b'"', b",", b"\n", b"\r", b"nan", b"\xff", b"\xef\xbb\xbf"])
+        )
+        if edit == "insert":
+            content = content[:at] + junk + content[at:]
+        elif edit == "delete":
+            content = content[:at] + content[at + len(junk) :]
+        else:
+            content = content[:at] + junk + content[at + len(junk) :]
+    return content
+
+
+@fuzz(200)
+@given(content=mangled_files(), standardize=st.booleans(), dtype=st.sampled_from(DTYPES))
+def test_mangled_files_load_and_train_or_are_refused(
+    tmp_path: Path, content: bytes, standardize: bool, dtype: str
+) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    try:
+        table = load_csv(path)
+    except DataError as exc:
+        assert str(exc).startswith(str(path)), str(exc)
+        assert "\n" not in str(exc)
+        event("refused")
+        return
+    event("loaded")
+    assert table.y.shape[0] >= 2
+    assert np.isfinite(table.x).all() and np.isfinite(table.y).all()
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path), "standardize": standardize},
+            "model": {"dtype": dtype},
+            "train": {"epochs": 2, "batch_size": 4, "lr": 0.01},
+        }
+    )
+    exercise(config)
+
+
+@fuzz(60)
+@given(
+    scale=st.sampled_from([1e-300, 1e-30, 1.0, 1e15, 1e19, 1e40, 1e100, 1e152, 1e200, 1e300]),
+    standardize=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+    target_scale=st.sampled_from([1.0, 1e20, 1e300]),
+)
+def test_extreme_magnitudes_train_or_are_refused(
+    tmp_path: Path, scale: float, standardize: bool, dtype: str, target_scale: float
+) -> None:
+    # Finite but huge (or tiny) values: float32 cannot hold them, their squares overflow.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 2)) * scale
+    y = rng.normal(size=20) * target_scale
+    rows = zip(x.tolist(), y.tolist(), strict=True)
+    lines = ["a,b,y", *(f"{r[0]!r},{r[1]!r},{v!r}" for r, v in rows)]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path), "standardize": standardize},
+            "model": {"dtype": dtype},
+            "train": {"epochs": 2, "batch_size": 4, "lr": 0.01},
+        }
+    )
+    exercise(config)

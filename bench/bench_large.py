@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=1_000_000, help="rows")
     parser.add_argument("--features", type=int, default=100, help="feature columns")
     parser.add_argument("--batch", type=int, default=1024, help="minibatch size")
-    parser.add_argument("--repeats", type=int, default=9, help="paired timed epochs")
+    parser.add_argument("--repeats", type=int, default=11, help="paired timed epochs")
     parser.add_argument(
         "--threads",
         type=int,

@@ -341,8 +341,13 @@ class Trainer:
             self.first_loss = float(losses[0])
         limit = EXPLODE_FACTOR * max(self.first_loss or 0.0, 1e-12) + 1e3
         limit = min(limit, MAX_LOSS[self.config.model.dtype])
-        bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
-        keep = int(np.argmax(bad)) if bad.any() else k
+        # Fast path first: the largest loss within bounds (NaN fails the comparison) and finite
+        # parameters, two reductions; the exact first bad step only when one exists.
+        if k and losses.max() <= limit and np.isfinite(params).all():
+            keep = k
+        else:
+            bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
+            keep = int(np.argmax(bad)) if bad.any() else k
         if keep:
             self._record(self.step_count + 1, losses[:keep], params[:keep])
             self.step_count += keep

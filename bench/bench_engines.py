@@ -65,6 +65,8 @@ def workload_config(implementation: str, epochs: int) -> Config:
             "epochs": epochs,
             "shuffle": True,
             "loss": "mse",
+            # The bare loops run on the CPU; auto would pick a CUDA device where there is one.
+            "device": "cpu",
         },
     )
 

@@ -189,9 +189,20 @@ class History:
         n = self._n
         return self._step[:n].copy(), self._loss[:n].copy(), self._params[:n].copy()
 
-    def epochs(self) -> dict[str, np.ndarray]:
-        """Return copies of the epoch columns; val_loss is nan where it was None."""
-        return {name: buf[: self._n_epochs].copy() for name, buf in self._epochs.items()}
+    def epochs(self, max_points: int | None = None) -> dict[str, np.ndarray]:
+        """Return copies of the epoch columns; val_loss is nan where it was None.
+
+        With max_points, at most that many evenly spread rows (first and last included): a
+        view of a long run copies what it draws, not every epoch (500,000 after 10^7 steps).
+        """
+        n = self._n_epochs
+        if max_points is None or n <= max_points:
+            return {name: buf[:n].copy() for name, buf in self._epochs.items()}
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, got {max_points}")
+        idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+        # Fancy indexing copies only the chosen rows.
+        return {name: buf[idx] for name, buf in self._epochs.items()}
 
     def events(self) -> list[tuple[int, str]]:
         """Return the (step, text) events in recording order."""

@@ -441,8 +441,7 @@ class Trainer:
         th = self.theta()
         orig = self.dataset.to_original(th)
         steps, losses, params = self.history.decimated(max_points)
-        ep = self.history.epochs()
-        ep_idx = _thin_index(len(ep["step"]), max_points)
+        ep = self.history.epochs(max_points)
         rows = self.batch_indices()
         return Snapshot(
             step=self.step_count,
@@ -462,9 +461,9 @@ class Trainer:
             loss_steps=steps.astype(np.float64),
             loss_values=losses,
             param_values=params,
-            epoch_steps=ep["step"][ep_idx].astype(np.float64),
-            epoch_train=ep["train_loss"][ep_idx],
-            epoch_val=ep["val_loss"][ep_idx],
+            epoch_steps=ep["step"].astype(np.float64),
+            epoch_train=ep["train_loss"],
+            epoch_val=ep["val_loss"],
             events=tuple(self.history.events()),
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
@@ -484,10 +483,3 @@ def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray
     mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
     mse = np.maximum(mse, 0.0)
     return 0.5 * mse if kind == "half_mse" else mse
-
-
-def _thin_index(n: int, max_points: int) -> np.ndarray:
-    """Indices of at most max_points evenly spread rows, first and last included."""
-    if n <= max_points:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))

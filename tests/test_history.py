@@ -498,3 +498,18 @@ def test_atomic_write_into_read_only_directory(tmp_path: Path) -> None:
         assert only_file(folder) == []
     finally:
         folder.chmod(0o755)
+
+
+def test_epochs_thinned_to_max_points_keep_first_and_last() -> None:
+    h = History(1, ["w"])
+    n = 10_001
+    h.record_epochs(np.arange(n), np.arange(n) * 20, np.linspace(1, 0, n), np.full(n, np.nan), 0.0)
+    every = h.epochs()
+    assert every["epoch"].shape == (n,)
+    few = h.epochs(max_points=100)
+    assert 2 <= few["epoch"].shape[0] <= 100
+    assert few["epoch"][0] == 0 and few["epoch"][-1] == n - 1
+    assert np.all(np.diff(few["epoch"]) > 0)
+    for name, column in few.items():
+        np.testing.assert_array_equal(column, every[name][few["epoch"]])
+    assert h.epochs(max_points=n)["epoch"].shape == (n,)  # no thinning when it fits

@@ -501,3 +501,28 @@ def test_standardising_large_offsets_keeps_float32_precise(tmp_path):
     assert ds.x_train.dtype == np.float32
     expected = (np.arange(50) - 24.5) / np.arange(50).std()
     np.testing.assert_allclose(ds.x_train[:, 0], expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("fit_bias", [True, False])
+def test_least_squares_of_large_data_comes_from_the_statistics(monkeypatch, fit_bias):
+    config = make_config(
+        data={"true_weights": [1.5, -2.0, 0.5], "n_samples": 400, "feature_correlation": 0.9},
+        model={"dtype": "float64", "fit_bias": fit_bias},
+    )
+    exact = Trainer(config).least_squares()
+    monkeypatch.setattr(trainer_module, "LSTSQ_MAX_VALUES", 0)  # every dataset is "large"
+    fast = Trainer(config)
+    np.testing.assert_allclose(fast.least_squares(), exact, rtol=0, atol=1e-10)
+    assert fast.least_squares() is not fast.least_squares()  # cached, handed out as copies
+
+
+def test_ill_conditioned_large_data_still_uses_lstsq(monkeypatch, tmp_path):
+    rng = np.random.default_rng(2)
+    # Column b is column a plus a 1e-7 wobble: nearly collinear.
+    pairs = zip(rng.normal(size=200).tolist(), rng.normal(size=200).tolist(), strict=True)
+    rows = [f"{x!r},{x + 1e-7 * e!r},{2 * x!r}" for x, e in pairs]
+    config = make_config(data={"csv_path": _csv(tmp_path, rows)}, model={"dtype": "float64"})
+    exact = Trainer(config).least_squares()
+    monkeypatch.setattr(trainer_module, "LSTSQ_MAX_VALUES", 0)
+    assert not trainer_module._well_conditioned(Trainer(config).stats, True)
+    np.testing.assert_array_equal(Trainer(config).least_squares(), exact)

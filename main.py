@@ -118,7 +118,9 @@ def parse_value(text: str) -> Any:
     """Parse a --set value as JSON, falling back to a bare string."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # Not JSON (JSONDecodeError is a ValueError; so is an integer past Python's digit
+        # limit, and deep nesting overflows the parser): validation names the key instead.
         return text
 
 
@@ -181,8 +183,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             from gui.render import save_run_plots
 
             paths += save_run_plots(trainer, out)
-    except OSError as exc:
-        raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        # ValueError: a path the OS cannot take at all (an embedded NUL character).
+        raise CliError(f"cannot write to {out}: {getattr(exc, 'strerror', None) or exc}") from None
     s = summary(trainer)
     print(
         f"{s['stopped_reason']}: {s['epochs_completed']} epochs, {s['steps']} steps, "
@@ -227,8 +230,9 @@ def cmd_race(args: argparse.Namespace) -> int:
             from gui.render import save_race_plot
 
             paths.append(save_race_plot(race, out))
-    except OSError as exc:
-        raise CliError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:
+        # ValueError: a path the OS cannot take at all (an embedded NUL character).
+        raise CliError(f"cannot write to {out}: {getattr(exc, 'strerror', None) or exc}") from None
     for r in race.results():
         if r["steps_to_tolerance"] is None:
             reached_text = "never within tolerance"

@@ -38,6 +38,7 @@ from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice
 from gui.help import GUIDE_HTML, shortcuts_html
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
+from gui.race_panel import RacePanel
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
 from gui.timeline import TimelineBar
 from gui.worker import WorkerHost
@@ -144,6 +145,8 @@ class MainWindow(QMainWindow):
         self.weight_bars = WeightBarsView()
         self.banner = Banner()
         self.timeline = TimelineBar()
+        # Its own thread (and torch) start with the first race, not with the window.
+        self.race_panel = RacePanel(self._config)
         self._build_layout()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -163,6 +166,8 @@ class MainWindow(QMainWindow):
         self.worker.stateChanged.connect(self._on_state)
         self.worker.message.connect(self.show_message)
         self.worker.failed.connect(self._on_failed)
+        self.race_panel.message.connect(self.show_message)
+        self.race_panel.stateChanged.connect(self._on_race_state)
         # The training thread starts importing torch (seconds) once the window has painted:
         # started earlier it would fight the window's own start-up for the interpreter lock.
         # A window that is never shown starts it on this timer.
@@ -251,14 +256,36 @@ class MainWindow(QMainWindow):
         plots.addWidget(bottom)
         plots.setSizes([450, 450])
 
+        self.dashboard = QWidget()
+        self.dashboard.setObjectName("dashboard")
+        dl = QVBoxLayout(self.dashboard)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(plots, 1)
+        dl.addWidget(self.timeline)
+        self.main_tabs = QTabWidget()
+        self.main_tabs.setObjectName("mainTabs")
+        self.main_tabs.setDocumentMode(True)
+        self.main_tabs.addTab(self.dashboard, "Training")
+        # Scrolled: in a narrow window the race's setup rows scroll rather than squeeze the
+        # control column.
+        race_scroll = QScrollArea()
+        race_scroll.setObjectName("raceScroll")
+        race_scroll.setWidget(self.race_panel)
+        race_scroll.setWidgetResizable(True)
+        race_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.main_tabs.addTab(race_scroll, "Optimizer race")
+        self.main_tabs.setTabToolTip(
+            0, "The run: loss, fit, parameters and loss landscape (Ctrl+1)"
+        )
+        self.main_tabs.setTabToolTip(
+            1, "Up to four optimizers on the same data from the same start, side by side (Ctrl+2)"
+        )
+        # The banner sits above the tabs: race messages show on either tab.
         right = QWidget()
-        right.setObjectName("dashboard")
-        self.dashboard = right
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.banner)
-        rl.addWidget(plots, 1)
-        rl.addWidget(self.timeline)
+        rl.addWidget(self.main_tabs, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
@@ -365,6 +392,27 @@ class MainWindow(QMainWindow):
             self._export_gif_dialog,
             "exportGifAction",
         )
+        self.race_action = a(
+            "Start or stop race",
+            "Ctrl+Shift+R",
+            "Race the optimizers in the Optimizer race tab on the current data",
+            self.toggle_race,
+            "raceAction",
+        )
+        self.training_tab_action = a(
+            "Training",
+            "Ctrl+1",
+            "Show the training dashboard",
+            lambda: self.main_tabs.setCurrentIndex(0),
+            "trainingTabAction",
+        )
+        self.race_tab_action = a(
+            "Optimizer race",
+            "Ctrl+2",
+            "Show the optimizer race",
+            lambda: self.main_tabs.setCurrentIndex(1),
+            "raceTabAction",
+        )
         self.quit_action = a("Quit", "Ctrl+Q", "Close the window", self.close, "quitAction")
         self.guide_action = a(
             "Guide", "F1", "A short guide to the app", self._show_guide, "guideAction"
@@ -401,8 +449,10 @@ class MainWindow(QMainWindow):
             self.step_batch_action,
             self.step_epoch_action,
             self.reset_action,
+            None,
+            self.race_action,
         ):
-            run_menu.addAction(act)
+            run_menu.addSeparator() if act is None else run_menu.addAction(act)
         presets_menu = bar.addMenu("&Presets")
         presets_menu.setToolTipsVisible(True)
         for preset in PRESETS.values():
@@ -412,6 +462,9 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, n=preset.name: self.load_preset(n))
             presets_menu.addAction(act)
         view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.training_tab_action)
+        view_menu.addAction(self.race_tab_action)
+        view_menu.addSeparator()
         view_menu.addAction(self.log_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.guide_action)
@@ -541,6 +594,8 @@ class MainWindow(QMainWindow):
             raise OSError("there is no run to replay yet")
         recording = Recording.of(history)
         held = self._review, self._review_snap
+        # The dashboard is what is replayed: on its tab, it lays out at its shown size.
+        self.main_tabs.setCurrentWidget(self.dashboard)
         # While frames are drawn the views belong to the replay: live redraws stay off.
         self._review = recording
         images = []
@@ -570,6 +625,20 @@ class MainWindow(QMainWindow):
         else:
             self.panel.flush()
             self.worker.send("run")
+
+    def toggle_race(self) -> None:
+        """Show the race tab and start a race, or stop the one running."""
+        self.main_tabs.setCurrentIndex(1)
+        if self.race_panel.is_running():
+            self.race_panel.stop()
+        else:
+            self.race_panel.start()
+
+    def _on_race_state(self, state: str) -> None:
+        # Two trainings would share two cores: the live run waits while a race runs.
+        if state in ("starting", "running") and self._state == "running":
+            self.worker.send("pause")
+            self.show_message("info", "The training run is paused while the race runs.")
 
     def step_batch(self) -> None:
         """Train one minibatch (pauses a running run first)."""
@@ -611,6 +680,7 @@ class MainWindow(QMainWindow):
     def export_run(self, folder: str | Path) -> list[Path]:
         """Write every plot (PNG, SVG), the window (PNG), history (CSV), config (JSON)."""
         folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
         self._redraw(force=True)
         views = {
             "loss": self.loss_view,
@@ -628,6 +698,7 @@ class MainWindow(QMainWindow):
             paths += export.export_history(snap_history, folder)
         paths.append(folder / "config.json")
         export.export_config(self._config_for_export(), paths[-1])
+        paths += self.race_panel.export(folder)
         return paths
 
     def save_run(self, path: str | Path) -> Path:
@@ -702,6 +773,7 @@ class MainWindow(QMainWindow):
         for view in self._views()[1:]:
             view.update_snapshot(initial)
         self.panel.set_stable_lr(info.max_stable_lr)
+        self.race_panel.set_config(self._config)
         self.condition_label.setText(f"condition number {info.condition_number:.3g}")
         self._update_status(initial)
 
@@ -959,6 +1031,9 @@ class MainWindow(QMainWindow):
             self.step_batch_action,
             self.step_epoch_action,
             self.reset_action,
+            self.race_action,
+            self.training_tab_action,
+            self.race_tab_action,
             self.log_action,
             self.open_action,
             self.save_action,
@@ -1001,6 +1076,7 @@ class MainWindow(QMainWindow):
         if self._settings is not None:
             config = self._config_for_export()
             session.save_session(self._settings, self, config, self.log_action.isChecked())
+        self.race_panel.stop_and_wait()
         self.host.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -1,0 +1,112 @@
+"""The optimizer race inside the main window, and exports that cannot be written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QFileDialog, QPushButton, QTableWidget, QTabWidget
+
+from tests.conftest import WAIT_MS
+
+
+def _race_to_end(window, qtbot) -> None:
+    with qtbot.waitSignal(
+        window.race_panel.stateChanged,
+        timeout=WAIT_MS,
+        check_params_cb=lambda state: state == "finished",
+    ):
+        window.race_action.trigger()
+
+
+def test_race_tab_races_the_windows_data_and_pauses_the_run(window, qtbot):
+    tabs = window.findChild(QTabWidget, "mainTabs")
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Training", "Optimizer race"]
+    assert window.findChild(QTableWidget, "raceTable") is not None
+    assert window.findChild(QPushButton, "raceButton") is not None
+    # A change of data in the window reaches the race.
+    window.findChild(QTableWidget, "weightsTable").item(0, 0).setText("-1.5")
+    window.panel.flush()
+    qtbot.waitUntil(
+        lambda: window.race_panel.base_config().data.true_weights == [-1.5], timeout=WAIT_MS
+    )
+    window.race_panel.epochs_spin.setValue(3)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+
+    _race_to_end(window, qtbot)
+
+    assert tabs.currentIndex() == 1
+    assert window.run_state() == "paused"  # two trainings do not share the two cores
+    results = window.race_panel.results()
+    assert results is not None and len(results["runs"]) == window.race_panel.run_count()
+    assert len({run["initial_loss"] for run in results["runs"]}) == 1
+    window.training_tab_action.trigger()
+    assert tabs.currentIndex() == 0
+
+
+def test_export_run_includes_the_race(window, qtbot, tmp_path):
+    window.race_panel.epochs_spin.setValue(2)
+    _race_to_end(window, qtbot)
+    names = {p.name for p in window.export_run(tmp_path)}
+    assert {"race.json", "race_loss.png", "race_loss.svg", "loss.png", "config.json"} <= names
+    race = json.loads((tmp_path / "race.json").read_text(encoding="utf-8"))
+    assert len(race["runs"]) == window.race_panel.run_count()
+
+
+def test_closing_mid_race_joins_both_threads(window, qtbot):
+    window.race_panel.epochs_spin.setValue(10_000)
+    with qtbot.waitSignal(
+        window.race_panel.stateChanged,
+        timeout=WAIT_MS,
+        check_params_cb=lambda state: state == "running",
+    ):
+        window.race_action.trigger()
+    window.close()
+    assert not window.host.thread.isRunning()
+    assert not window.race_panel._host.thread.isRunning()
+
+
+def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make folder refuse new files: by its permissions, or (as root, who ignores them) by
+    failing the rename that publishes each file, as a read-only folder does."""
+    folder.chmod(0o555)
+    probe = folder / "probe"
+    try:
+        probe.write_text("x", encoding="utf-8")
+    except OSError:
+        return
+    probe.unlink()
+    real_replace = os.replace
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).parent == folder:
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def test_export_into_a_read_only_folder_says_so_and_leaves_nothing(
+    window, qtbot, tmp_path, monkeypatch
+):
+    window.step_epoch()
+    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    _read_only(folder, monkeypatch)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    try:
+        window.export_action.trigger()
+        assert "Export failed" in window.banner.text()
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o755)
+    # The run goes on: the user can continue, and export elsewhere.
+    step = window.latest_snapshot().step
+    window.step_batch()
+    qtbot.waitUntil(lambda: window.latest_snapshot().step == step + 1, timeout=WAIT_MS)
+    monkeypatch.undo()
+    assert len(window.export_run(tmp_path / "elsewhere")) > 10

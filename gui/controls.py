@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.config import (
+    DEVICES,
     DTYPES,
     HAND_WRITTEN_OPTIMIZERS,
     IMPLEMENTATIONS,
@@ -87,6 +88,8 @@ OPTIMIZER_FALLBACK = {"adamw": "adam", "rmsprop": "adam", "adagrad": "adam"}
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 NESTEROV_MIN_MOMENTUM = 0.001  # core rejects nesterov with momentum 0 (torch does too)
 UNSTABLE_COLOR = QColor(211, 47, 47)
+
+DEVICE_LABELS = {"auto": "auto (CUDA if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
 
 TOOLTIPS = {
     "weightsTable": (
@@ -174,6 +177,10 @@ TOOLTIPS = {
     "dtypeCombo": (
         "Floating-point precision of the data and parameters. float32 can stall short of the\n"
         "exact answer on ill-conditioned problems; float64 gets closer. Resets the run."
+    ),
+    "deviceCombo": (
+        "Where the torch implementations compute: auto uses a CUDA GPU when PyTorch sees one,\n"
+        "the CPU otherwise. The NumPy implementation always runs on the CPU. Resets the run."
     ),
     "fitBiasCheck": (
         "Learn an intercept b as well as the weights; unchecked, the line is forced through\n"
@@ -558,12 +565,15 @@ class ControlPanel(QWidget):
         self.batch_spin = self._named(_IntSpinBox(1, MAX_SAMPLES), "batchSizeSpin")
         self.epochs_spin = self._named(_IntSpinBox(1, 100_000_000), "epochsSpin")
         self.dtype_combo = self._named(_ComboBox({k: k for k in DTYPES}), "dtypeCombo")
+        devices = {k: DEVICE_LABELS.get(k, k) for k in DEVICES}
+        self.device_combo = self._named(_ComboBox(devices), "deviceCombo")
         self.fit_bias_check = self._named(QCheckBox("Fit a bias term"), "fitBiasCheck")
         form.addRow("Momentum", self.momentum_spin)
         form.addRow("Weight decay", self.weight_decay_spin)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Precision", self.dtype_combo)
+        form.addRow("Device", self.device_combo)
         form.addRow(self.fit_bias_check)
         return group
 
@@ -611,6 +621,7 @@ class ControlPanel(QWidget):
             self.batch_spin,
             self.epochs_spin,
             self.dtype_combo,
+            self.device_combo,
             self.fit_bias_check,
             self.speed_slider,
         ]
@@ -627,7 +638,7 @@ class ControlPanel(QWidget):
 
         self.impl_combo.currentIndexChanged.connect(self._on_implementation_changed)
         self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer_changed)
-        for combo in (self.loss_combo, self.dtype_combo):
+        for combo in (self.loss_combo, self.dtype_combo, self.device_combo):
             combo.currentIndexChanged.connect(self.setupChanged)
         self.batch_spin.valueChanged.connect(self.setupChanged)
         self.fit_bias_check.toggled.connect(self.setupChanged)
@@ -656,6 +667,7 @@ class ControlPanel(QWidget):
         d["standardize"] = self.standardize_check.isChecked()
         m["fit_bias"] = self.fit_bias_check.isChecked()
         m["dtype"] = self.dtype_combo.data()
+        t["device"] = self.device_combo.data()
         t["implementation"] = self.impl_combo.data()
         t["optimizer"] = self.optimizer_combo.data()
         t["loss"] = self.loss_combo.data()
@@ -684,6 +696,7 @@ class ControlPanel(QWidget):
             self.standardize_check.setChecked(d.standardize)
             self.fit_bias_check.setChecked(m.fit_bias)
             self.dtype_combo.select(m.dtype)
+            self.device_combo.select(t.device)
             self.impl_combo.select(t.implementation)
             self._offer_optimizers(t.implementation)
             self.optimizer_combo.select(t.optimizer)

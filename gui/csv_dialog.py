@@ -1,9 +1,9 @@
 """Choosing the target and feature columns of a CSV file, and turning the choice into a Config.
 
 File > Open CSV… asks for a path with a QFileDialog, then `CsvDialog.from_path(path, parent)`
-(a DataError if the header cannot be read), then `validate_csv_choice` (a DataError naming file,
-line and column for a malformed file) before `csv_config` builds the run, so a bad file never
-replaces the current run.
+(a DataError if the header cannot be read), then `csv_config` builds the configuration; the
+training thread loads the file (a DataError naming file, line and column for a malformed one), so
+a big file never freezes the window and a bad one never replaces the current run.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from core.config import MAX_FEATURES, Config
-from core.csvdata import CsvTable, load_csv, read_header
-from core.errors import DataError
+from core.csvdata import read_header
+from core.errors import ConfigError, DataError
 
 # Files up to this size get an exact row count in the dialog (a newline count: ~50 ms).
 COUNT_ROWS_BYTES = 64 << 20
@@ -37,21 +37,13 @@ _CHECKABLE = QtCore.Qt.ItemFlag.ItemIsUserCheckable
 _NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
-def validate_csv_choice(path: str | Path, target: str, features: list[str]) -> CsvTable:
-    """Load the chosen columns, raising DataError (file, line, column) if the file is unusable."""
-    if not features:
-        raise DataError(f"{path}: no feature columns chosen")
-    if len(features) > MAX_FEATURES:
-        raise DataError(
-            f"{path}: {len(features)} feature columns chosen; at most {MAX_FEATURES} are supported"
-        )
-    return load_csv(path, target, list(features))
-
-
 def csv_config(
     base: Config, path: str, target: str, features: list[str], standardize: bool
 ) -> Config:
     """A validated copy of base that trains on the chosen CSV columns."""
+    if not features:
+        # Checked first: validation would otherwise name the derived true_weights.
+        raise ConfigError(f"data.feature_columns = []: choose at least one feature of {path}")
     raw = base.to_dict()
     data = raw["data"]
     data.update(

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -34,7 +35,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import export, replay, session
 from gui.controls import ControlPanel
-from gui.csv_dialog import CsvDialog, csv_config, validate_csv_choice
+from gui.csv_dialog import CsvDialog, csv_config
 from gui.help import GUIDE_HTML, shortcuts_html
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
@@ -135,6 +136,7 @@ class MainWindow(QMainWindow):
         self._state = "paused"
         self._closing = False
         self._painted = False
+        self._setup_note: str | None = None  # said once the run being built is ready
 
         self.panel = ControlPanel(self._config)
         self.loss_view = LossView()
@@ -166,6 +168,8 @@ class MainWindow(QMainWindow):
         self.worker.stateChanged.connect(self._on_state)
         self.worker.message.connect(self.show_message)
         self.worker.failed.connect(self._on_failed)
+        self.worker.preparing.connect(self._on_preparing)
+        self.worker.setupFailed.connect(self._on_setup_failed)
         self.race_panel.message.connect(self.show_message)
         self.race_panel.stateChanged.connect(self._on_race_state)
         # The training thread starts importing torch (seconds) once the window has painted:
@@ -502,6 +506,17 @@ class MainWindow(QMainWindow):
             "or lowering the feature correlation."
         )
         self.statusBar().addPermanentWidget(self.condition_label)
+        # Generating or loading big data takes seconds in the training thread: say so.
+        self.busy_label = QLabel()
+        self.busy_label.setObjectName("busyLabel")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setObjectName("busyBar")
+        self.busy_bar.setRange(0, 0)  # indeterminate: the core reports no fraction done
+        self.busy_bar.setMaximumWidth(120)
+        self.busy_bar.setToolTip("Building the new run in the background; the window stays usable")
+        self.statusBar().addPermanentWidget(self.busy_label)
+        self.statusBar().addPermanentWidget(self.busy_bar)
+        self._set_busy(None)
 
     def _views(self) -> tuple[QWidget, ...]:
         """Every view that draws a run, main views first."""
@@ -757,9 +772,41 @@ class MainWindow(QMainWindow):
         if loading:
             self.status_label.setText("Loading PyTorch… the run controls wake up in a moment")
 
+    def _set_busy(self, text: str | None) -> None:
+        """Show (text) or hide (None) the status bar's busy indicator."""
+        if text is not None:
+            self.busy_label.setText(text)  # kept while hidden: the last thing built
+        self.busy_label.setVisible(text is not None)
+        self.busy_bar.setVisible(text is not None)
+
+    def is_busy(self) -> bool:
+        """Whether a new run is being built in the background."""
+        return self.busy_bar.isVisibleTo(self)
+
     # ---- worker signals -------------------------------------------------------------
+    def _on_preparing(self, text: str) -> None:
+        self._set_busy(text)
+
+    def _on_setup_failed(self, text: str) -> None:
+        self._set_busy(None)
+        self._setup_note = None
+        current = self.worker.config_copy()
+        if current is None:
+            # Nothing to keep (say, the last session's CSV file is gone): the default preset.
+            self.show_message("error", f"{text.split('. The current run')[0]}.")
+            self.apply_config(preset_config(DEFAULT_PRESET))
+            return
+        self.show_message("error", text)
+        # The controls show the run that is kept, not the setup that failed.
+        self._config = current
+        self.panel.set_config(current)
+
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self._set_loading(False)
+        self._set_busy(None)
+        if self._setup_note:
+            self.show_message("info", self._setup_note)
+            self._setup_note = None
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
         self.timeline.go_live()
@@ -949,18 +996,21 @@ class MainWindow(QMainWindow):
         self.open_csv(path, *dialog.chosen())
 
     def open_csv(self, path: str, target: str, features: list[str], standardize: bool) -> bool:
-        """Train on CSV columns; a malformed file gets a message and the current run is kept."""
+        """Train on CSV columns, loaded in the training thread (a big file never freezes the
+        window); a malformed file gets a message and the current run is kept. False if the
+        choice itself is invalid."""
         try:
-            validate_csv_choice(path, target, features)
             config = csv_config(self.panel.config(), path, target, features, standardize)
         except UserInputError as exc:
             self.show_message("error", f"{exc}. The current run is kept.")
             return False
         self.apply_config(config)
-        self.show_message(
-            "info",
-            f"Training on {Path(path).name}: {target} from {', '.join(features)}. "
-            "With real data there is no true line: least squares is the reference.",
+        shown = ", ".join(features[:6]) + (
+            f" and {len(features) - 6} more" if len(features) > 6 else ""
+        )
+        self._setup_note = (
+            f"Training on {Path(path).name}: {target} from {shown}. "
+            "With real data there is no true line: least squares is the reference."
         )
         return True
 

@@ -11,6 +11,7 @@ import queue
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
@@ -45,6 +46,15 @@ FRAME_HOLD_MAX = 0.1
 IDLE_WAIT = 0.05
 
 
+def describe_setup(config: Config) -> str:
+    """What building a run from config is busy with, in words for the status bar."""
+    d = config.data
+    if d.csv_path:
+        return f"Loading {Path(d.csv_path).name}…"
+    k = len(d.true_weights)
+    return f"Generating {d.n_samples:,} samples × {k} feature{'s' if k != 1 else ''}…"
+
+
 class TrainingWorker(QObject):
     """Owns a Trainer in a worker thread; driven by commands, reports by signals."""
 
@@ -54,6 +64,8 @@ class TrainingWorker(QObject):
     stateChanged = Signal(str)  # "running" | "paused" | "completed" | "diverged"
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
     failed = Signal(str)  # an unexpected exception, with its traceback
+    preparing = Signal(str)  # a new run is being built (data generated or loaded): what
+    setupFailed = Signal(str)  # a new run could not be built: why (the current run is kept)
     finished = Signal()
 
     def __init__(self) -> None:
@@ -236,19 +248,21 @@ class TrainingWorker(QObject):
     # ---- commands ------------------------------------------------------------------------
     def _cmd_configure(self, config: Config, keep_running: bool = True) -> None:
         """Build a new run; on bad input keep the current run and say why."""
+        self.preparing.emit(describe_setup(config))
         try:
             trainer = Trainer(config)
         except (UserInputError, MemoryError) as exc:
-            self.message.emit("error", f"Could not set up the run: {exc}. The current run is kept.")
+            self.setupFailed.emit(f"Could not set up the run: {exc}. The current run is kept.")
             return
         self._install(trainer, keep_running)
 
     def _cmd_restore(self, run: SavedRun) -> None:
         """Continue a saved run; on a bad file keep the current run and say why."""
+        self.preparing.emit(describe_setup(run.config))
         try:
             trainer = restore(run)
         except (UserInputError, MemoryError) as exc:
-            self.message.emit("error", f"Could not reopen the run: {exc}. The current run is kept.")
+            self.setupFailed.emit(f"Could not reopen the run: {exc}. The current run is kept.")
             return
         self._install(trainer, keep_running=False)
         self._dirty = True

@@ -55,6 +55,7 @@ WIDGETS = {
     "momentumSpin": QDoubleSpinBox,
     "weightDecaySpin": QDoubleSpinBox,
     "dtypeCombo": QComboBox,
+    "deviceCombo": QComboBox,
     "fitBiasCheck": QCheckBox,
     "speedSlider": QSlider,
     "lrBoundLabel": QWidget,
@@ -274,15 +275,16 @@ def test_setup_changes_reset_and_epochs_do_not(qtbot, panel):
     for name, change in (
         ("lossCombo", lambda w: w.setCurrentIndex(w.findData("half_mse"))),
         ("dtypeCombo", lambda w: w.setCurrentIndex(w.findData("float64"))),
+        ("deviceCombo", lambda w: w.setCurrentIndex(w.findData("cpu"))),
         ("batchSizeSpin", lambda w: w.setValue(32)),
         ("fitBiasCheck", lambda w: w.setChecked(False)),
     ):
         change(child(panel, name))
-    assert rec.count("setupChanged") == 5
+    assert rec.count("setupChanged") == 6
     with qtbot.waitSignal(panel.epochsChanged, timeout=1000) as blocker:
         child(panel, "epochsSpin").setValue(99)
     assert blocker.args == [99]
-    assert rec.count("setupChanged") == 5
+    assert rec.count("setupChanged") == 6
     panel.flush()
     assert rec.count("dataChanged") == 0
     config = panel.config()
@@ -292,6 +294,7 @@ def test_setup_changes_reset_and_epochs_do_not(qtbot, panel):
         "float64",
     )
     assert (config.train.batch_size, config.train.epochs, config.model.fit_bias) == (32, 99, False)
+    assert config.train.device == "cpu"
 
 
 def test_set_config_emits_nothing(panel):

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QListWidge
 from core.config import MAX_FEATURES, Config
 from core.errors import ConfigError, DataError
 from core.trainer import Trainer
-from gui.csv_dialog import CsvDialog, csv_config, describe_rows, validate_csv_choice
+from gui.csv_dialog import CsvDialog, csv_config, describe_rows
 
 
 def _linear_csv(tmp_path: Path, n: int = 200) -> Path:
@@ -159,7 +159,7 @@ def test_describe_rows_without_trailing_newline(tmp_path: Path) -> None:
     assert "2 data rows" in describe_rows(path)
 
 
-# ---- csv_config and validate_csv_choice ---------------------------------------------------
+# ---- csv_config ---------------------------------------------------------------------
 
 
 def test_csv_config_sets_the_data_section_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -204,8 +204,6 @@ def test_csv_config_rejects_too_many_features(tmp_path: Path) -> None:
 def test_csv_config_trains_to_the_generating_weights(tmp_path: Path) -> None:
     path = str(_linear_csv(tmp_path))
     base = Config().with_value("train.epochs", 60)
-    table = validate_csv_choice(path, "y", ["a", "b"])
-    assert table.x.shape == (200, 2)
     trainer = Trainer(csv_config(base, path, "y", ["a", "b"], True))
     assert trainer.dataset.feature_names == ["a", "b"]
     assert trainer.dataset.true_theta() is None
@@ -214,21 +212,22 @@ def test_csv_config_trains_to_the_generating_weights(tmp_path: Path) -> None:
     assert trainer.train_loss() < 1e-3
 
 
-def test_validate_csv_choice_names_the_bad_line(tmp_path: Path) -> None:
+def test_csv_config_of_a_bad_file_fails_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("a,b,y\n1,2,3\n4,5,6\n7,oops,9\n", encoding="utf-8")
+    base = Config()
     with pytest.raises(DataError) as info:
-        validate_csv_choice(path, "y", ["a", "b"])
+        Trainer(csv_config(base, str(path), "y", ["a", "b"], True))
     message = str(info.value)
     assert str(path) in message and "line 4" in message and "'b'" in message
     # The bad column is not used: the file is fine for this choice.
-    assert validate_csv_choice(path, "y", ["a"]).x.shape == (3, 1)
+    assert Trainer(csv_config(base, str(path), "y", ["a"], True)).dataset.feature_names == ["a"]
 
 
-def test_validate_csv_choice_rejects_empty_and_unknown_choices(tmp_path: Path) -> None:
+def test_csv_config_rejects_empty_and_unknown_choices(tmp_path: Path) -> None:
     path = tmp_path / "ok.csv"
     path.write_text("a,b,y\n1,2,3\n4,5,6\n", encoding="utf-8")
-    with pytest.raises(DataError, match="no feature"):
-        validate_csv_choice(path, "y", [])
+    with pytest.raises(ConfigError, match="feature_columns"):
+        csv_config(Config(), str(path), "y", [], True)
     with pytest.raises(DataError, match="zzz"):
-        validate_csv_choice(path, "y", ["zzz"])
+        Trainer(csv_config(Config(), str(path), "y", ["zzz"], True))

@@ -236,9 +236,15 @@ def test_csv_in_window_bad_file_keeps_run_good_file_trains(window, qtbot, tmp_pa
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,y\n1,2,3\n4,oops,6\n")
     info_before = window._info
-    assert not window.open_csv(str(bad), "y", ["a", "b"], True)
-    assert "line 3" in window.banner.label.text() and window.banner.level == "error"
+    weights_before = window.panel.config().data.true_weights
+    # Loaded in the training thread: the message comes once the file has been read.
+    assert window.open_csv(str(bad), "y", ["a", "b"], True)
+    qtbot.waitUntil(lambda: "line 3" in window.banner.label.text(), timeout=WAIT_MS)
+    assert window.banner.level == "error" and not window.is_busy()
     assert window._info is info_before
+    # The controls show the run that was kept.
+    assert window.panel.config().data.csv_path is None
+    assert window.panel.config().data.true_weights == weights_before
     good = tmp_path / "good.csv"
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(200, 2))

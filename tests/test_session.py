@@ -6,7 +6,9 @@ import numpy as np
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDoubleSpinBox, QSplitter
 
+from core.presets import preset_config
 from core.runfile import load_run
+from gui.csv_dialog import csv_config
 from gui.main_window import MainWindow
 from tests.conftest import WAIT_MS
 
@@ -55,6 +57,29 @@ def test_broken_settings_start_from_default_with_a_message(qtbot, tmp_path):
     assert win.config().data.noise_std >= 0
     assert "could not be used" in win.banner.text()
     win.close()
+
+
+def test_last_sessions_csv_gone_starts_from_default_with_a_message(qtbot, tmp_path):
+    data = tmp_path / "gone.csv"
+    data.write_text("a,y\n1,2\n2,4\n3,6\n", encoding="utf-8")
+    config = csv_config(preset_config("playground"), str(data), "y", ["a"], True)
+    data.unlink()
+    settings = _settings(tmp_path)
+    settings.setValue("session/config", config.to_json())
+    settings.sync()
+    win = _open(qtbot, settings=settings)
+    assert win.config().data.csv_path is None
+    assert win.panel.config().data.csv_path is None
+    assert "gone.csv" in win.banner.text() and win.banner.level == "error"
+    assert win.run_action.isEnabled()  # the run controls work
+    win.close()
+
+
+def test_big_data_is_built_in_the_background_with_progress_shown(window, qtbot):
+    window.apply_config(window.config().with_value("data.n_samples", 2_000_000))
+    qtbot.waitUntil(lambda: window._info.n_train > 1_000_000, timeout=WAIT_MS)
+    assert window.busy_label.text() == "Generating 2,000,000 samples × 1 feature…"
+    assert not window.is_busy()
 
 
 def test_window_without_settings_remembers_nothing(qtbot, tmp_path):

@@ -1,4 +1,4 @@
-"""The optimizer race inside the main window, and exports that cannot be written."""
+"""The window beyond single runs: the race tab, exports that cannot be written, devices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QFileDialog, QPushButton, QTableWidget, QTabWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton, QTableWidget, QTabWidget
 
 from tests.conftest import WAIT_MS
 
@@ -110,3 +110,16 @@ def test_export_into_a_read_only_folder_says_so_and_leaves_nothing(
     qtbot.waitUntil(lambda: window.latest_snapshot().step == step + 1, timeout=WAIT_MS)
     monkeypatch.undo()
     assert len(window.export_run(tmp_path / "elsewhere")) > 10
+
+
+def test_unavailable_device_keeps_the_run_and_the_controls(window, qtbot):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    info_before = window._info
+    combo = window.findChild(QComboBox, "deviceCombo")
+    combo.setCurrentIndex(combo.findData("cuda"))
+    qtbot.waitUntil(lambda: "CUDA" in window.banner.text(), timeout=WAIT_MS)
+    assert window.banner.level == "error" and window._info is info_before
+    assert combo.currentData() == "auto"  # back to what the kept run uses

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.config import MAX_CSV_FEATURES
 from core.errors import DataError
 
 # read_header only needs the first line; a header longer than this is not a real CSV header.
@@ -301,6 +302,11 @@ def _choose_columns(
         if target in features:
             raise DataError(f"{where}: column {target!r} cannot be both the target and a feature")
 
+    if len(features) > MAX_CSV_FEATURES:
+        raise DataError(
+            f"{where}: {len(features)} feature columns; at most {MAX_CSV_FEATURES} are supported "
+            "(choose some with data.feature_columns)"
+        )
     if not features:
         if len(names) == 1:
             raise DataError(

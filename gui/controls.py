@@ -840,7 +840,10 @@ class ControlPanel(QWidget):
             cols = d.feature_columns or []
             detail = f"target {d.target_column}" if d.target_column else "last column as target"
             if cols:
-                detail += f", features {', '.join(cols)}"
+                shown = ", ".join(cols[:8]) + (
+                    f" and {len(cols) - 8} more" if len(cols) > 8 else ""
+                )
+                detail += f", features {shown}"
             text = f"<b>CSV:</b> {html.escape(Path(d.csv_path).name)} ({html.escape(detail)})"
             self.source_label.setToolTip(str(d.csv_path))
         elif inline:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from core.config import MAX_FEATURES, Config
+from core.config import MAX_CSV_FEATURES, Config
 from core.csvdata import read_header
 from core.errors import ConfigError, DataError
 
@@ -137,7 +137,7 @@ class CsvDialog(QtWidgets.QDialog):
             self.feature_list.addItem(item)
         all_button = QtWidgets.QPushButton("All")
         all_button.setObjectName("allFeaturesButton")
-        all_button.setToolTip(f"Tick every column but the target (at most {MAX_FEATURES}).")
+        all_button.setToolTip(f"Tick every column but the target (at most {MAX_CSV_FEATURES}).")
         none_button = QtWidgets.QPushButton("None")
         none_button.setObjectName("noFeaturesButton")
         none_button.setToolTip("Untick every column.")
@@ -255,22 +255,23 @@ class CsvDialog(QtWidgets.QDialog):
         self._refresh()
 
     def _limit_checked(self) -> None:
-        # A model takes at most MAX_FEATURES features: keep the first ones of a wide file.
+        # A model takes at most MAX_CSV_FEATURES features: keep the first ones of a wide file.
         kept = 0
         for item in self._items():
             if item.checkState() == _CHECKED and item.data(_NAME_ROLE) != self._target:
                 kept += 1
-                if kept > MAX_FEATURES:
+                if kept > MAX_CSV_FEATURES:
                     item.setCheckState(_UNCHECKED)
 
     def _refresh(self, *_: object) -> None:
         n = len(self.features())
-        ok = 1 <= n <= MAX_FEATURES
+        ok = 1 <= n <= MAX_CSV_FEATURES
         self.ok_button().setEnabled(ok)
         if n == 0:
             text, color = "Tick at least one feature column.", "#b00020"
-        elif n > MAX_FEATURES:
-            text, color = f"{n} features ticked; at most {MAX_FEATURES} are supported.", "#b00020"
+        elif n > MAX_CSV_FEATURES:
+            text = f"{n} features ticked; at most {MAX_CSV_FEATURES} are supported."
+            color = "#b00020"
         else:
             word = "feature" if n == 1 else "features"
             text, color = f"{n} {word} → predict {self._target}", "#555555"

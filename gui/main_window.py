@@ -44,6 +44,7 @@ from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
 from gui.timeline import TimelineBar
 from gui.worker import WorkerHost
 
+STATUS_WEIGHTS = 8  # weights the status bar lists (the weights tab shows them all)
 REDRAW_MS = 33  # the views redraw on their own timer, at most ~30 frames a second
 # While training runs flat out, frames (view updates and their paints) may take at most this
 # share of the time. The training loop is parked during a frame (pyqtgraph's paint methods are
@@ -953,7 +954,9 @@ class MainWindow(QMainWindow):
         return speed is None or speed >= IDLE_THROTTLE * engine_rate
 
     def _update_status(self, snap: Snapshot, reviewing: bool = False) -> None:
-        params = ", ".join(f"{w:.4g}" for w in snap.weights)
+        params = ", ".join(f"{w:.4g}" for w in snap.weights[:STATUS_WEIGHTS])
+        if len(snap.weights) > STATUS_WEIGHTS:
+            params += f", … {len(snap.weights) - STATUS_WEIGHTS} more"
         rate = "rewound" if reviewing else f"{snap.steps_per_second:,.0f} steps/s"
         self.status_label.setText(
             f"epoch {snap.epoch}   step {snap.step}   loss {snap.train_loss:.4g}   "

@@ -34,6 +34,7 @@ MAX_LIVE_POINTS = 2000
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
 LEGEND_COLUMNS = 6  # parameter legend entries per row
+MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
 
 TEXT = "#222222"
 AXIS = "#555555"
@@ -584,6 +585,7 @@ class ParamView(PlotView):
         self.true_lines: list[pg.InfiniteLine] = []
         # Never holds data: gives the dashed true-value lines a legend entry.
         self.true_key = pg.PlotDataItem(pen=_pen("#555555", 1.5, _DASH))
+        self.more_key = pg.PlotDataItem(pen=None)  # a legend line of text, without a sample
         self._visible: list[int] = []
         self._true = np.zeros(0)
         self._planned = 1.0
@@ -605,11 +607,14 @@ class ParamView(PlotView):
         self._visible = list(range(n if info.fit_bias else n - 1))
         true = info.true_theta
         self._true = np.zeros(0) if true is None else np.asarray(true, dtype=np.float64)
+        # A legend of dozens of parameters would cover the plot: past a few rows, only the
+        # bias is named (each curve's name is in the status bar and the weights tab).
+        named = len(self._visible) <= MAX_LEGEND_PARAMS
         for k, (curve, line) in enumerate(zip(self.curves, self.true_lines, strict=True)):
             curve.setData([], [])
             shown = k in self._visible
             curve.setVisible(shown)
-            if shown:
+            if shown and (named or k == n - 1):
                 name = info.param_names[k]
                 label = name if k == n - 1 else f"w[{name}]"
                 self.legend.addItem(curve, label)
@@ -620,6 +625,8 @@ class ParamView(PlotView):
                 line.hide()
         if self._true.size == n:
             self.legend.addItem(self.true_key, "true value")
+        if not named:
+            self.legend.addItem(self.more_key, f"and {len(self._visible) - 1} weights")
         entries = max(len(self.legend.items), 1)
         rows = -(-entries // LEGEND_COLUMNS)
         self.legend.setColumnCount(min(entries, LEGEND_COLUMNS))

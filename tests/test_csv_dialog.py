@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialogButtonBox, QListWidget, QWidget
 
-from core.config import MAX_FEATURES, Config
+from core.config import MAX_CSV_FEATURES, Config
 from core.errors import ConfigError, DataError
 from core.trainer import Trainer
 from gui.csv_dialog import CsvDialog, csv_config, describe_rows
@@ -113,16 +113,16 @@ def test_chosen_reflects_target_features_and_standardize(dialog: CsvDialog) -> N
 
 
 def test_wide_file_checks_at_most_max_features(qtbot, tmp_path: Path) -> None:
-    names = [f"f{i}" for i in range(MAX_FEATURES + 6)] + ["y"]
+    names = [f"f{i}" for i in range(MAX_CSV_FEATURES + 6)] + ["y"]
     path = tmp_path / "wide.csv"
     path.write_text(",".join(names) + "\n" + ",".join("1" for _ in names) + "\n", "utf-8")
     dlg = CsvDialog.from_path(path)
     qtbot.addWidget(dlg)
-    assert dlg.chosen()[1] == names[:MAX_FEATURES]
+    assert dlg.chosen()[1] == names[:MAX_CSV_FEATURES]
     assert _ok(dlg).isEnabled()
-    _item(dlg, f"f{MAX_FEATURES + 1}").setCheckState(Qt.CheckState.Checked)
+    _item(dlg, f"f{MAX_CSV_FEATURES + 1}").setCheckState(Qt.CheckState.Checked)
     assert not _ok(dlg).isEnabled()
-    assert str(MAX_FEATURES) in dlg.status_label.text()
+    assert str(MAX_CSV_FEATURES) in dlg.status_label.text()
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_csv_config_replaces_inline_features(tmp_path: Path) -> None:
 
 
 def test_csv_config_rejects_too_many_features(tmp_path: Path) -> None:
-    names = [f"f{i}" for i in range(MAX_FEATURES + 1)]
+    names = [f"f{i}" for i in range(MAX_CSV_FEATURES + 1)]
     with pytest.raises(ConfigError):
         csv_config(Config(), str(tmp_path / "x.csv"), "y", names, True)
 

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton, QTableWidget, QTabWidget
 
@@ -123,3 +124,28 @@ def test_unavailable_device_keeps_the_run_and_the_controls(window, qtbot):
     qtbot.waitUntil(lambda: "CUDA" in window.banner.text(), timeout=WAIT_MS)
     assert window.banner.level == "error" and window._info is info_before
     assert combo.currentData() == "auto"  # back to what the kept run uses
+
+
+def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2000, 100))
+    w = rng.normal(size=100)
+    y = x @ w + 0.5
+    path = tmp_path / "wide.csv"
+    names = [f"f{i}" for i in range(100)]
+    np.savetxt(
+        path, np.column_stack([x, y]), delimiter=",", header=",".join([*names, "y"]), comments=""
+    )
+    info_before = window._info
+    assert window.open_csv(str(path), "y", names, True)
+    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    assert len(window._info.param_names) == 101
+    assert "and 94 more" in window.banner.text()
+    window.step_epoch()
+    qtbot.waitUntil(
+        lambda: window.latest_snapshot() is not None and window.latest_snapshot().epoch == 1,
+        timeout=WAIT_MS,
+    )
+    window.refresh()
+    assert len(window.latest_snapshot().weights) == 100
+    assert not window.grab().isNull()

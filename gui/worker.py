@@ -97,6 +97,10 @@ class TrainingWorker(QObject):
         set_speed, set_epochs, set_snapshot_interval, set_snapshot_points, stop."""
         self._commands.put((name, args))
 
+    def pending_commands(self) -> int:
+        """Commands sent and not yet carried out (thread-safe)."""
+        return self._commands.unfinished_tasks
+
     def hold_for_frame(self) -> bool:
         """Park the training loop after its current slice while the GUI thread draws a frame
         (thread-safe; release_frame() ends it, FRAME_HOLD_MAX bounds it). True if the loop is
@@ -161,6 +165,7 @@ class TrainingWorker(QObject):
         while True:
             name, args = item
             self._guarded(getattr(self, f"_cmd_{name}"), *args)
+            self._commands.task_done()
             if self._stop:
                 return
             try:
@@ -229,6 +234,7 @@ class TrainingWorker(QObject):
         except queue.Empty:
             return
         self._guarded(getattr(self, f"_cmd_{name}"), *args)
+        self._commands.task_done()
 
     def _maybe_emit(self) -> None:
         if self._dirty and time.perf_counter() - self._last_emit >= self._snapshot_interval:

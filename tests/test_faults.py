@@ -133,7 +133,8 @@ def test_stepping_while_running_pauses_then_steps(window, qtbot):
     # Every queued step has run and its snapshot has arrived.
     qtbot.waitUntil(
         lambda: (
-            window.worker._commands.empty() and _steps(window) == window.worker._trainer.step_count
+            window.worker.pending_commands() == 0
+            and _steps(window) == window.worker._trainer.step_count
         ),
         timeout=WAIT_MS,
     )

@@ -21,6 +21,7 @@ from core.config import Config
 from core.errors import UserInputError
 from core.race import Race, RaceEntry
 from core.runinfo import run_info
+from gui.worker import load_torch
 
 SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast the runs train
 SNAPSHOT_POINTS = 800  # points per run and series: about one per pixel of the race plots
@@ -97,7 +98,7 @@ class RaceWorker(QObject):
         """Run the command/training loop until a quit command."""
         try:
             if "torch" in sys.modules:
-                _single_threaded_torch()
+                load_torch()
             while not self._quit:
                 self._drain(block=not self._running)
                 if self._quit:
@@ -174,7 +175,7 @@ class RaceWorker(QObject):
         """Build a new race and run it; on bad input keep the last results and say why."""
         if config.train.implementation not in LOCK_HOLDING_ENGINES:
             # Before the torch engines are built; a NumPy-only race need not load torch (~3 s).
-            _single_threaded_torch()
+            load_torch()
         try:
             race = Race(config, list(entries), tolerance)
         except (UserInputError, MemoryError) as exc:
@@ -208,13 +209,6 @@ class RaceWorker(QObject):
     def _cmd_quit(self) -> None:
         self._running = False
         self._quit = True
-
-
-def _single_threaded_torch() -> None:
-    """On two cores a multi-threaded torch loop starves the GUI thread: use one thread."""
-    import torch
-
-    torch.set_num_threads(1)
 
 
 def _summary(race: Race) -> str:

@@ -305,3 +305,38 @@ def test_float32_runs_share_the_datasets_float32_rows():
     # Same seed, same values, rounded to the dtype.
     np.testing.assert_array_equal(x, f64.dataset.x_train.astype(np.float32))
     np.testing.assert_allclose(trainer.dataset.y_train, f64.dataset.y_train, atol=1e-6)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_plain_step_is_the_optimizers_own_update(optimizer: str) -> None:
+    from core.optim import make_torch_optimizer
+
+    def trajectory(use_plain: bool) -> list[np.ndarray]:
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        opt = make_torch_optimizer(optimizer, list(net.parameters()), Hyper(lr=0.05))
+        step = engines.plain_step(opt) if use_plain else opt.step
+        x, y = torch.randn(10, 3), torch.randn(10, 1)
+        out = []
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(x), y).backward()
+            step()
+            out.append(torch.cat([p.detach().reshape(-1) for p in net.parameters()]).numpy())
+        return out
+
+    for a, b in zip(trajectory(True), trajectory(False), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_plain_step_keeps_registered_hooks() -> None:
+    net = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    assert engines.plain_step(opt) != opt.step
+    calls = []
+    handle = opt.register_step_post_hook(lambda *args: calls.append(1))
+    try:
+        engines.plain_step(opt)()
+    finally:
+        handle.remove()
+    assert calls == [1]

@@ -78,6 +78,24 @@ def _draw(cfg: DataConfig, rng: np.random.Generator, shape: tuple[int, int]) -> 
     return rng.standard_normal(shape)
 
 
+def _draw_column(
+    cfg: DataConfig, rng: np.random.Generator, n: int, keep: bool = True
+) -> np.ndarray | None:
+    """n draws as an (n, 1) column (or only advance the stream past them), a chunk at a time.
+
+    Chunked draws are the same values as one draw; one numpy call holds the interpreter lock
+    throughout, so ten million in one call stalled the window (~100 ms) while its training
+    thread built the data.
+    """
+    out = np.empty((n, 1)) if keep else None
+    for lo in range(0, n, _GEN_CHUNK_VALUES):
+        hi = min(lo + _GEN_CHUNK_VALUES, n)
+        part = _draw(cfg, rng, (hi - lo, 1))
+        if out is not None:
+            out[lo:hi] = part
+    return out
+
+
 def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
     """Return X (in dtype) and y = X w + b + noise (float64), reproducible from cfg.seed.
 
@@ -108,7 +126,7 @@ def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.n
             start = rng.bit_generator.state
             for lo in range(0, n, rows):
                 _draw(cfg, rng, (min(rows, n - lo), d))
-            common = _draw(cfg, rng, (n, 1))
+            common = _draw_column(cfg, rng, n)
             after = rng.bit_generator.state
             rng.bit_generator.state = start
         for lo in range(0, n, rows):
@@ -124,9 +142,12 @@ def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.n
         if mix:
             rng.bit_generator.state = after
         elif shared:
-            _draw(cfg, rng, (n, 1))  # drawn and unused, as ever: the noise stays the same
+            _draw_column(cfg, rng, n, keep=False)  # unused, as ever: the noise stays the same
     if cfg.noise_std > 0:
-        y += cfg.noise_std * rng.standard_normal(x.shape[0])
+        n = x.shape[0]
+        for lo in range(0, n, _GEN_CHUNK_VALUES):  # chunked for the same reason as above
+            hi = min(lo + _GEN_CHUNK_VALUES, n)
+            y[lo:hi] += cfg.noise_std * rng.standard_normal(hi - lo)
     return x, y
 
 

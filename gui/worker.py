@@ -53,6 +53,9 @@ def load_torch() -> None:
 
     # On two cores a multi-threaded torch loop starves the GUI thread.
     torch.set_num_threads(1)
+    # The first optimizer imports torch._dynamo (~1.5 s): now, so that its objects are frozen
+    # below and the first run is not built on top of it.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     # Qt, pyqtgraph and torch leave ~200,000 long-lived objects; a full collection walking
     # them took ~55 ms of the GUI thread (bench_window's worst stall). Frozen, they are
     # skipped, and what later runs allocate is collected as before.

@@ -229,6 +229,12 @@ def slider_for_speed(steps_per_second: float | None) -> int:
     return min(max(v, SPEED_MIN), SPEED_MAX - 1)
 
 
+def short_list(items: list[str], limit: int) -> str:
+    """The first limit items, comma-separated, and how many more there are."""
+    text = ", ".join(items[:limit])
+    return text + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def format_number(value: float) -> str:
     """Shortest text that reads back as value ('1e-05', '0.03', '2'), never '0.00'."""
     value = float(value)
@@ -840,10 +846,7 @@ class ControlPanel(QWidget):
             cols = d.feature_columns or []
             detail = f"target {d.target_column}" if d.target_column else "last column as target"
             if cols:
-                shown = ", ".join(cols[:8]) + (
-                    f" and {len(cols) - 8} more" if len(cols) > 8 else ""
-                )
-                detail += f", features {shown}"
+                detail += f", features {short_list(cols, 8)}"
             text = f"<b>CSV:</b> {html.escape(Path(d.csv_path).name)} ({html.escape(detail)})"
             self.source_label.setToolTip(str(d.csv_path))
         elif inline:

@@ -34,7 +34,7 @@ from core.runfile import STATEFUL, SUFFIX, load_run, save_run
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import export, replay, session
-from gui.controls import ControlPanel
+from gui.controls import ControlPanel, short_list
 from gui.csv_dialog import CsvDialog, csv_config
 from gui.help import GUIDE_HTML, shortcuts_html
 from gui.landscape import LandscapeView
@@ -794,10 +794,10 @@ class MainWindow(QMainWindow):
         current = self.worker.config_copy()
         if current is None:
             # Nothing to keep (say, the last session's CSV file is gone): the default preset.
-            self.show_message("error", f"{text.split('. The current run')[0]}.")
+            self.show_message("error", f"{text}. Starting from the default preset.")
             self.apply_config(preset_config(DEFAULT_PRESET))
             return
-        self.show_message("error", text)
+        self.show_message("error", f"{text}. The current run is kept.")
         # The controls show the run that is kept, not the setup that failed.
         self._config = current
         self.panel.set_config(current)
@@ -954,9 +954,7 @@ class MainWindow(QMainWindow):
         return speed is None or speed >= IDLE_THROTTLE * engine_rate
 
     def _update_status(self, snap: Snapshot, reviewing: bool = False) -> None:
-        params = ", ".join(f"{w:.4g}" for w in snap.weights[:STATUS_WEIGHTS])
-        if len(snap.weights) > STATUS_WEIGHTS:
-            params += f", … {len(snap.weights) - STATUS_WEIGHTS} more"
+        params = short_list([f"{w:.4g}" for w in snap.weights], STATUS_WEIGHTS)
         rate = "rewound" if reviewing else f"{snap.steps_per_second:,.0f} steps/s"
         self.status_label.setText(
             f"epoch {snap.epoch}   step {snap.step}   loss {snap.train_loss:.4g}   "
@@ -1008,11 +1006,8 @@ class MainWindow(QMainWindow):
             self.show_message("error", f"{exc}. The current run is kept.")
             return False
         self.apply_config(config)
-        shown = ", ".join(features[:6]) + (
-            f" and {len(features) - 6} more" if len(features) > 6 else ""
-        )
         self._setup_note = (
-            f"Training on {Path(path).name}: {target} from {shown}. "
+            f"Training on {Path(path).name}: {target} from {short_list(features, 6)}. "
             "With real data there is no true line: least squares is the reference."
         )
         return True

@@ -81,7 +81,7 @@ class TrainingWorker(QObject):
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
     failed = Signal(str)  # an unexpected exception, with its traceback
     preparing = Signal(str)  # a new run is being built (data generated or loaded): what
-    setupFailed = Signal(str)  # a new run could not be built: why (the current run is kept)
+    setupFailed = Signal(str)  # a new run could not be built (the current run is kept): why
     finished = Signal()
 
     def __init__(self) -> None:
@@ -271,7 +271,7 @@ class TrainingWorker(QObject):
         try:
             trainer = Trainer(config)
         except (UserInputError, MemoryError) as exc:
-            self.setupFailed.emit(f"Could not set up the run: {exc}. The current run is kept.")
+            self.setupFailed.emit(f"Could not set up the run: {exc}")
             return
         self._install(trainer, keep_running)
 
@@ -281,7 +281,7 @@ class TrainingWorker(QObject):
         try:
             trainer = restore(run)
         except (UserInputError, MemoryError) as exc:
-            self.setupFailed.emit(f"Could not reopen the run: {exc}. The current run is kept.")
+            self.setupFailed.emit(f"Could not reopen the run: {exc}")
             return
         self._install(trainer, keep_running=False)
         self._dirty = True

@@ -241,6 +241,7 @@ def test_csv_in_window_bad_file_keeps_run_good_file_trains(window, qtbot, tmp_pa
     assert window.open_csv(str(bad), "y", ["a", "b"], True)
     qtbot.waitUntil(lambda: "line 3" in window.banner.label.text(), timeout=WAIT_MS)
     assert window.banner.level == "error" and not window.is_busy()
+    assert window.banner.text().endswith("The current run is kept.")
     assert window._info is info_before
     # The controls show the run that was kept.
     assert window.panel.config().data.csv_path is None

@@ -71,6 +71,7 @@ def test_last_sessions_csv_gone_starts_from_default_with_a_message(qtbot, tmp_pa
     assert win.config().data.csv_path is None
     assert win.panel.config().data.csv_path is None
     assert "gone.csv" in win.banner.text() and win.banner.level == "error"
+    assert win.banner.text().endswith("Starting from the default preset.")
     assert win.run_action.isEnabled()  # the run controls work
     win.close()
 

@@ -397,7 +397,10 @@ def plain_step(opt: Any) -> Callable[[], Any]:
     """
     from torch.optim import optimizer as optim_module
 
-    inner = getattr(type(opt).step, "__wrapped__", None)
+    wrapper = type(opt).step
+    # Only the wrapper Optimizer marks as hooked: its __wrapped__ is the class's own step,
+    # grad-mode decorator included (any other __wrapped__ could skip that decorator).
+    inner = getattr(wrapper, "__wrapped__", None) if getattr(wrapper, "hooked", False) else None
     hooks = (
         opt._optimizer_step_pre_hooks,
         opt._optimizer_step_post_hooks,

@@ -1074,24 +1074,8 @@ class MainWindow(QMainWindow):
         self._info_box("Guide", GUIDE_HTML)
 
     def _show_shortcuts(self) -> None:
-        actions = [
-            self.run_action,
-            self.step_batch_action,
-            self.step_epoch_action,
-            self.reset_action,
-            self.race_action,
-            self.training_tab_action,
-            self.race_tab_action,
-            self.log_action,
-            self.open_action,
-            self.save_action,
-            self.open_run_action,
-            self.save_run_action,
-            self.export_action,
-            self.gif_action,
-            self.guide_action,
-            self.quit_action,
-        ]
+        # Every window action with a shortcut, in the order they were made (run controls first).
+        actions = [action for action in self.actions() if not action.shortcut().isEmpty()]
         self._info_box("Keyboard shortcuts", shortcuts_html(actions))
 
     def _info_box(self, title: str, html: str) -> None:

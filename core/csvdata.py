@@ -7,7 +7,7 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +74,10 @@ def load_csv(
     path: str | Path,
     target_column: str | None = None,
     feature_columns: list[str] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> CsvTable:
-    """Load numeric columns from a CSV file with a header row."""
+    """Load numeric columns from a CSV file with a header row (progress hears the share of
+    the file parsed, 0 to 1)."""
     where = str(path)
     text = _decode(_read_bytes(path, where), where)
     names, delimiter, header_line, body_start = _parse_header(text, where)
@@ -84,7 +86,7 @@ def load_csv(
     index = {name: i for i, name in enumerate(names)}
     # Parse only the columns in use, in file order, so errors are reported left to right.
     cols = sorted(index[name] for name in [*features, target])
-    block = _parse_fast(text, body_start, delimiter, len(names), cols)
+    block = _parse_fast(text, body_start, delimiter, len(names), cols, progress=progress)
     if block is None:
         block = _parse_slow(text, body_start, delimiter, names, cols, header_line + 1, where)
 
@@ -327,6 +329,7 @@ def _parse_fast(
     n_cols: int,
     cols: list[int],
     chunk_chars: int = _CHUNK_CHARS,
+    progress: Callable[[float], None] | None = None,
 ) -> np.ndarray | None:
     """Parse a plain all-numeric table with numpy's C reader; None means use the slow path.
 
@@ -363,6 +366,8 @@ def _parse_fast(
         if not np.isfinite(block).all():
             return None
         blocks.append(block)
+        if progress is not None:
+            progress(start / len(text))
     if not blocks:
         return None  # the slow path reports "no data rows"
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

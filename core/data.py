@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.config import DataConfig
 from core.errors import DataError
+
+# Told the share of the data built so far (0 to 1), from the thread building it.
+Progress = Callable[[float], None]
 
 
 @dataclass
@@ -96,7 +100,9 @@ def _draw_column(
     return out
 
 
-def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+def synthetic(
+    cfg: DataConfig, dtype: str = "float64", progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Return X (in dtype) and y = X w + b + noise (float64), reproducible from cfg.seed.
 
     The features are generated in float64 a chunk of rows at a time and stored in dtype, so a
@@ -138,6 +144,8 @@ def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.n
                 z += np.sqrt(rho) * common[lo : lo + rows]
             x[lo : lo + rows] = z
             y[lo : lo + rows] = x[lo : lo + rows] @ w  # float32 rows promote to float64
+            if progress is not None:
+                progress(0.9 * min(lo + rows, n) / n)  # the noise below is the last tenth
         y += cfg.true_bias
         if mix:
             rng.bit_generator.state = after
@@ -148,6 +156,8 @@ def synthetic(cfg: DataConfig, dtype: str = "float64") -> tuple[np.ndarray, np.n
         for lo in range(0, n, _GEN_CHUNK_VALUES):  # chunked for the same reason as above
             hi = min(lo + _GEN_CHUNK_VALUES, n)
             y[lo:hi] += cfg.noise_std * rng.standard_normal(hi - lo)
+    if progress is not None:
+        progress(1.0)
     return x, y
 
 
@@ -191,12 +201,15 @@ def column_mean_std(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean * peak, np.sqrt(squares / max(n, 1)) * peak
 
 
-def make_dataset(cfg: DataConfig, dtype: str = "float64") -> Dataset:
-    """Build the dataset a configuration describes (synthetic or CSV), features in dtype."""
+def make_dataset(
+    cfg: DataConfig, dtype: str = "float64", progress: Progress | None = None
+) -> Dataset:
+    """Build the dataset a configuration describes (synthetic or CSV), features in dtype;
+    progress, if given, hears how far generating or reading has got."""
     if cfg.csv_path:
         from core.csvdata import load_csv
 
-        table = load_csv(cfg.csv_path, cfg.target_column, cfg.feature_columns)
+        table = load_csv(cfg.csv_path, cfg.target_column, cfg.feature_columns, progress)
         x, y = table.x, table.y
         names, target = list(table.feature_names), table.target_name
         true_w, true_b = None, None
@@ -206,7 +219,7 @@ def make_dataset(cfg: DataConfig, dtype: str = "float64") -> Dataset:
         # to standardise (like a file's) are standardised in float64 first, where large
         # offsets cost no precision.
         inline_std = cfg.inline_features is not None and cfg.standardize
-        x, y = synthetic(cfg, "float64" if inline_std else dtype)
+        x, y = synthetic(cfg, "float64" if inline_std else dtype, progress)
         names = [f"x{i + 1}" for i in range(x.shape[1])]
         target = "y"
         true_w, true_b = np.asarray(cfg.true_weights, dtype=np.float64), float(cfg.true_bias)

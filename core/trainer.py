@@ -11,7 +11,7 @@ import numpy as np
 
 from core.analysis import SufficientStats, least_squares, max_stable_lr, ridge
 from core.config import Config
-from core.data import Dataset, check_magnitudes, epoch_order, make_dataset
+from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
 from core.errors import DataError
 from core.history import History
@@ -74,6 +74,7 @@ class Trainer:
         config: Config,
         dataset: Dataset | None = None,
         theta0: np.ndarray | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config.copy()
         t, m = self.config.train, self.config.model
@@ -82,7 +83,9 @@ class Trainer:
         # First, before the data is made: no need to generate ten million rows to say so.
         self.device = resolve_device(t.device, t.implementation)
         self.dataset = (
-            dataset if dataset is not None else make_dataset(self.config.data, dtype=m.dtype)
+            dataset
+            if dataset is not None
+            else make_dataset(self.config.data, dtype=m.dtype, progress=progress)
         )
         ds = self.dataset
         check_magnitudes(ds, m.dtype)

@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.worker.message.connect(self.show_message)
         self.worker.failed.connect(self._on_failed)
         self.worker.preparing.connect(self._on_preparing)
+        self.worker.progress.connect(self._on_progress)
         self.worker.setupFailed.connect(self._on_setup_failed)
         self.race_panel.message.connect(self.show_message)
         self.race_panel.stateChanged.connect(self._on_race_state)
@@ -512,7 +513,6 @@ class MainWindow(QMainWindow):
         self.busy_label.setObjectName("busyLabel")
         self.busy_bar = QProgressBar()
         self.busy_bar.setObjectName("busyBar")
-        self.busy_bar.setRange(0, 0)  # indeterminate: the core reports no fraction done
         self.busy_bar.setMaximumWidth(120)
         self.busy_bar.setToolTip("Building the new run in the background; the window stays usable")
         self.statusBar().addPermanentWidget(self.busy_label)
@@ -777,6 +777,7 @@ class MainWindow(QMainWindow):
         """Show (text) or hide (None) the status bar's busy indicator."""
         if text is not None:
             self.busy_label.setText(text)  # kept while hidden: the last thing built
+            self.busy_bar.setRange(0, 0)  # indeterminate until the first progress report
         self.busy_label.setVisible(text is not None)
         self.busy_bar.setVisible(text is not None)
 
@@ -787,6 +788,10 @@ class MainWindow(QMainWindow):
     # ---- worker signals -------------------------------------------------------------
     def _on_preparing(self, text: str) -> None:
         self._set_busy(text)
+
+    def _on_progress(self, percent: int) -> None:
+        self.busy_bar.setRange(0, 100)
+        self.busy_bar.setValue(percent)
 
     def _on_setup_failed(self, text: str) -> None:
         self._set_busy(None)

@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ LOCK_HOLDING_SLICE_SECONDS = 0.002
 # Longest the loop stays parked for one frame: a lost release only costs this much.
 FRAME_HOLD_MAX = 0.1
 IDLE_WAIT = 0.05
+PROGRESS_INTERVAL = 0.05  # seconds between progress signals while data is built
 
 
 def load_torch() -> None:
@@ -81,6 +83,7 @@ class TrainingWorker(QObject):
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
     failed = Signal(str)  # an unexpected exception, with its traceback
     preparing = Signal(str)  # a new run is being built (data generated or loaded): what
+    progress = Signal(int)  # percent of the new run's data generated or read
     setupFailed = Signal(str)  # a new run could not be built (the current run is kept): why
     finished = Signal()
 
@@ -269,11 +272,23 @@ class TrainingWorker(QObject):
         """Build a new run; on bad input keep the current run and say why."""
         self.preparing.emit(describe_setup(config))
         try:
-            trainer = Trainer(config)
+            trainer = Trainer(config, progress=self._progress_reporter())
         except (UserInputError, MemoryError) as exc:
             self.setupFailed.emit(f"Could not set up the run: {exc}")
             return
         self._install(trainer, keep_running)
+
+    def _progress_reporter(self) -> Callable[[float], None]:
+        """A progress callback that emits whole percents, at most every PROGRESS_INTERVAL."""
+        last = [-1, 0.0]  # percent and time of the last emit
+
+        def report(fraction: float) -> None:
+            percent, now = int(100 * fraction), time.perf_counter()
+            if percent > last[0] and (now - last[1] >= PROGRESS_INTERVAL or percent == 100):
+                last[:] = [percent, now]
+                self.progress.emit(percent)
+
+        return report
 
     def _cmd_restore(self, run: SavedRun) -> None:
         """Continue a saved run; on a bad file keep the current run and say why."""

@@ -471,3 +471,14 @@ def test_fast_path_agrees_with_slow_path(
         return
     if fast is not None:
         assert fast.shape == slow.shape and fast.tobytes() == slow.tobytes()
+
+
+def test_progress_rises_to_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    n = 400_000  # ~5 MB: several of the fast path's chunks
+    rows = "\n".join(f"{i},{2 * i + 1}" for i in range(n))
+    path.write_text("x,y\n" + rows + "\n", encoding="utf-8")
+    seen: list[float] = []
+    table = load_csv(path, "y", ["x"], progress=seen.append)
+    assert table.x.shape == (n, 1)
+    assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == 1.0

@@ -80,6 +80,8 @@ def test_big_data_is_built_in_the_background_with_progress_shown(window, qtbot):
     window.apply_config(window.config().with_value("data.n_samples", 2_000_000))
     qtbot.waitUntil(lambda: window._info.n_train > 1_000_000, timeout=WAIT_MS)
     assert window.busy_label.text() == "Generating 2,000,000 samples × 1 feature…"
+    # The bar counted up to the whole (whole percents from the training thread), then hid.
+    assert (window.busy_bar.maximum(), window.busy_bar.value()) == (100, 100)
     assert not window.is_busy()
 
 

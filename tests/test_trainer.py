@@ -526,3 +526,12 @@ def test_ill_conditioned_large_data_still_uses_lstsq(monkeypatch, tmp_path):
     monkeypatch.setattr(trainer_module, "LSTSQ_MAX_VALUES", 0)
     assert not trainer_module._well_conditioned(Trainer(config).stats, True)
     np.testing.assert_array_equal(Trainer(config).least_squares(), exact)
+
+
+def test_progress_of_generated_data_rises_to_one() -> None:
+    from core import data
+
+    config = preset_config("playground").with_value("data.n_samples", 3 * data._GEN_CHUNK_VALUES)
+    seen: list[float] = []
+    Trainer(config, progress=seen.append)
+    assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 1.0

@@ -126,7 +126,7 @@ def test_semicolon_and_tab_separated_files(tmp_path: Path, sep: str) -> None:
 def test_slow_path_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "a,b,y\n0.1,-2,3e5\n\n4,5.25,6\n")
     fast = load_csv(path)
-    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args: None)
+    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args, **kwargs: None)
     slow = load_csv(path)
     assert fast.x.tobytes() == slow.x.tobytes() and fast.y.tobytes() == slow.y.tobytes()
 
@@ -137,7 +137,7 @@ def test_small_chunks_give_the_same_table(tmp_path: Path, monkeypatch: pytest.Mo
     whole = load_csv(write(tmp_path, text))
     fast = csvdata._parse_fast(text, 6, ",", 3, [0, 1, 2], chunk_chars=10)
     assert fast is not None and fast.shape == (40, 3)
-    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args: None)
+    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args, **kwargs: None)
     monkeypatch.setattr(csvdata, "_SLOW_CHUNK_VALUES", 5)
     slow = load_csv(write(tmp_path, text))
     for table in (whole, slow):

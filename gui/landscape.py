@@ -61,6 +61,11 @@ def _colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, 64), colors.astype(np.uint8))
 
 
+def _title(text: str, note: str | None) -> str:
+    """A plot title with an optional smaller second line (a narrow view would clip one line)."""
+    return text if note is None else f"{text}<br><span style='font-size:9pt'>{note}</span>"
+
+
 def contour_segments(
     u: np.ndarray, v: np.ndarray, z: np.ndarray, levels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -352,8 +357,8 @@ class LandscapeView(QtWidgets.QWidget):
             )
         else:
             pi.setLabel("left", names[j] + suffix, color=TEXT)
-            held = ", others held at current values" if self._n_params > 2 else ""
-            pi.setTitle(f"Loss landscape ({kind}{penalty}){held}", color=TEXT, size="11pt")
+            held = "others held at current values" if self._n_params > 2 else None
+            pi.setTitle(_title(f"Loss landscape ({kind}{penalty})", held), color=TEXT, size="11pt")
         self._compute_grid()
         self._fill_legend()
         self._place_legend()
@@ -842,7 +847,7 @@ class MultiPathLandscapeView(LandscapeView):
             kind = "½·MSE" if self._info.loss_kind == "half_mse" else "MSE"
             penalty = " + L2 penalty" if self._info.l2_penalty else ""
             self.plotItem.setTitle(
-                f"Loss landscape ({kind}{penalty}), others held at least squares",
+                _title(f"Loss landscape ({kind}{penalty})", "others held at least squares"),
                 color=TEXT,
                 size="11pt",
             )

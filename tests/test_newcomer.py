@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QSpinBox
 
 from gui import replay
 from gui.csv_dialog import CsvDialog
@@ -69,6 +69,8 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
         entries[name].trigger()
         _no_error(window, name)
 
+    # Long enough that the run is still going when the newcomer presses Pause.
+    window.findChild(QSpinBox, "epochsSpin").setValue(100_000)
     entries["Run/Run"].trigger()
     qtbot.waitUntil(lambda: _steps(window) > 20, timeout=WAIT_MS)
     entries["Run/Run"].trigger()  # pause

@@ -7,13 +7,14 @@ import csv
 import io
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.config import MAX_CSV_FEATURES
+from core.data import Progress
 from core.errors import DataError
 
 # read_header only needs the first line; a header longer than this is not a real CSV header.
@@ -74,7 +75,7 @@ def load_csv(
     path: str | Path,
     target_column: str | None = None,
     feature_columns: list[str] | None = None,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> CsvTable:
     """Load numeric columns from a CSV file with a header row (progress hears the share of
     the file parsed, 0 to 1)."""
@@ -329,7 +330,7 @@ def _parse_fast(
     n_cols: int,
     cols: list[int],
     chunk_chars: int = _CHUNK_CHARS,
-    progress: Callable[[float], None] | None = None,
+    progress: Progress | None = None,
 ) -> np.ndarray | None:
     """Parse a plain all-numeric table with numpy's C reader; None means use the slow path.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +82,12 @@ def _draw(cfg: DataConfig, rng: np.random.Generator, shape: tuple[int, int]) -> 
     return rng.standard_normal(shape)
 
 
+def _spans(n: int) -> Iterator[tuple[int, int]]:
+    """(lo, hi) bounds of consecutive chunks of _GEN_CHUNK_VALUES rows covering n rows."""
+    for lo in range(0, n, _GEN_CHUNK_VALUES):
+        yield lo, min(lo + _GEN_CHUNK_VALUES, n)
+
+
 def _draw_column(
     cfg: DataConfig, rng: np.random.Generator, n: int, keep: bool = True
 ) -> np.ndarray | None:
@@ -92,8 +98,7 @@ def _draw_column(
     thread built the data.
     """
     out = np.empty((n, 1)) if keep else None
-    for lo in range(0, n, _GEN_CHUNK_VALUES):
-        hi = min(lo + _GEN_CHUNK_VALUES, n)
+    for lo, hi in _spans(n):
         part = _draw(cfg, rng, (hi - lo, 1))
         if out is not None:
             out[lo:hi] = part
@@ -152,9 +157,7 @@ def synthetic(
         elif shared:
             _draw_column(cfg, rng, n, keep=False)  # unused, as ever: the noise stays the same
     if cfg.noise_std > 0:
-        n = x.shape[0]
-        for lo in range(0, n, _GEN_CHUNK_VALUES):  # chunked for the same reason as above
-            hi = min(lo + _GEN_CHUNK_VALUES, n)
+        for lo, hi in _spans(x.shape[0]):  # chunked for the reason _draw_column gives
             y[lo:hi] += cfg.noise_std * rng.standard_normal(hi - lo)
     if progress is not None:
         progress(1.0)

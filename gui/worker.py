@@ -12,13 +12,13 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from core.config import Config
+from core.data import Progress
 from core.errors import UserInputError
 from core.history import History
 from core.runfile import SavedRun, capture, restore
@@ -278,7 +278,7 @@ class TrainingWorker(QObject):
             return
         self._install(trainer, keep_running)
 
-    def _progress_reporter(self) -> Callable[[float], None]:
+    def _progress_reporter(self) -> Progress:
         """A progress callback that emits whole percents, at most every PROGRESS_INTERVAL."""
         last = [-1, 0.0]  # percent and time of the last emit
 

@@ -1102,6 +1102,14 @@ class MainWindow(QMainWindow):
         # Live changes (learning rate, epochs) are part of the run's configuration too.
         return self.worker.config_copy() or self._config
 
+    def _config_to_remember(self) -> Config:
+        # What the controls show: commands the worker has not carried out yet (a reset or a
+        # learning-rate change just before closing) are not in its copy.
+        try:
+            return self.panel.config()
+        except UserInputError:
+            return self._config_for_export()
+
     # ---- shutdown -------------------------------------------------------------------
     def shutdown(self) -> None:
         """Stop the worker and join its thread (idempotent)."""
@@ -1111,8 +1119,9 @@ class MainWindow(QMainWindow):
         self._timer.stop()
         self._start_timer.stop()
         if self._settings is not None:
-            config = self._config_for_export()
-            session.save_session(self._settings, self, config, self.log_action.isChecked())
+            session.save_session(
+                self._settings, self, self._config_to_remember(), self.log_action.isChecked()
+            )
         self.race_panel.stop_and_wait()
         self.host.shutdown()
 

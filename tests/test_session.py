@@ -49,6 +49,24 @@ def test_last_configuration_and_layout_are_remembered(qtbot, tmp_path):
     second.close()
 
 
+def test_changes_the_worker_has_not_reached_are_remembered(qtbot, tmp_path, monkeypatch):
+    # The CI failure this pins: closing right after a change saved the worker's older copy.
+    first = _open(qtbot, settings=_settings(tmp_path))
+    sent = []
+    monkeypatch.setattr(first.worker, "send", lambda *command: sent.append(command[0]))
+    first.findChild(QDoubleSpinBox, "lrSpin").setValue(0.0421)
+    first.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.77)
+    first.panel.flush()
+    first.reset_run()
+    assert "set_hyper" in sent and "configure" in sent  # queued, never carried out
+    monkeypatch.undo()
+    first.close()
+    second = _open(qtbot, settings=_settings(tmp_path))
+    config = second.config()
+    assert config.train.lr == 0.0421 and config.data.noise_std == 0.77
+    second.close()
+
+
 def test_broken_settings_start_from_default_with_a_message(qtbot, tmp_path):
     settings = _settings(tmp_path)
     settings.setValue("session/config", '{"data": {"noise_std": -5}}')

@@ -89,7 +89,9 @@ def load_csv(
     cols = sorted(index[name] for name in [*features, target])
     block = _parse_fast(text, body_start, delimiter, len(names), cols, progress=progress)
     if block is None:
-        block = _parse_slow(text, body_start, delimiter, names, cols, header_line + 1, where)
+        block = _parse_slow(
+            text, body_start, delimiter, names, cols, header_line + 1, where, progress=progress
+        )
 
     n_rows = block.shape[0]
     if n_rows == 0:
@@ -253,11 +255,22 @@ def _parse_header(text: str, where: str) -> tuple[list[str], str, int, int]:
     return names, delimiter, reader.line_num, consumed
 
 
-def _lines(text: str, start: int = 0) -> Iterator[str]:
-    """Yield lines from start on with their endings, split like a file opened with newline=""."""
+def _lines(text: str, start: int = 0, progress: Progress | None = None) -> Iterator[str]:
+    """Yield lines from start on with their endings, split like a file opened with newline=""
+    (progress hears the share of the text passed, about every _CHUNK_CHARS characters)."""
     # Lazy and copy-free: io.StringIO would hold the whole text at 4 bytes per character.
+    if progress is None:
+        for match in _LINE.finditer(text, start):
+            yield match.group()
+        return
+    report_at = start + _CHUNK_CHARS
     for match in _LINE.finditer(text, start):
+        end = match.end()
+        if end >= report_at:
+            progress(end / len(text))
+            report_at = end + _CHUNK_CHARS
         yield match.group()
+    progress(1.0)
 
 
 def _is_number(text: str) -> bool:
@@ -382,10 +395,11 @@ def _parse_slow(
     cols: list[int],
     first_line: int,
     where: str,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     """Parse row by row with the csv module; raise DataError at the first bad row or cell."""
     n_cols = len(names)
-    reader = csv.reader(_lines(text, start), delimiter=delimiter)
+    reader = csv.reader(_lines(text, start, progress), delimiter=delimiter)
     finite = math.isfinite
     blocks: list[np.ndarray] = []
     values: list[float] = []

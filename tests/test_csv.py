@@ -482,3 +482,14 @@ def test_progress_rises_to_the_whole_file(tmp_path: Path) -> None:
     table = load_csv(path, "y", ["x"], progress=seen.append)
     assert table.x.shape == (n, 1)
     assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_progress_is_heard_on_the_slow_path_too(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    n = 200_000  # quoted cells send the parse down the csv-module path; ~3 MB
+    rows = "\n".join(f'"{i}","{2 * i + 1}"' for i in range(n))
+    path.write_text("x,y\n" + rows + "\n", encoding="utf-8")
+    seen: list[float] = []
+    table = load_csv(path, "y", ["x"], progress=seen.append)
+    assert table.x.shape == (n, 1) and table.y[-1] == 2 * (n - 1) + 1
+    assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == 1.0

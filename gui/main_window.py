@@ -545,7 +545,14 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Redraw the views now from the newest snapshot (before a grab or export)."""
+        # A snapshot the worker has sent may still wait in the event queue.
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
         self._redraw(force=True)
+        # Axes fit their width to the labels they paint, and drop a label that does not fit
+        # yet: one paint off screen and a layout pass, so the grab that follows has them all.
+        for view in self._views():
+            view.grab()
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
 
     def show_message(self, level: str, text: str) -> None:
         """Show a message in the in-window banner and the status bar."""
@@ -697,7 +704,7 @@ class MainWindow(QMainWindow):
         """Write every plot (PNG, SVG), the window (PNG), history (CSV), config (JSON)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self._redraw(force=True)
+        self.refresh()
         views = {
             "loss": self.loss_view,
             "fit": self.fit_view,

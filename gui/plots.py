@@ -33,6 +33,11 @@ MAX_LIVE_POINTS = 2000
 # ... and leaves them alone while no prediction moves more than this fraction of the shown
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
+# Pixels per decade a log axis needs to label every tick, or the 1, 2 and 5 ticks only
+# (below that, decades only): the labels are ~12 px tall and crowded into each other.
+LOG_LABELS_ALL = 300
+LOG_LABELS_125 = 110
+PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
 
@@ -104,6 +109,37 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
     return span > 0 and span < SHRINK * shown_span
 
 
+class LogLabelAxis(pg.AxisItem):
+    """An axis whose log-mode labels thin out (all, then 1-2-5, then decades) so none overlap."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        """Labels for log-mode ticks; a minor tick keeps its mark but loses a crowded label."""
+        strings = super().logTickStrings(values, scale, spacing)
+        # Plain numbers where they are short ("10", not "10¹" beside "5" and "2").
+        for i, v in enumerate(values):
+            x = float(f"{10**v * scale:.1g}")
+            if PLAIN_LOG_LABELS[0] <= x < PLAIN_LOG_LABELS[1]:
+                strings[i] = f"{x:g}"
+        lo, hi = self.range
+        height = self.geometry().height() if self.orientation in ("left", "right") else 0.0
+        if hi <= lo or height <= 0:
+            return strings
+        per_decade = height / (hi - lo)
+        if per_decade >= LOG_LABELS_ALL:
+            return strings
+        keep = (1, 2, 5) if per_decade >= LOG_LABELS_125 else (1,)
+        return [
+            text if _leading_digit(v) in keep else ""
+            for v, text in zip(values, strings, strict=True)
+        ]
+
+
+def _leading_digit(log_value: float) -> int:
+    """The leading digit of 10**log_value (log tick values are inexact: 0.3010299 is 2)."""
+    digit = round(10 ** (log_value - math.floor(log_value + 1e-6)))
+    return 1 if digit == 10 else digit
+
+
 class PlotView(pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
@@ -113,7 +149,7 @@ class PlotView(pg.PlotWidget):
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
     ) -> None:
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent=parent, background="w", axisItems={"left": LogLabelAxis("left")})
         self.setObjectName(object_name)
         pi = self.plotItem
         pi.setTitle(title, color=TEXT, size="11pt")
@@ -251,12 +287,13 @@ class LossView(PlotView):
             angle=0,
             pen=_pen("#2ca02c", 2, _DASH),
             label="noise floor",
-            # Right end, above the line: the curves usually cross the left part of it.
+            # Left end, on the side facing the view's centre: the loss starts far above its
+            # floor, while at the right end the curves reach the line and hid the label's end.
             labelOpts={
-                "position": 0.98,
+                "position": 0.02,
                 "color": "#2ca02c",
                 "fill": pg.mkBrush(255, 255, 255, 200),
-                "anchors": [(1, 1), (1, 1)],
+                "anchors": [(0, 0), (0, 1)],
             },
         )
         self.floor_line.setZValue(-5)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QSlider, QToolButton
 
+from core.presets import preset_config
 from gui.main_window import MainWindow
 from tests.conftest import WAIT_MS
 
@@ -281,3 +282,30 @@ def test_condition_number_drops_with_standardisation(window, qtbot):
     qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
     assert number() < before
     assert number() == pytest.approx(1.0, abs=1e-6)  # standardised, uncorrelated: round bowl
+
+
+def test_refresh_lays_out_axes_so_a_grab_has_every_label(qtbot):
+    # The loss falls over four decades: the axis needs wider labels than it started with,
+    # and before a relayout it dropped those that did not fit ("100", "1000", "10⁴").
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtGui import QImage, QPainter
+
+    win = MainWindow(preset_config("tiny-numpy-f64").with_value("train.epochs", 3000))
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    loop = QEventLoop()
+    win.worker.stateChanged.connect(lambda s: loop.quit() if s == "completed" else None)
+    win.worker.send("set_speed", None)
+    win.worker.send("run")
+    loop.exec()
+    win.refresh()
+    axis = win.loss_view.plotItem.getAxis("left")
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        texts = {text for _, _, text in axis.generateDrawSpecs(painter)[2]}
+    finally:
+        painter.end()
+    assert {"10", "100", "1000"} <= texts
+    win.close()

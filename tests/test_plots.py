@@ -7,6 +7,7 @@ import math
 from typing import TypeVar
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from pytestqt.qtbot import QtBot
 
@@ -15,6 +16,7 @@ from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
 from gui.plots import (
     FitView,
+    LogLabelAxis,
     LossView,
     ParamView,
     PlotView,
@@ -338,3 +340,51 @@ def test_reset_view_restores_ranges(qtbot: QtBot, run_1d: Run, cls: type[PlotVie
     view.reset_view()
     assert _x_range(view) == pytest.approx(home[0])
     assert _y_range(view) == pytest.approx(home[1])
+
+
+def _log_labels(qtbot: QtBot, height: int, lo: float, hi: float) -> dict[float, str]:
+    """Labels a log-mode axis of this height gives the ticks from 10**lo to 10**hi."""
+    view = pg.PlotWidget(axisItems={"left": LogLabelAxis("left")})
+    qtbot.addWidget(view)
+    view.resize(300, height)
+    view.plotItem.setLogMode(y=True)
+    view.plotItem.setYRange(lo, hi, padding=0)
+    view.show()
+    qtbot.waitExposed(view)
+    axis = view.plotItem.getAxis("left")
+    values = [
+        math.log10(m * 10.0**e) for e in range(math.floor(lo), math.ceil(hi)) for m in range(1, 10)
+    ]
+    return dict(
+        zip((round(10**v, 6) for v in values), axis.logTickStrings(values, 1.0, 1.0), strict=True)
+    )
+
+
+def test_log_axis_labels_thin_out_instead_of_overlapping(qtbot: QtBot) -> None:
+    tall = _log_labels(qtbot, 900, -1, 1)  # ~400 px per decade: every tick labelled
+    assert tall[0.3] == "0.3" and tall[7] == "7" and tall[1] == "1"
+    mid = _log_labels(qtbot, 400, -1, 1)  # ~160 px: 1, 2 and 5 only
+    assert [mid[v] for v in (0.1, 0.2, 0.3, 0.5, 0.9, 1, 2, 5)] == [
+        "0.1",
+        "0.2",
+        "",
+        "0.5",
+        "",
+        "1",
+        "2",
+        "5",
+    ]
+    low = _log_labels(qtbot, 300, -6, 5)  # ~25 px: decades only
+    assert {text for text in low.values() if text} == {
+        "10⁻⁶",
+        "10⁻⁵",
+        "0.0001",
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+        "10",
+        "100",
+        "1000",
+        "10⁴",
+    }

@@ -296,7 +296,8 @@ class LossView(PlotView):
                 "anchors": [(0, 0), (0, 1)],
             },
         )
-        self.floor_line.setZValue(-5)
+        # Above the curves, so its label (white-filled) stays readable where they cross it.
+        self.floor_line.setZValue(5)
         pi.addItem(self.floor_line, ignoreBounds=True)
         self.floor_line.hide()
         self.cursor_line = pg.InfiniteLine(angle=90, pen=_pen("#444444", 1))

@@ -792,6 +792,10 @@ class MainWindow(QMainWindow):
         """Whether a new run is being built in the background."""
         return self.busy_bar.isVisibleTo(self)
 
+    def is_ready(self) -> bool:
+        """Whether a run is built and none is being built (torch loaded, data made)."""
+        return self._info is not None and not self.is_busy()
+
     # ---- worker signals -------------------------------------------------------------
     def _on_preparing(self, text: str) -> None:
         self._set_busy(text)

@@ -33,10 +33,9 @@ MAX_LIVE_POINTS = 2000
 # ... and leaves them alone while no prediction moves more than this fraction of the shown
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
-# Pixels per decade a log axis needs to label every tick, or the 1, 2 and 5 ticks only
-# (below that, decades only): the labels are ~12 px tall and crowded into each other.
-LOG_LABELS_ALL = 300
-LOG_LABELS_125 = 110
+# Least distance in pixels between two log-axis labels (they are ~12 px tall): closer ones
+# printed into each other.
+LOG_LABEL_GAP = 18
 PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
@@ -110,7 +109,7 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
 
 
 class LogLabelAxis(pg.AxisItem):
-    """An axis whose log-mode labels thin out (all, then 1-2-5, then decades) so none overlap."""
+    """An axis whose log-mode labels thin out (decades first, then 5, 2, 3, ...) so none overlap."""
 
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         """Labels for log-mode ticks; a minor tick keeps its mark but loses a crowded label."""
@@ -124,14 +123,20 @@ class LogLabelAxis(pg.AxisItem):
         height = self.geometry().height() if self.orientation in ("left", "right") else 0.0
         if hi <= lo or height <= 0:
             return strings
-        per_decade = height / (hi - lo)
-        if per_decade >= LOG_LABELS_ALL:
-            return strings
-        keep = (1, 2, 5) if per_decade >= LOG_LABELS_125 else (1,)
-        return [
-            text if _leading_digit(v) in keep else ""
-            for v, text in zip(values, strings, strict=True)
-        ]
+        px = height / (hi - lo)
+        kept: list[float] = []
+        # Greedy by rank, so a dense axis keeps the labels that orient the eye best.
+        for i in sorted(range(len(values)), key=lambda i: _LOG_RANK[_leading_digit(values[i])]):
+            y = float(values[i]) * px
+            if all(abs(y - k) >= LOG_LABEL_GAP for k in kept):
+                kept.append(y)
+            else:
+                strings[i] = ""
+        return strings
+
+
+# Which log ticks keep their label first when there is no room for all.
+_LOG_RANK = {digit: rank for rank, digit in enumerate((1, 5, 2, 3, 4, 6, 7, 8, 9))}
 
 
 def _leading_digit(log_value: float) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from typing import TypeVar
 
@@ -15,6 +16,7 @@ from core.presets import preset_config
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
 from gui.plots import (
+    LOG_LABEL_GAP,
     FitView,
     LogLabelAxis,
     LossView,
@@ -354,26 +356,29 @@ def _log_labels(qtbot: QtBot, height: int, lo: float, hi: float) -> dict[float, 
     axis = view.plotItem.getAxis("left")
     values = [
         math.log10(m * 10.0**e) for e in range(math.floor(lo), math.ceil(hi)) for m in range(1, 10)
-    ]
-    return dict(
-        zip((round(10**v, 6) for v in values), axis.logTickStrings(values, 1.0, 1.0), strict=True)
-    )
+    ] + [float(math.ceil(hi))]
+    labels = dict(zip(values, axis.logTickStrings(values, 1.0, 1.0), strict=True))
+    # No two labels closer than the gap, in pixels.
+    px = axis.geometry().height() / (hi - lo)
+    shown = sorted(v * px for v, text in labels.items() if text)
+    assert all(b - a >= LOG_LABEL_GAP for a, b in itertools.pairwise(shown))
+    return {round(10**v, 6): text for v, text in labels.items()}
 
 
 def test_log_axis_labels_thin_out_instead_of_overlapping(qtbot: QtBot) -> None:
-    tall = _log_labels(qtbot, 900, -1, 1)  # ~400 px per decade: every tick labelled
-    assert tall[0.3] == "0.3" and tall[7] == "7" and tall[1] == "1"
-    mid = _log_labels(qtbot, 400, -1, 1)  # ~160 px: 1, 2 and 5 only
-    assert [mid[v] for v in (0.1, 0.2, 0.3, 0.5, 0.9, 1, 2, 5)] == [
+    tall = _log_labels(qtbot, 1200, -1, 1)  # ~550 px per decade: every tick labelled
+    assert all(tall.values()) and tall[0.3] == "0.3" and tall[7] == "7" and tall[10] == "10"
+    mid = _log_labels(qtbot, 400, -1, 1)  # ~160 px: decades, 5, 2 and a few more
+    assert [mid[v] for v in (0.1, 0.2, 0.5, 1, 2, 5, 10)] == [
         "0.1",
         "0.2",
-        "",
         "0.5",
-        "",
         "1",
         "2",
         "5",
+        "10",
     ]
+    assert not mid[0.9]  # too close to the 1
     low = _log_labels(qtbot, 300, -6, 5)  # ~25 px: decades only
     assert {text for text in low.values() if text} == {
         "10⁻⁶",
@@ -387,4 +392,5 @@ def test_log_axis_labels_thin_out_instead_of_overlapping(qtbot: QtBot) -> None:
         "100",
         "1000",
         "10⁴",
+        "10⁵",
     }

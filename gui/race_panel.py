@@ -419,6 +419,7 @@ class RacePanel(QWidget):
         self._epochs_touched = False
         self._rows_stale = False  # set_config came during a race: apply it after
         self._state = "idle"
+        self._error: str | None = None  # why the current race stopped early, if it failed
         self._host: RaceHost | None = None
         self._latest: RaceSnapshot | None = None
         self._drawn: RaceSnapshot | None = None
@@ -637,6 +638,7 @@ class RacePanel(QWidget):
             self._make_host()
         assert self._host is not None
         self._host.start()
+        self._error = None
         self._host.worker.send("start", config, self.entries(), self.tolerance())
         self._set_state("starting")
         return True
@@ -916,8 +918,14 @@ class RacePanel(QWidget):
         w.parked.connect(self._on_parked)
         w.stateChanged.connect(self._set_state)
         w.message.connect(self._say)
-        w.failed.connect(lambda text: self._say("error", text.split("\n", 1)[0]))
+        # A bound method of this widget, not a lambda: PySide6 runs a lambda in the emitting
+        # (race) thread, and widgets may only be touched from the GUI thread.
+        w.failed.connect(self._on_failed)
         self._host = host
+
+    def _on_failed(self, text: str) -> None:
+        self._error = text.split("\n", 1)[0]
+        self._say("error", self._error)
 
     def _toggle(self) -> None:
         if self.is_running():
@@ -959,6 +967,9 @@ class RacePanel(QWidget):
             self.status_label.setText("Racing…")
         elif state == "starting":
             self.status_label.setText("Setting up the runs…")
+        elif state == "stopped" and self._error is not None:
+            # Stopped by an error: the status keeps saying why.
+            self.status_label.setText(f"Stopped by an error: {self._error}")
         elif state == "stopped":
             self.status_label.setText("Stopped. Press Start race for a new race.")
         self._update_buttons()

@@ -287,18 +287,15 @@ def test_condition_number_drops_with_standardisation(window, qtbot):
 def test_refresh_lays_out_axes_so_a_grab_has_every_label(qtbot):
     # The loss falls over four decades: the axis needs wider labels than it started with,
     # and before a relayout it dropped those that did not fit ("100", "1000", "10⁴").
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtGui import QImage, QPainter
 
     win = MainWindow(preset_config("tiny-numpy-f64").with_value("train.epochs", 3000))
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
-    loop = QEventLoop()
-    win.worker.stateChanged.connect(lambda s: loop.quit() if s == "completed" else None)
     win.worker.send("set_speed", None)
     win.worker.send("run")
-    loop.exec()
+    qtbot.waitUntil(lambda: win.run_state() == "completed", timeout=WAIT_MS)
     win.refresh()
     axis = win.loss_view.plotItem.getAxis("left")
     image = QImage(10, 10, QImage.Format.Format_ARGB32)

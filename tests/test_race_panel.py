@@ -292,3 +292,24 @@ def test_untouched_rows_follow_the_configuration(panel):
     panel.set_config(fast(epochs=50))
     assert panel.epochs_spin.value() == 3
     assert panel.base_config().train.epochs == 3
+
+
+def test_a_failing_race_is_reported_on_the_gui_thread(panel, qtbot, monkeypatch):
+    import threading
+
+    from core.race import Race
+
+    def boom(self, *args, **kwargs):
+        raise RuntimeError("boom in the race")
+
+    monkeypatch.setattr(Race, "advance", boom)
+    threads = []
+    say = panel._say
+    monkeypatch.setattr(
+        panel, "_say", lambda *args: (threads.append(threading.current_thread()), say(*args))
+    )
+    _button(panel, "raceButton").click()
+    qtbot.waitUntil(lambda: "boom in the race" in panel.status_label.text(), timeout=WAIT_MS)
+    # Widgets may only be touched from the GUI thread (a lambda slot ran in the race's).
+    assert threads and all(t is threading.main_thread() for t in threads)
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=WAIT_MS)

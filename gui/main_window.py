@@ -805,8 +805,13 @@ class MainWindow(QMainWindow):
         self.busy_bar.setValue(percent)
 
     def _on_setup_failed(self, text: str) -> None:
-        self._set_busy(None)
         self._setup_note = None
+        if self.worker.pending_setups():
+            # The user already asked for another setup: the controls show that one, and its
+            # own runReset (or failure) follows.
+            self.show_message("error", f"{text}.")
+            return
+        self._set_busy(None)
         current = self.worker.config_copy()
         if current is None:
             # Nothing to keep (say, the last session's CSV file is gone): the default preset.

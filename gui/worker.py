@@ -47,6 +47,7 @@ LOCK_HOLDING_SLICE_SECONDS = 0.002
 FRAME_HOLD_MAX = 0.1
 IDLE_WAIT = 0.05
 PROGRESS_INTERVAL = 0.05  # seconds between progress signals while data is built
+SETUP_COMMANDS = frozenset({"configure", "restore"})  # each ends in runReset or setupFailed
 
 
 def load_torch() -> None:
@@ -109,16 +110,26 @@ class TrainingWorker(QObject):
         self._frame_clear.set()
         # Guards the trainer against reads from the GUI thread (export) while it steps.
         self._lock = threading.RLock()
+        self._count_lock = threading.Lock()
+        self._pending_setups = 0
 
     # ---- thread-safe command API (called from the GUI thread) ---------------------------
     def send(self, name: str, *args: Any) -> None:
-        """Queue a command: configure, run, pause, step_batch, step_epoch, set_hyper,
+        """Queue a command: configure, restore, run, pause, step_batch, step_epoch, set_hyper,
         set_speed, set_epochs, set_snapshot_interval, set_snapshot_points, stop."""
+        if name in SETUP_COMMANDS:
+            with self._count_lock:
+                self._pending_setups += 1
         self._commands.put((name, args))
 
     def pending_commands(self) -> int:
         """Commands sent and not yet carried out (thread-safe)."""
         return self._commands.unfinished_tasks
+
+    def pending_setups(self) -> int:
+        """Configure and restore commands sent and not yet carried out (thread-safe)."""
+        with self._count_lock:
+            return self._pending_setups
 
     def hold_for_frame(self) -> bool:
         """Park the training loop after its current slice while the GUI thread draws a frame
@@ -179,9 +190,7 @@ class TrainingWorker(QObject):
         except queue.Empty:
             return
         while True:
-            name, args = item
-            self._guarded(getattr(self, f"_cmd_{name}"), *args)
-            self._commands.task_done()
+            self._execute(*item)
             if self._stop:
                 return
             try:
@@ -246,10 +255,17 @@ class TrainingWorker(QObject):
 
     def _wait_for_command(self, seconds: float) -> None:
         try:
-            name, args = self._commands.get(timeout=seconds)
+            item = self._commands.get(timeout=seconds)
         except queue.Empty:
             return
+        self._execute(*item)
+
+    def _execute(self, name: str, args: tuple[Any, ...]) -> None:
+        """Carry out one queued command, then count it done (its signals are sent by then)."""
         self._guarded(getattr(self, f"_cmd_{name}"), *args)
+        if name in SETUP_COMMANDS:
+            with self._count_lock:
+                self._pending_setups -= 1
         self._commands.task_done()
 
     def _maybe_emit(self) -> None:

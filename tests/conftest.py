@@ -32,7 +32,9 @@ def window(qtbot):
     from core.presets import preset_config
     from gui.main_window import MainWindow
 
-    win = MainWindow(preset_config("playground").with_value("train.epochs", 200))
+    # Epochs enough that no test's run finishes by itself: a test that pauses "a running run"
+    # must not find it completed on a fast machine (200 epochs took ~0.5 s here).
+    win = MainWindow(preset_config("playground").with_value("train.epochs", 100_000))
     qtbot.addWidget(win)
     win.show()
     slider = win.findChild(QSlider, "speedSlider")
@@ -41,6 +43,18 @@ def window(qtbot):
     yield win
     win.shutdown()
     assert not win.host.thread.isRunning()
+
+
+def settle(win, qtbot, pause: bool = True) -> None:
+    """Wait until the worker has carried out every command sent and the window has received
+    every signal they emitted (pausing the run first unless told not to)."""
+    from PySide6.QtWidgets import QApplication
+
+    if pause:
+        win.worker.send("pause")  # a no-op unless the run is running
+    # A command's signals are posted before it counts as done: one pass delivers them all.
+    qtbot.waitUntil(lambda: win.worker.pending_commands() == 0, timeout=WAIT_MS)
+    QApplication.processEvents()
 
 
 def pytest_sessionfinish(session, exitstatus):

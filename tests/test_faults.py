@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox, QSlider
 
 from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS
-from tests.conftest import WAIT_MS
+from tests.conftest import WAIT_MS, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,9 +38,8 @@ def _assert_history_whole(win) -> None:
 
 def _assert_can_continue(win, qtbot) -> None:
     """The user can go on: one more batch trains (from a paused, finished or diverged run)."""
-    if win.run_state() == "running":
-        win.toggle_run()
-        qtbot.waitUntil(lambda: win.run_state() != "running", timeout=WAIT_MS)
+    settle(win, qtbot)
+    assert win.run_state() != "running"
     if win.run_state() == "diverged":
         win.findChild(QDoubleSpinBox, "lrSpin").setValue(0.001)  # the fix the message suggests
     before = _steps(win)
@@ -65,6 +64,7 @@ def test_a_thousand_rapid_slider_changes_during_a_run(window, qtbot):
             QApplication.processEvents()  # queued snapshots and signals interleave with input
     speed.setValue(speed.maximum())
     window.panel.flush()
+    settle(window, qtbot, pause=False)  # the last data change's reset is in
     qtbot.waitUntil(lambda: _snap(window) is not None and _steps(window) > 10, timeout=WAIT_MS)
     assert window.run_state() in ("running", "paused", "completed", "diverged")
     _assert_history_whole(window)
@@ -88,9 +88,10 @@ def test_largest_learning_rate_with_every_optimizer(window, qtbot, implementatio
             .with_value("train.lr", 10.0)
             .with_value("train.epochs", 3)
         )
-        info = window._info
         window.apply_config(config)
-        qtbot.waitUntil(lambda info=info: window._info is not info, timeout=WAIT_MS)
+        settle(window, qtbot)  # the new run is in, paused (the last one may have diverged)
+        assert window.run_state() == "paused"
+        window.banner.hide()  # the last round's message must not satisfy the wait below
         window.toggle_run()
         qtbot.waitUntil(lambda: window.run_state() in ("diverged", "completed"), timeout=WAIT_MS)
         snap = _snap(window)
@@ -117,8 +118,11 @@ def test_switching_implementation_and_optimizer_mid_run(window, qtbot):
             lambda info=info: window._info is not info or window.run_state() == "running",
             timeout=WAIT_MS,
         )
-    qtbot.waitUntil(lambda: _steps(window) > 20, timeout=WAIT_MS)
-    assert window.run_state() == "running"  # a switch resets the run and keeps it running
+    settle(window, qtbot, pause=False)
+    # A switch resets the run and keeps it running.
+    qtbot.waitUntil(
+        lambda: window.run_state() == "running" and _steps(window) > 20, timeout=WAIT_MS
+    )
     _assert_history_whole(window)
     _assert_can_continue(window, qtbot)
 
@@ -150,8 +154,8 @@ def test_reset_while_stepping(window, qtbot):
         window.reset_paused()
         window.step_batch()
     # The last command was a step after a reset: a fresh run, one step in.
-    qtbot.waitUntil(lambda: _steps(window) == 1, timeout=WAIT_MS)
-    assert window.run_state() == "paused"
+    settle(window, qtbot)
+    assert _steps(window) == 1 and window.run_state() == "paused"
     _assert_history_whole(window)
     _assert_can_continue(window, qtbot)
 

@@ -280,7 +280,9 @@ def test_held_parameters_drifting_regrid_at_most_twice_a_second(qtbot, concise3:
 
     view._compute_grid = counted  # type: ignore[method-assign]
     _, _, first = view.grid()
-    # A frame right after set_run: the held weights moved, but the grid is fresh.
+    # A frame right after set_run: the held weights moved, but the grid is fresh (stamped
+    # now, so a stall of the machine since set_run cannot make it look old).
+    view._last_grid_time = time.perf_counter()
     view.update_snapshot(snap)
     assert calls == []
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=3000)

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QSpinBox
 
+from core.runfile import load_run
 from gui import replay
 from gui.csv_dialog import CsvDialog
-from tests.conftest import WAIT_MS
+from tests.conftest import WAIT_MS, settle
 
 
 def _entries(window) -> dict[str, object]:
@@ -23,7 +24,8 @@ def _entries(window) -> dict[str, object]:
     return found
 
 
-def _no_error(window, what: str) -> None:
+def _no_error(window, qtbot, what: str) -> None:
+    settle(window, qtbot, pause=False)  # an error from the worker would be in by now
     assert window.banner.level != "error" or not window.banner.text(), (what, window.banner.text())
 
 
@@ -63,11 +65,11 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
 
     for name in presets:
         entries[name].trigger()
-        _no_error(window, name)
+        _no_error(window, qtbot, name)
     entries["Presets/playground"].trigger()
     for name in ("View/Optimizer race", "View/Training", "View/Log-scale loss"):
         entries[name].trigger()
-        _no_error(window, name)
+        _no_error(window, qtbot, name)
 
     # Long enough that the run is still going when the newcomer presses Pause.
     window.findChild(QSpinBox, "epochsSpin").setValue(100_000)
@@ -78,8 +80,9 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
     before = _steps(window)
     entries["Run/Step batch"].trigger()
     qtbot.waitUntil(lambda: _steps(window) > before, timeout=WAIT_MS)
+    epoch = window.latest_snapshot().epoch
     entries["Run/Step epoch"].trigger()
-    qtbot.waitUntil(lambda: window.latest_snapshot().epoch >= 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.latest_snapshot().epoch > epoch, timeout=WAIT_MS)
 
     entries["File/Save configuration…"].trigger()
     assert chosen["Save configuration"].is_file()
@@ -89,11 +92,11 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
     assert (tmp_path / "export" / "window.png").is_file()
     entries["File/Export animation (GIF)…"].trigger()
     assert chosen["Export animation"].read_bytes()[:6] == b"GIF89a"
-    _no_error(window, "exports")
+    _no_error(window, qtbot, "exports")
 
     entries["Run/Start or stop race"].trigger()
     qtbot.waitUntil(lambda: window.race_panel.state() == "finished", timeout=WAIT_MS)
-    _no_error(window, "race")
+    _no_error(window, qtbot, "race")
 
     info = window._info
     entries["File/Open CSV data…"].trigger()
@@ -104,10 +107,16 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
     qtbot.waitUntil(lambda: window._info is not info, timeout=WAIT_MS)
     assert window.config().data.csv_path is None
     entries["File/Open run…"].trigger()
-    qtbot.waitUntil(lambda: "Reopened mine.lrrun" in window.banner.text(), timeout=WAIT_MS)
+    assert "Reopened mine.lrrun" in window.banner.text()
+    settle(window, qtbot)
+    saved = load_run(chosen["Save run"])
+    assert window.latest_snapshot() is not None and window.latest_snapshot().step == saved.step
+    info = window._info
     entries["Run/Reset"].trigger()
-    qtbot.waitUntil(lambda: window.latest_snapshot() is None, timeout=WAIT_MS)
-    _no_error(window, "open and reset")
+    qtbot.waitUntil(
+        lambda: window._info is not info and window.latest_snapshot() is None, timeout=WAIT_MS
+    )
+    _no_error(window, qtbot, "open and reset")
 
     entries["Help/Guide"].trigger()
     entries["Help/Keyboard shortcuts"].trigger()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton, QTableWidget, QTabWidget
 
-from tests.conftest import WAIT_MS
+from tests.conftest import WAIT_MS, settle
 
 
 def _race_to_end(window, qtbot) -> None:
@@ -40,7 +40,8 @@ def test_race_tab_races_the_windows_data_and_pauses_the_run(window, qtbot):
     _race_to_end(window, qtbot)
 
     assert tabs.currentIndex() == 1
-    assert window.run_state() == "paused"  # two trainings do not share the two cores
+    # Two trainings do not share the two cores (the pause's signal may come after the race's).
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
     results = window.race_panel.results()
     assert results is not None and len(results["runs"]) == window.race_panel.run_count()
     assert len({run["initial_loss"] for run in results["runs"]}) == 1
@@ -149,3 +150,18 @@ def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tm
     window.refresh()
     assert len(window.latest_snapshot().weights) == 100
     assert not window.grab().isNull()
+
+
+def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot):
+    settle(window, qtbot)
+    newer = window.config().with_value("data.noise_std", 0.123)
+    # Holding the worker's lock keeps it from carrying out the new setup meanwhile: the failure
+    # of an older one arrives while the newer is still queued.
+    with window.worker._lock:
+        window.apply_config(newer)
+        window._on_setup_failed("Could not set up the run: an older CSV file is gone")
+        assert window.panel.config().data.noise_std == 0.123  # not reverted to the kept run
+        assert "older CSV file is gone" in window.banner.text()
+    settle(window, qtbot)
+    assert window.worker.config_copy().data.noise_std == 0.123
+    assert window.panel.config().data.noise_std == 0.123

@@ -41,7 +41,6 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
     """Train config's epochs in an offscreen window, then save the whole window as a PNG."""
     ensure_app(offscreen=True)
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from gui import export
     from gui.main_window import MainWindow
@@ -66,8 +65,7 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
     loop.exec()
     poll.stop()
     try:
-        QApplication.processEvents()
-        window.refresh()
+        window.refresh()  # takes in the snapshots still queued
         export.export_window_png(window, out)
     finally:
         window.close()

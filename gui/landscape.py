@@ -36,6 +36,10 @@ RECOMPUTE_SECONDS = 0.5  # held parameters drifting re-grid at most this often
 DRIFT = 0.01  # ... and only once one has moved by this fraction of its axis span
 CURVE_POINTS = 400  # points of the 1-D loss curve
 MAX_PATH_SYMBOLS = 300  # 1-D path: dots up to this many points, a line beyond
+# The key goes to two columns, then hides, rather than cover more than this share of the map
+# (or more than this share of its width or height): in a small window it hid the path.
+LEGEND_MAX_SHARE = 0.3
+LEGEND_MAX_SIDE = 0.9
 
 TEXT = "#222222"
 AXIS = "#555555"
@@ -218,6 +222,7 @@ class LandscapeView(QtWidgets.QWidget):
         self.legend.setParentItem(pi.getViewBox())
         self.legend.setZValue(100)
         self._legend_key: tuple[str, ...] = ()
+        pi.getViewBox().sigResized.connect(self._fit_legend)
 
         self._info: RunInfo | None = None
         self._d = 0
@@ -558,6 +563,7 @@ class LandscapeView(QtWidgets.QWidget):
             self.legend.clear()
             for item, label in entries:
                 self.legend.addItem(item, label)
+            self._fit_legend()
         mx, my = self._point(self._min_theta)
         self.minimum.setData([mx], [my])
         if self._true.size:
@@ -565,6 +571,28 @@ class LandscapeView(QtWidgets.QWidget):
             self.true_point.setData([tx], [ty])
         else:
             self.true_point.setData([], [])
+
+    def _fit_legend(self, *_: object) -> None:
+        """One column, two, or none: the key may cover at most LEGEND_MAX_SHARE of the map."""
+        vb = self.plotItem.getViewBox()
+        width, height = vb.width(), vb.height()
+        if width <= 0 or height <= 0 or not self.legend.items:
+            return
+        for columns in (1, 2):
+            self.legend.setColumnCount(columns)
+            rect = self.legend.boundingRect()
+            fits = rect.width() <= LEGEND_MAX_SIDE * width and rect.height() <= (
+                LEGEND_MAX_SIDE * height
+            )
+            if fits and rect.width() * rect.height() <= LEGEND_MAX_SHARE * width * height:
+                self.legend.show()
+                self.plot.setToolTip("")
+                return
+        self.legend.hide()
+        self.plot.setToolTip(
+            "The key is hidden at this size: make the plot larger to show it, "
+            "or press ? for what each mark means."
+        )
 
     def _place_legend(self) -> None:
         """Put the legend in the corner farthest from what is drawn (checked once per grid)."""
@@ -882,6 +910,7 @@ class MultiPathLandscapeView(LandscapeView):
             self.legend.clear()
             for item, label in entries:
                 self.legend.addItem(item, label)
+            self._fit_legend()
         mx, my = self._point(self._min_theta)
         self.minimum.setData([mx], [my])
         if self._true.size:

@@ -938,7 +938,9 @@ class RacePanel(QWidget):
         colors = [RACE_COLORS[k % len(RACE_COLORS)] for k in range(len(snap.runs))]
         self.loss_view.set_race(snap, colors)
         self.landscape.set_run(info)
-        self.landscape.set_paths([f"{r.index + 1}. {r.label}" for r in snap.runs], colors)
+        # Short keys on the map (the loss plot's legend and the table give the settings): long
+        # ones made the key cover the paths.
+        self.landscape.set_paths([f"{r.index + 1}. {r.optimizer}" for r in snap.runs], colors)
         self._latest = snap
         self._drawn = None
         self.refresh()

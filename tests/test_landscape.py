@@ -366,3 +366,24 @@ def test_contour_segments_lie_on_their_levels() -> None:
     for r in np.sqrt(levels):
         assert np.any(np.abs(radius - r) < 0.01)
     assert contour_segments(u, v, z, np.array([100.0]))[0].size == 0
+
+
+def test_key_goes_to_two_columns_then_hides_rather_than_cover_the_map(qtbot, concise3: Run) -> None:
+    _, info, snap = concise3
+    view = _view(qtbot, info, snap)
+    view.show()
+    qtbot.waitExposed(view)
+    vb = view.plotItem.getViewBox()
+
+    def covered() -> float:
+        rect = view.legend.boundingRect()
+        return rect.width() * rect.height() / (vb.width() * vb.height())
+
+    qtbot.waitUntil(lambda: vb.width() > 500, timeout=5000)
+    assert view.legend.isVisible() and view.legend.columnCount == 1 and covered() <= 0.3
+    view.resize(380, 300)  # a small window's quarter
+    qtbot.waitUntil(lambda: not view.legend.isVisible(), timeout=5000)
+    assert "key is hidden" in view.plot.toolTip()
+    view.resize(900, 650)
+    qtbot.waitUntil(view.legend.isVisible, timeout=5000)
+    assert covered() <= 0.3 and not view.plot.toolTip()

@@ -10,6 +10,7 @@ from typing import TypeVar
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PySide6 import QtWidgets
 from pytestqt.qtbot import QtBot
 
 from core.presets import preset_config
@@ -394,3 +395,23 @@ def test_log_axis_labels_thin_out_instead_of_overlapping(qtbot: QtBot) -> None:
         "10⁴",
         "10⁵",
     }
+
+
+def test_parameter_legend_wraps_to_the_width_and_stays_above_the_data(
+    qtbot: QtBot, run_3d: Run
+) -> None:
+    _, info, snap = run_3d
+    view = _view(qtbot, ParamView, info, snap)
+    view.show()
+    qtbot.waitExposed(view)
+    vb = view.plotItem.getViewBox()
+    for width in (900, 330):
+        view.resize(width, 300)
+        qtbot.waitUntil(lambda w=width: abs(view.width() - w) < 2, timeout=5000)
+        QtWidgets.QApplication.processEvents()
+        legend = view.legend.mapRectToItem(vb, view.legend.boundingRect())
+        assert legend.right() <= vb.width()  # no entry clipped off the right edge
+        # The highest curve or true-value line is drawn below the legend.
+        top = max(float(np.max(snap.param_values)), float(np.max(info.true_theta)))
+        assert vb.mapViewToScene(pg.Point(0, top)).y() > view.legend.sceneBoundingRect().bottom()
+    assert view.legend.columnCount < 5  # 5 entries did not fit on one row in 330 px

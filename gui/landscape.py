@@ -25,6 +25,7 @@ from core.analysis import ridge
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.export import export_plot_png, export_plot_svg
+from gui.legend import HIDDEN_HINT, fit_legend
 
 GRID = 200  # grid points per axis
 MARGIN = 0.3  # fraction of the span of the marked points left free on each side
@@ -36,10 +37,6 @@ RECOMPUTE_SECONDS = 0.5  # held parameters drifting re-grid at most this often
 DRIFT = 0.01  # ... and only once one has moved by this fraction of its axis span
 CURVE_POINTS = 400  # points of the 1-D loss curve
 MAX_PATH_SYMBOLS = 300  # 1-D path: dots up to this many points, a line beyond
-# The key goes to two columns, then hides, rather than cover more than this share of the map
-# (or more than this share of its width or height): in a small window it hid the path.
-LEGEND_MAX_SHARE = 0.3
-LEGEND_MAX_SIDE = 0.9
 
 TEXT = "#222222"
 AXIS = "#555555"
@@ -573,26 +570,9 @@ class LandscapeView(QtWidgets.QWidget):
             self.true_point.setData([], [])
 
     def _fit_legend(self, *_: object) -> None:
-        """One column, two, or none: the key may cover at most LEGEND_MAX_SHARE of the map."""
-        vb = self.plotItem.getViewBox()
-        width, height = vb.width(), vb.height()
-        if width <= 0 or height <= 0 or not self.legend.items:
-            return
-        for columns in (1, 2):
-            self.legend.setColumnCount(columns)
-            rect = self.legend.boundingRect()
-            fits = rect.width() <= LEGEND_MAX_SIDE * width and rect.height() <= (
-                LEGEND_MAX_SIDE * height
-            )
-            if fits and rect.width() * rect.height() <= LEGEND_MAX_SHARE * width * height:
-                self.legend.show()
-                self.plot.setToolTip("")
-                return
-        self.legend.hide()
-        self.plot.setToolTip(
-            "The key is hidden at this size: make the plot larger to show it, "
-            "or press ? for what each mark means."
-        )
+        """One column, two, or none: the key never covers much of the map."""
+        shown = fit_legend(self.legend, self.plotItem.getViewBox())
+        self.plot.setToolTip("" if shown else f"{HIDDEN_HINT} Press ? for what each mark means.")
 
     def _place_legend(self) -> None:
         """Put the legend in the corner farthest from what is drawn (checked once per grid)."""

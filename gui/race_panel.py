@@ -63,6 +63,7 @@ from core.runinfo import RunInfo
 from gui.controls import OPTIMIZER_LABELS, NumberSpinBox
 from gui.export import write_bytes_atomic
 from gui.landscape import MultiPathLandscapeView
+from gui.legend import HIDDEN_HINT, fit_legend
 from gui.plots import LOG_FALLBACK, PAD, TEXT, PlotView, _pen, needs_refit, padded
 from gui.race_worker import RaceHost
 
@@ -214,6 +215,7 @@ class RaceLossView(PlotView):
         self._initial = math.nan
         self._set_x(0.0, 10.0)
         self._set_y(-1.0, 1.0)
+        pi.getViewBox().sigResized.connect(self._fit_legend)
 
     # ---- public API ----------------------------------------------------------------
     def set_race(self, snap: RaceSnapshot, colors: list[str]) -> None:
@@ -232,6 +234,7 @@ class RaceLossView(PlotView):
             self.curves.append(curve)
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
+        self._fit_legend()
         kind = "½·MSE" if snap.loss_kind == "half_mse" else "MSE"
         pi.setLabel("left", f"training loss ({kind})", color=TEXT)
         self._ols, self._threshold = snap.ols_loss, snap.threshold
@@ -241,6 +244,12 @@ class RaceLossView(PlotView):
         self._follow = True
         self._x_shown = self._y_shown = None
         self.update_snapshot(snap)
+
+    def _fit_legend(self, *_: object) -> None:
+        # The runs' colours stay named in the table when the key is hidden.
+        shown = fit_legend(self.legend, self.plotItem.getViewBox())
+        tip = TOOLTIPS["raceLossPlot"]
+        self.setToolTip(tip if shown else f"{tip}\n\n{HIDDEN_HINT}")
 
     def set_live(self, on: bool) -> None:
         """Thin curves while a race runs (1-pixel lines paint twice as fast), bold after."""

@@ -313,3 +313,15 @@ def test_a_failing_race_is_reported_on_the_gui_thread(panel, qtbot, monkeypatch)
     # Widgets may only be touched from the GUI thread (a lambda slot ran in the race's).
     assert threads and all(t is threading.main_thread() for t in threads)
     qtbot.waitUntil(lambda: not panel.is_running(), timeout=WAIT_MS)
+
+
+def test_loss_key_hides_in_a_small_panel_and_comes_back(panel, qtbot):
+    _race(qtbot, panel)
+    view = panel.loss_view
+    assert view.legend.isVisible() and "key is hidden" not in view.toolTip()
+    panel.resize(700, 500)
+    qtbot.waitUntil(lambda: not view.legend.isVisible(), timeout=WAIT_MS)
+    assert "key is hidden" in view.toolTip()
+    panel.resize(1300, 800)
+    qtbot.waitUntil(view.legend.isVisible, timeout=WAIT_MS)
+    assert "key is hidden" not in view.toolTip()

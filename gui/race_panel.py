@@ -84,16 +84,18 @@ X_MODES = {"step": "step", "epoch": "epoch", "seconds": "training seconds (each 
 # Suggested optimizer for each new row: the first not yet in the table.
 SUGGESTED = ("sgd", "momentum", "adam", "rmsprop", "nesterov", "adamw", "adagrad")
 MAX_EPOCHS = 100_000
+OPTIMIZER_CHARS = 9  # characters the optimizer column shows whole ("Momentum …")
 
+# Two-line headers: on one line they were cut in a narrow window.
 COLUMNS = [
     "Run",
     "Optimizer",
-    "Learning rate",
-    "Batch size",
+    "Learning\nrate",
+    "Batch\nsize",
     "Momentum",
-    "Steps to tol.",
-    "Seconds to tol.",
-    "Final loss",
+    "Steps to\ntolerance",
+    "Seconds to\ntolerance",
+    "Final\nloss",
     "Status",
 ]
 COL_RUN, COL_OPT, COL_LR, COL_BATCH, COL_MOM, COL_STEPS, COL_SECONDS, COL_LOSS, COL_STATUS = range(
@@ -515,7 +517,9 @@ class RacePanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COL_RUN, QHeaderView.ResizeMode.ResizeToContents)
+        # The optimizer's name must show whole ("Momentum" was cut in a narrow window).
+        for col in (COL_RUN, COL_OPT):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.table)
 
@@ -768,6 +772,9 @@ class RacePanel(QWidget):
         impl = self._config.train.implementation if self._config else "module"
         combo = QComboBox()
         combo.setToolTip(HEADER_TIPS[COL_OPT])
+        # Sized for "Momentum", not for the longest name: the column fits it to its contents.
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(OPTIMIZER_CHARS)
         self._fill_optimizers(combo, optimizers_for(impl), entry.optimizer or "sgd")
         lr = LrSpinBox()
         lr.setToolTip("Learning rate of this run (type any value, e.g. 3e-3)")

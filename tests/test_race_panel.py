@@ -325,3 +325,21 @@ def test_loss_key_hides_in_a_small_panel_and_comes_back(panel, qtbot):
     panel.resize(1300, 800)
     qtbot.waitUntil(view.legend.isVisible, timeout=WAIT_MS)
     assert "key is hidden" not in view.toolTip()
+
+
+def test_table_headers_and_optimizer_names_fit_a_narrow_panel(panel, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    panel.resize(760, 600)
+    qtbot.waitUntil(lambda: panel.width() == 760, timeout=WAIT_MS)
+    QApplication.processEvents()
+    table = panel.findChild(QTableWidget, "raceTable")
+    header = table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for col in range(table.columnCount()):
+        text = table.horizontalHeaderItem(col).text()
+        widest = max(metrics.horizontalAdvance(line) for line in text.split("\n"))
+        assert header.sectionSize(col) >= widest + 4, text
+    combo = table.cellWidget(0, 1)
+    assert isinstance(combo, QComboBox)
+    assert combo.width() >= combo.fontMetrics().horizontalAdvance("Momentum") + 20

@@ -178,7 +178,10 @@ _SHOW_CHARS = 60
 
 
 def _short(text: str) -> str:
-    """Text cut to _SHOW_CHARS characters."""
+    """Text on one line (control characters escaped, as in repr), cut to _SHOW_CHARS."""
+    if not text.isprintable():
+        # A key named "\n" made a two-line message (found by fuzzing).
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
 
 

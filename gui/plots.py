@@ -39,7 +39,7 @@ LOG_LABEL_GAP = 18
 PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
-LEGEND_MAX_HEIGHT = 0.5  # headroom kept above the parameters for their legend, at most
+LEGEND_MAX_HEIGHT = 0.5  # share of a plot's height kept above the data for a top legend, at most
 
 TEXT = "#222222"
 AXIS = "#555555"
@@ -189,6 +189,49 @@ class PlotView(pg.PlotWidget):
     # ---- ranges ------------------------------------------------------------------
     def _stop_following(self, *_: object) -> None:
         self._follow = False
+
+    def _legend_on_top(self, max_columns: int) -> None:
+        """Keep the legend in rows along the top (at most max_columns entries a row), with
+        headroom above the data for it; call _fit_legend() whenever its entries change."""
+        self._legend_columns = max_columns
+        self.legend.setOffset((10, 5))
+        self._top_room = 0.15
+        self.plotItem.getViewBox().sigResized.connect(self._legend_resized)
+
+    def _fit_legend(self) -> bool:
+        """As many legend columns as fit the plot's width, and headroom for its rows; True if
+        the headroom changed."""
+        entries = max(len(self.legend.items), 1)
+        vb = self.plotItem.getViewBox()
+        width, height = vb.width(), vb.height()
+        columns = min(entries, self._legend_columns)
+        self.legend.setColumnCount(columns)
+        # A narrow plot clipped the last entries off its right edge: fewer columns, more rows.
+        # (It sits 10 px in from the left edge.)
+        while columns > 1 and width > 0 and self.legend.boundingRect().width() > width - 12:
+            columns -= 1
+            self.legend.setColumnCount(columns)
+        if height > 0:
+            # The data must end below the legend: it takes share f of the shown height.
+            f = min((self.legend.boundingRect().height() + 8) / height, LEGEND_MAX_HEIGHT)
+            top_room = f / (1 - f)
+        else:
+            top_room = 0.15 * -(-entries // columns)  # not laid out yet: ~one legend row each
+        changed = abs(top_room - self._top_room) > 0.01
+        self._top_room = top_room
+        return changed
+
+    def _legend_resized(self, *_: object) -> None:
+        if self._fit_legend() and self._follow:
+            self._y_shown = None  # the headroom changed: refit y now
+            if self._last is not None:
+                self.update_snapshot(self._last)
+            else:
+                self._keep_y(self._idle_bounds())
+
+    def _idle_bounds(self) -> tuple[float, float] | None:
+        """What the y axis shows before a run's first snapshot (None: nothing yet)."""
+        return None
 
     def reset_view(self) -> None:
         """Resume managing the axes after the user panned or zoomed, and refit them now."""
@@ -635,9 +678,7 @@ class ParamView(PlotView):
         self._planned = 1.0
         # Curves settle at their true values all across the plot, so no corner stays free:
         # the legend is one row along the top, above the data, in headroom kept for it.
-        self.legend.setOffset((10, 5))
-        self._top_room = 0.12
-        pi.getViewBox().sigResized.connect(self._legend_resized)
+        self._legend_on_top(LEGEND_COLUMNS)
 
     def set_run(self, info: RunInfo) -> None:
         """Start over for a new run: one curve and true-value line per parameter."""
@@ -674,7 +715,7 @@ class ParamView(PlotView):
             self.legend.addItem(self.more_key, f"and {len(self._visible) - 1} weights")
         self._fit_legend()
         self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
-        self._keep_y(self._true_bounds())
+        self._keep_y(self._idle_bounds())
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the parameter trajectories of a snapshot."""
@@ -694,36 +735,6 @@ class ParamView(PlotView):
         self._keep_y(bounds)
 
     # ---- helpers -----------------------------------------------------------------
-    def _fit_legend(self) -> bool:
-        """As many legend columns (up to LEGEND_COLUMNS) as fit the plot's width, and headroom
-        for its rows; True if the row count changed."""
-        entries = max(len(self.legend.items), 1)
-        vb = self.plotItem.getViewBox()
-        width, height = vb.width(), vb.height()
-        columns = min(entries, LEGEND_COLUMNS)
-        self.legend.setColumnCount(columns)
-        # A narrow plot clipped the last entries off its right edge: fewer columns, more rows.
-        while columns > 1 and width > 0 and self.legend.boundingRect().width() > width - 20:
-            columns -= 1
-            self.legend.setColumnCount(columns)
-        if height > 0:
-            # The data must end below the legend: it takes share f of the shown height.
-            f = min((self.legend.boundingRect().height() + 8) / height, LEGEND_MAX_HEIGHT)
-            top_room = f / (1 - f)
-        else:
-            top_room = 0.12 * -(-entries // columns)  # not laid out yet: ~one legend row each
-        changed = abs(top_room - self._top_room) > 0.01
-        self._top_room = top_room
-        return changed
-
-    def _legend_resized(self, *_: object) -> None:
-        if self._fit_legend() and self._follow:
-            self._y_shown = None  # the headroom changed: refit y now
-            if self._last is not None:
-                self.update_snapshot(self._last)
-            else:
-                self._keep_y(self._true_bounds())
-
     def _ensure_items(self, n: int) -> None:
         # Items are made once per parameter count and reused across runs of the same shape.
         pi = self.plotItem
@@ -738,7 +749,8 @@ class ParamView(PlotView):
             pi.addItem(line, ignoreBounds=True)
             self.true_lines.append(line)
 
-    def _true_bounds(self) -> tuple[float, float] | None:
+    def _idle_bounds(self) -> tuple[float, float] | None:
+        """The true values, before the first snapshot."""
         if self._true.size == 0:
             return None
         return finite_bounds(self._true[self._visible])

@@ -118,8 +118,7 @@ class _TeachingView(PlotView):
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
     ) -> None:
         super().__init__(object_name, title, parent)
-        self.legend.setOffset((10, 5))
-        self._top_room = 0.15  # y headroom (fraction of the data span) kept free for the legend
+        self._legend_on_top(3)
 
     def _keep_x(self, bounds: tuple[float, float] | None) -> None:
         """Refit x only when the data leaves the shown range or shrinks far inside it."""
@@ -181,7 +180,7 @@ class ResidualView(_TeachingView):
         self.legend.addItem(self.points, "samples")
         self.legend.addItem(self.zero_key, "zero error")
         self.legend.addItem(self.band_key, "±2σ (σ = √train MSE)")
-        self.legend.setColumnCount(3)
+        self._fit_legend()
         self._x = np.zeros((0, 1))
         self._y = np.zeros(0)
         self._half = False
@@ -318,7 +317,7 @@ class WeightBarsView(_TeachingView):
             self.legend.addItem(_BarSample(self.true_bars), "true")
         self.legend.addItem(_BarSample(self.learned_bars), "learned")
         self.legend.addItem(_BarSample(self.ols_bars), "least squares")
-        self.legend.setColumnCount(3)
+        self._fit_legend()
         self._reference = ols if true is None else np.concatenate([ols, true])
         self._update_ticks()
         self._set_x(-0.6, d - 0.4)

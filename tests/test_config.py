@@ -68,6 +68,16 @@ def test_unknown_key_and_section_are_named():
         Config.from_dict({"optim": {}})
 
 
+def test_control_characters_in_a_key_are_escaped_on_one_line():
+    # Found by fuzzing: a key named "\n" made a two-line message.
+    with pytest.raises(ConfigError) as info:
+        Config.from_dict({"train": {"\n": None, "a\tb": 1}})
+    assert str(info.value) == "unknown key train.\\n"
+    with pytest.raises(ConfigError) as info:
+        Config().with_value("train.x\ry", 1)
+    assert "\n" not in str(info.value) and "x\\ry" in str(info.value)
+
+
 def test_with_value_validates_and_leaves_original_untouched():
     config = Config()
     changed = config.with_value("train.lr", 0.5)

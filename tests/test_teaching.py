@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QTextDocument
-from PySide6.QtWidgets import QToolTip, QWidget
+from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
 from core.config import Config
 from core.runinfo import RunInfo, run_info
@@ -242,3 +243,20 @@ def test_attach_explain_button_sits_in_the_corner(qtbot, run3) -> None:
     assert button.parent() is view and button.objectName() == "explain_residualPlot"
     view.resize(500, 300)
     assert (button.x(), button.y()) == (4, 4)
+
+
+@pytest.mark.parametrize("size", [(700, 450), (520, 300)])
+def test_weight_bars_stay_below_the_legend(qtbot, size) -> None:
+    trainer = Trainer(_config([2.0, -3.4, 5.6, 3.2, -0.6]))
+    trainer.run_steps(300)
+    info, snap = run_info(trainer), trainer.snapshot()
+    view = _view(qtbot, WeightBarsView, info)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    view.update_snapshot(snap)
+    QApplication.processEvents()
+    vb = view.plotItem.getViewBox()
+    tallest = max(float(np.max(h)) for h in view.heights().values())
+    bar_top = vb.mapViewToScene(pg.Point(0, tallest)).y()
+    assert bar_top > view.legend.sceneBoundingRect().bottom()

@@ -252,13 +252,16 @@ class Trainer:
         if rows.size > MAX_GRAD_ROWS:
             rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
         x = self.dataset.x_train[rows]
-        r = x @ th[:-1] + (th[-1] - self.dataset.y_train[rows])
         c = 0.5 if self.loss_kind == "half_mse" else 1.0
         g = np.empty(th.size)
-        g[:-1] = x.T @ r
-        g[-1] = r.sum() if self.config.model.fit_bias else 0.0
-        g *= 2.0 * c / rows.size
-        return self._with_penalty(g, th)
+        # Far-out parameters (a run near divergence) give inf or nan, quietly: the views skip
+        # a gradient that is not finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = x @ th[:-1] + (th[-1] - self.dataset.y_train[rows])
+            g[:-1] = x.T @ r
+            g[-1] = r.sum() if self.config.model.fit_bias else 0.0
+            g *= 2.0 * c / rows.size
+            return self._with_penalty(g, th)
 
     def _with_penalty(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
         # The engines add l2 * |params|^2 to the loss; a fixed bias is not a parameter.

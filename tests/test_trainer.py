@@ -535,3 +535,13 @@ def test_progress_of_generated_data_rises_to_one() -> None:
     seen: list[float] = []
     Trainer(config, progress=seen.append)
     assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_gradients_at_far_out_parameters_are_quietly_not_finite():
+    # Found by fuzzing a CSV with values near 1e87: a snapshot of a run close to divergence
+    # overflowed in the minibatch gradient and warned (warnings fail the suite).
+    trainer = Trainer(Config.from_dict({"data": {"true_weights": [2.0, -1.0], "n_samples": 50}}))
+    far = np.full(3, 1e308)
+    grad = trainer.batch_gradient(np.arange(10), far)
+    assert grad.shape == (3,) and not np.isfinite(grad).all()
+    assert not np.isfinite(trainer.full_gradient(far)).all()

@@ -197,6 +197,8 @@ def _sniff_delimiter(header: str, row: str | None = None) -> str:
         candidates = [d for d in candidates if header.count(d) == row.count(d)] or candidates
     if not candidates or "," in candidates:
         return ","
+    if len(candidates) == 1:
+        return candidates[0]  # the data row decided (a ';' in a tab-separated header)
     return ";" if header.count(";") >= header.count("\t") else "\t"
 
 

@@ -123,6 +123,14 @@ def test_semicolon_and_tab_separated_files(tmp_path: Path, sep: str) -> None:
     np.testing.assert_array_equal(table.x, [[1.5, 2], [4, 5]])
 
 
+def test_a_semicolon_in_a_tab_separated_header_is_part_of_a_name(tmp_path: Path) -> None:
+    # Found by fuzzing: one tab and one ';' in the header; the data row has only the tab.
+    path = write(tmp_path, "a;b\ty\n1\t2\n3\t4\n")
+    table = load_csv(path)
+    assert table.feature_names == ["a;b"] and table.target_name == "y"
+    np.testing.assert_array_equal(table.y, [2, 4])
+
+
 def test_slow_path_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "a,b,y\n0.1,-2,3e5\n\n4,5.25,6\n")
     fast = load_csv(path)

@@ -511,7 +511,10 @@ def _order_pool() -> ThreadPoolExecutor:
 def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
     """Loss of many parameter rows [w..., b] at once, from centred sufficient statistics."""
     w, b = thetas[:, :-1], thetas[:, -1]
-    quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
-    mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
-    mse = np.maximum(mse, 0.0)
+    # Data near 1e32 with parameters on their way to divergence overflows: inf, quietly (the
+    # run's divergence check decides what it means; found by fuzzing).
+    with np.errstate(over="ignore", invalid="ignore"):
+        quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
+        mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
+        mse = np.maximum(mse, 0.0)
     return 0.5 * mse if kind == "half_mse" else mse

@@ -545,3 +545,22 @@ def test_gradients_at_far_out_parameters_are_quietly_not_finite():
     grad = trainer.batch_gradient(np.arange(10), far)
     assert grad.shape == (3,) and not np.isfinite(grad).all()
     assert not np.isfinite(trainer.full_gradient(far)).all()
+
+
+def test_data_near_1e32_diverges_quietly(tmp_path):
+    # Found by fuzzing: the epoch losses of such a run overflowed with a warning.
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,y\n0.0,0.0,0.0\n0.0,2.2214298713966067e+32,0.0\n", encoding="utf-8")
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path), "standardize": False},
+            "model": {"dtype": "float64"},
+            "train": {"epochs": 2, "batch_size": 4, "lr": 0.01},
+        }
+    )
+    for implementation in IMPLEMENTATIONS:
+        trainer = Trainer(config.with_value("train.implementation", implementation))
+        trainer.run_steps(20)
+        trainer.set_hyper(lr=0.001)
+        trainer.run_steps(2)
+        assert np.isfinite(trainer.theta()).all()

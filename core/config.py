@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import ConfigError
+from core.errors import ConfigError, one_line
 
 MAX_FEATURES = 64  # synthetic data: one true weight per feature, each a row of the controls
 MAX_CSV_FEATURES = 256  # columns of a file: wide real data trains too (1e6 x 100 benchmarked)
@@ -178,10 +178,8 @@ _SHOW_CHARS = 60
 
 
 def _short(text: str) -> str:
-    """Text on one line (control characters escaped, as in repr), cut to _SHOW_CHARS."""
-    if not text.isprintable():
-        # A key named "\n" made a two-line message (found by fuzzing).
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """Text on one line (a key named "\n" made a two-line message), cut to _SHOW_CHARS."""
+    text = one_line(text)
     return text if len(text) <= _SHOW_CHARS else text[: _SHOW_CHARS - 1] + "…"
 
 

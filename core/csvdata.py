@@ -15,7 +15,7 @@ import numpy as np
 
 from core.config import MAX_CSV_FEATURES
 from core.data import Progress
-from core.errors import DataError
+from core.errors import DataError, one_line
 
 # read_header only needs the first line; a header longer than this is not a real CSV header.
 HEADER_PREFIX_BYTES = 1 << 20
@@ -53,7 +53,7 @@ class CsvTable:
 
 def read_header(path: str | Path) -> list[str]:
     """Return the column names of a CSV file (for a column chooser), raising DataError."""
-    where = str(path)
+    where = one_line(str(path))  # a name with a line break must not break the message
     # Only the start of the file is read, so choosing columns of a huge file stays instant.
     raw = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
     if len(raw) <= HEADER_PREFIX_BYTES:
@@ -79,7 +79,7 @@ def load_csv(
 ) -> CsvTable:
     """Load numeric columns from a CSV file with a header row (progress hears the share of
     the file parsed, 0 to 1)."""
-    where = str(path)
+    where = one_line(str(path))  # a name with a line break must not break the message
     text = _decode(_read_bytes(path, where), where)
     names, delimiter, header_line, body_start = _parse_header(text, where)
     target, features = _choose_columns(names, target_column, feature_columns, where)
@@ -102,7 +102,7 @@ def load_csv(
     # Fancy indexing copies, so x is a fresh C-contiguous array independent of the block.
     x = np.ascontiguousarray(block[:, [pos[index[name]] for name in features]])
     y = np.ascontiguousarray(block[:, pos[index[target]]])
-    return CsvTable(x=x, y=y, feature_names=features, target_name=target, path=where)
+    return CsvTable(x=x, y=y, feature_names=features, target_name=target, path=str(path))
 
 
 def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes:

@@ -501,3 +501,10 @@ def test_progress_is_heard_on_the_slow_path_too(tmp_path: Path) -> None:
     table = load_csv(path, "y", ["x"], progress=seen.append)
     assert table.x.shape == (n, 1) and table.y[-1] == 2 * (n - 1) + 1
     assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_a_line_break_in_the_file_name_stays_escaped_in_the_message(tmp_path: Path) -> None:
+    # Found by fuzzing the command line: --set data.csv_path=<newline> printed two lines.
+    with pytest.raises(DataError) as info:
+        load_csv(tmp_path / "a\nb.csv")
+    assert "\n" not in str(info.value) and "a\\nb.csv: file not found" in str(info.value)

@@ -21,6 +21,12 @@ class CliError(Exception):
     """Bad command-line input: reported as one line, exit code 2."""
 
 
+def _write_error(out: Path, exc: OSError | ValueError) -> CliError:
+    """The message for an --out the OS refused (ValueError: a path it cannot take at all,
+    such as one with an embedded NUL character)."""
+    return CliError(f"cannot write to {out}: {getattr(exc, 'strerror', None) or exc}")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors through CliError (one line, exit 2)."""
 
@@ -184,8 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             paths += save_run_plots(trainer, out)
     except (OSError, ValueError) as exc:
-        # ValueError: a path the OS cannot take at all (an embedded NUL character).
-        raise CliError(f"cannot write to {out}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise _write_error(out, exc) from None
     s = summary(trainer)
     print(
         f"{s['stopped_reason']}: {s['epochs_completed']} epochs, {s['steps']} steps, "
@@ -231,8 +236,7 @@ def cmd_race(args: argparse.Namespace) -> int:
 
             paths.append(save_race_plot(race, out))
     except (OSError, ValueError) as exc:
-        # ValueError: a path the OS cannot take at all (an embedded NUL character).
-        raise CliError(f"cannot write to {out}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise _write_error(out, exc) from None
     for r in race.results():
         if r["steps_to_tolerance"] is None:
             reached_text = "never within tolerance"

@@ -261,18 +261,14 @@ def _lines(text: str, start: int = 0, progress: Progress | None = None) -> Itera
     """Yield lines from start on with their endings, split like a file opened with newline=""
     (progress hears the share of the text passed, about every _CHUNK_CHARS characters)."""
     # Lazy and copy-free: io.StringIO would hold the whole text at 4 bytes per character.
-    if progress is None:
-        for match in _LINE.finditer(text, start):
-            yield match.group()
-        return
     report_at = start + _CHUNK_CHARS
     for match in _LINE.finditer(text, start):
-        end = match.end()
-        if end >= report_at:
-            progress(end / len(text))
-            report_at = end + _CHUNK_CHARS
+        if progress is not None and match.end() >= report_at:
+            progress(match.end() / len(text))
+            report_at = match.end() + _CHUNK_CHARS
         yield match.group()
-    progress(1.0)
+    if progress is not None:
+        progress(1.0)
 
 
 def _is_number(text: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 from core.config import Config
@@ -49,16 +48,16 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
     window.resize(*size)
     window.show()
     loop = QEventLoop()
-    deadline = time.monotonic() + timeout_s
 
     def check() -> None:
         # Polled on the GUI thread: the window's state follows the worker's queued signals.
-        if window.run_state() in ("completed", "diverged") or time.monotonic() > deadline:
+        if window.run_state() in ("completed", "diverged"):
             loop.quit()
 
     poll = QTimer()
     poll.timeout.connect(check)
     poll.start(20)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
     window.panel.set_speed(None)
     window.worker.send("set_speed", None)
     window.worker.send("run")

@@ -553,6 +553,10 @@ class LandscapeView(QtWidgets.QWidget):
             (self.full_shaft, "−gradient, full batch"),
             (self.batch_shaft, "−gradient, minibatch"),
         ]
+        self._show_key(entries)
+
+    def _show_key(self, entries: list[tuple[object, str]]) -> None:
+        """Put entries in the legend, and the minimum and true point on the map."""
         # Rebuilding the legend costs more than the grid: only when its entries change.
         key = tuple(label for _, label in entries)
         if key != self._legend_key:
@@ -884,20 +888,7 @@ class MultiPathLandscapeView(LandscapeView):
             (line, label)
             for (line, _), label in zip(self._overlay_items, self._overlay_labels, strict=False)
         ]
-        key = tuple(label for _, label in entries)
-        if key != self._legend_key:
-            self._legend_key = key
-            self.legend.clear()
-            for item, label in entries:
-                self.legend.addItem(item, label)
-            self._fit_legend()
-        mx, my = self._point(self._min_theta)
-        self.minimum.setData([mx], [my])
-        if self._true.size:
-            tx, ty = self._point(self._true)
-            self.true_point.setData([tx], [ty])
-        else:
-            self.true_point.setData([], [])
+        self._show_key(entries)
 
     def _draw_overlay(self) -> None:
         if self._info is None:

@@ -169,7 +169,7 @@ class MainWindow(QMainWindow):
         self.worker.stateChanged.connect(self._on_state)
         self.worker.message.connect(self.show_message)
         self.worker.failed.connect(self._on_failed)
-        self.worker.preparing.connect(self._on_preparing)
+        self.worker.preparing.connect(self._set_busy)
         self.worker.progress.connect(self._on_progress)
         self.worker.setupFailed.connect(self._on_setup_failed)
         self.race_panel.message.connect(self.show_message)
@@ -797,9 +797,6 @@ class MainWindow(QMainWindow):
         return self._info is not None and not self.is_busy()
 
     # ---- worker signals -------------------------------------------------------------
-    def _on_preparing(self, text: str) -> None:
-        self._set_busy(text)
-
     def _on_progress(self, percent: int) -> None:
         self.busy_bar.setRange(0, 100)
         self.busy_bar.setValue(percent)

@@ -192,13 +192,13 @@ class PlotView(pg.PlotWidget):
 
     def _legend_on_top(self, max_columns: int) -> None:
         """Keep the legend in rows along the top (at most max_columns entries a row), with
-        headroom above the data for it; call _fit_legend() whenever its entries change."""
+        headroom above the data for it; call _fit_top_legend() whenever its entries change."""
         self._legend_columns = max_columns
         self.legend.setOffset((10, 5))
         self._top_room = 0.15
-        self.plotItem.getViewBox().sigResized.connect(self._legend_resized)
+        self.plotItem.getViewBox().sigResized.connect(self._top_legend_resized)
 
-    def _fit_legend(self) -> bool:
+    def _fit_top_legend(self) -> bool:
         """As many legend columns as fit the plot's width, and headroom for its rows; True if
         the headroom changed."""
         entries = max(len(self.legend.items), 1)
@@ -221,8 +221,8 @@ class PlotView(pg.PlotWidget):
         self._top_room = top_room
         return changed
 
-    def _legend_resized(self, *_: object) -> None:
-        if self._fit_legend() and self._follow:
+    def _top_legend_resized(self, *_: object) -> None:
+        if self._fit_top_legend() and self._follow:
             self._y_shown = None  # the headroom changed: refit y now
             if self._last is not None:
                 self.update_snapshot(self._last)
@@ -713,7 +713,7 @@ class ParamView(PlotView):
             self.legend.addItem(self.true_key, "true value")
         if not named:
             self.legend.addItem(self.more_key, f"and {len(self._visible) - 1} weights")
-        self._fit_legend()
+        self._fit_top_legend()
         self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
         self._keep_y(self._idle_bounds())
 

@@ -180,7 +180,7 @@ class ResidualView(_TeachingView):
         self.legend.addItem(self.points, "samples")
         self.legend.addItem(self.zero_key, "zero error")
         self.legend.addItem(self.band_key, "±2σ (σ = √train MSE)")
-        self._fit_legend()
+        self._fit_top_legend()
         self._x = np.zeros((0, 1))
         self._y = np.zeros(0)
         self._half = False
@@ -317,7 +317,7 @@ class WeightBarsView(_TeachingView):
             self.legend.addItem(_BarSample(self.true_bars), "true")
         self.legend.addItem(_BarSample(self.learned_bars), "learned")
         self.legend.addItem(_BarSample(self.ols_bars), "least squares")
-        self._fit_legend()
+        self._fit_top_legend()
         self._reference = ols if true is None else np.concatenate([ols, true])
         self._update_ticks()
         self._set_x(-0.6, d - 0.4)

@@ -1,35 +1,21 @@
 """Optimizer race panel: up to four runs on the same data from the same start, side by side.
 
-Embedding (the main window adds it as a tab; the panel owns its own worker thread):
-
-    from gui.race_panel import RacePanel
-
-    self.race_panel = RacePanel()
-    tabs.addTab(self.race_panel, "Optimizer race")
-    self.race_panel.set_config(config)          # now, and whenever the configuration changes
-    self.race_panel.message.connect(show_in_status_bar)        # optional: (level, text)
-    paths += self.race_panel.export(folder)     # File > Export: race.json, race_loss.png/.svg,
-                                                # race_landscape.png/.svg ([] before any race)
-    self.race_panel.stop_and_wait()             # in closeEvent/shutdown, before the window goes
-
-The race only uses the configuration's data, model, implementation and loss: each row of the
-table sets its run's optimizer, learning rate, batch size and momentum. Its thread starts with
-the first race; stop_and_wait() must run before the panel is destroyed (a QThread destroyed
-while running aborts the process).
+The panel follows a configuration model (the window's run controller): the race uses its data,
+model, implementation and loss, and each row of the table sets its run's optimizer, learning
+rate, batch size and momentum. Its own worker thread starts with the first race;
+stop_and_wait() must run before the panel is destroyed (a QThread destroyed while running
+aborts the process). Export writes race.json, race_loss.png/.svg and race_landscape.png/.svg.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -56,92 +42,39 @@ from core.race import (
     RACE_JSON,
     RaceEntry,
     RaceSnapshot,
-    RunSnapshot,
     optimizers_for,
 )
 from core.runinfo import RunInfo
-from gui.controls import OPTIMIZER_LABELS, NumberSpinBox
 from gui.export import write_bytes_atomic
+from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.landscape import MultiPathLandscapeView
-from gui.legend import HIDDEN_HINT, fit_legend
-from gui.plots import LOG_FALLBACK, PAD, TEXT, PlotView, _pen, needs_refit, padded
-from gui.race_worker import RaceHost
+from gui.plots import TEXT
+from gui.race_texts import (
+    COL_BATCH,
+    COL_LOSS,
+    COL_LR,
+    COL_MOM,
+    COL_OPT,
+    COL_RUN,
+    COL_SECONDS,
+    COL_STATUS,
+    COL_STEPS,
+    COLUMNS,
+    HEADER_TIPS,
+    TOOLTIPS,
+)
+from gui.race_view import FINAL_WIDTH, LIVE_WIDTH, RACE_COLORS, RaceLossView
+from gui.race_worker import RaceWorker, race_host
+from gui.run_controller import ConfigModel
+from gui.texts import OPTIMIZER_LABELS
+from gui.widgets import NumberSpinBox
+from gui.worker_base import WorkerHost
 
-# Tableau blue, orange, purple, brown: distinct from each other, from the landscape's pastel
-# viridis and from its yellow least-squares star; friendly to common colour-vision deficiencies.
-RACE_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
-FRAME_MS = 33  # redraw at most ~30 times a second, from the latest snapshot
-FRAME_GAP_MS = 15  # least time between the end of a frame and the start of the next
-PARK_TIMEOUT_MS = 40  # a frame waits at most this long for the training loop to park
-PAINT_TIMEOUT_MS = 40  # ... and this long for its views to paint (hidden ones never do)
-X_GROWTH = 1.5
-# Curve and path pen widths during and after a race (whole pixels: 2.5 rasterises as 2 or 3
-# pixels depending on where a line falls, so equal lines looked unequal).
-LIVE_WIDTH, FINAL_WIDTH = 1.0, 2.0
 MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves keep more)
-CEILING = 10.0  # the loss axis ends this many times above the initial loss
-X_MODES = {"step": "step", "epoch": "epoch", "seconds": "training seconds (each run's own)"}
 # Suggested optimizer for each new row: the first not yet in the table.
 SUGGESTED = ("sgd", "momentum", "adam", "rmsprop", "nesterov", "adamw", "adagrad")
 MAX_EPOCHS = 100_000
 OPTIMIZER_CHARS = 9  # characters the optimizer column shows whole ("Momentum …")
-
-# Two-line headers: on one line they were cut in a narrow window.
-COLUMNS = [
-    "Run",
-    "Optimizer",
-    "Learning\nrate",
-    "Batch\nsize",
-    "Momentum",
-    "Steps to\ntolerance",
-    "Seconds to\ntolerance",
-    "Final\nloss",
-    "Status",
-]
-COL_RUN, COL_OPT, COL_LR, COL_BATCH, COL_MOM, COL_STEPS, COL_SECONDS, COL_LOSS, COL_STATUS = range(
-    len(COLUMNS)
-)
-HEADER_TIPS = [
-    "Run number and its colour in the plots",
-    "Optimizer of this run",
-    "Learning rate of this run",
-    "Minibatch size of this run (capped at the number of training samples)",
-    "Momentum coefficient (momentum and Nesterov only)",
-    "First step at which the run's training loss came within the tolerance of the least-squares"
-    " loss (blank: not yet, or never)",
-    "The run's own training seconds to that step (time inside its optimizer loop)",
-    "Loss of the run on the whole training set: live during the race, final after it",
-    "running, completed, diverged (the run stopped; the others continue) or stopped",
-]
-TOOLTIPS = {
-    "raceTable": (
-        "One row per run: all runs train on the same data from the same initial parameters.\n"
-        "Edit a run's optimizer, learning rate, batch size and momentum here; the result\n"
-        "columns fill in as the race goes."
-    ),
-    "raceButton": "Start a race of the runs in the table; press again to stop it",
-    "addRunButton": f"Add a run (up to {MAX_RUNS})",
-    "removeRunButton": "Remove the selected run, or the last one (at least one stays)",
-    "toleranceSpin": (
-        "A run has reached the least-squares loss once its training loss is at most this\n"
-        "much above it: train_loss − ols_loss ≤ tolerance × ols_loss (for noiseless data,\n"
-        "whose least-squares loss is ~0, a billionth of the initial loss is used instead)"
-    ),
-    "raceEpochsSpin": "Epochs each run trains (every run makes the same passes over the data)",
-    "raceXAxisCombo": (
-        "Horizontal axis of the loss plot: steps (minibatch updates), epochs (passes over the\n"
-        "data, fair between batch sizes) or each run's own training seconds"
-    ),
-    "raceStatusLabel": "What the race is doing",
-    "raceLossPlot": (
-        "Loss on the whole training set of each run (log scale). Dashed: the least-squares\n"
-        "loss; dotted: the tolerance; stars: where each run first came within it"
-    ),
-    "raceLandscapePlot": (
-        "The training loss over two parameters with every run's path from the shared start\n"
-        "(white dot) towards the least-squares minimum (star)"
-    ),
-}
 
 
 def color_icon(color: str) -> QIcon:
@@ -176,228 +109,6 @@ def finish_text(snap: RaceSnapshot) -> str:
     return text + "."
 
 
-class RaceLossView(PlotView):
-    """Each run's training loss on one log-scale plot, with the least-squares loss and tolerance."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("raceLossPlot", "Race: loss on the whole training set", parent)
-        pi = self.plotItem
-        pi.setLogMode(x=False, y=True)
-        # setLogMode switches autorange back on: every later frame would pay for it.
-        pi.enableAutoRange(False)
-        pi.setLabel("bottom", "step", color=TEXT)
-        pi.setLabel("left", "training loss", color=TEXT)
-        # Unlabelled lines (their labels would sit on the converged curves); the legend
-        # names them through pen-only stand-ins.
-        ols_pen = _pen("#2ca02c", 2, Qt.PenStyle.DashLine)
-        tol_pen = _pen("#555555", 1.5, Qt.PenStyle.DotLine)
-        self.ols_line = pg.InfiniteLine(angle=0, pen=ols_pen)
-        self.tol_line = pg.InfiniteLine(angle=0, pen=tol_pen)
-        self._ols_key = pg.PlotDataItem(pen=ols_pen)
-        self._tol_key = pg.PlotDataItem(pen=tol_pen)
-        for line in (self.ols_line, self.tol_line):
-            line.setZValue(-5)
-            pi.addItem(line, ignoreBounds=True)
-            line.hide()
-        # Decades on a log axis need no SI prefix ('x1e+09' once a run diverges).
-        pi.getAxis("left").enableAutoSIPrefix(False)
-        self.curves: list[pg.PlotDataItem] = []
-        # Where each run reached tolerance: one scatter for all runs, in log10 units (a
-        # ScatterPlotItem has no log mode), redrawn only when a star appears or moves.
-        self.marks = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#222222"))
-        self.marks.setZValue(10)
-        pi.addItem(self.marks, ignoreBounds=True)
-        self._marks_key: tuple = ()
-        self._colors: list[str] = []
-        self._width = FINAL_WIDTH
-        self._mode = "step"
-        self._last_race: RaceSnapshot | None = None
-        self._ols = math.nan
-        self._threshold = math.nan
-        self._initial = math.nan
-        self._set_x(0.0, 10.0)
-        self._set_y(-1.0, 1.0)
-        pi.getViewBox().sigResized.connect(self._fit_legend)
-
-    # ---- public API ----------------------------------------------------------------
-    def set_race(self, snap: RaceSnapshot, colors: list[str]) -> None:
-        """Start over for a new race: one curve and tolerance marker per run."""
-        pi = self.plotItem
-        for item in self.curves:
-            pi.removeItem(item)
-        self.legend.clear()
-        self.curves = []
-        self.marks.setData([], [])
-        self._marks_key = ()
-        self._colors = list(colors)
-        for run in snap.runs:
-            color = colors[run.index % len(colors)]
-            curve = pi.plot(pen=_pen(color, self._width), name=f"{run.index + 1}. {run.label}")
-            self.curves.append(curve)
-        self.legend.addItem(self._ols_key, "least squares")
-        self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
-        self._fit_legend()
-        kind = "½·MSE" if snap.loss_kind == "half_mse" else "MSE"
-        pi.setLabel("left", f"training loss ({kind})", color=TEXT)
-        self._ols, self._threshold = snap.ols_loss, snap.threshold
-        self._initial = snap.initial_loss
-        self._place_lines()
-        self._last_race = None
-        self._follow = True
-        self._x_shown = self._y_shown = None
-        self.update_snapshot(snap)
-
-    def _fit_legend(self, *_: object) -> None:
-        # The runs' colours stay named in the table when the key is hidden.
-        shown = fit_legend(self.legend, self.plotItem.getViewBox())
-        tip = TOOLTIPS["raceLossPlot"]
-        self.setToolTip(tip if shown else f"{tip}\n\n{HIDDEN_HINT}")
-
-    def set_live(self, on: bool) -> None:
-        """Thin curves while a race runs (1-pixel lines paint twice as fast), bold after."""
-        self._width = LIVE_WIDTH if on else FINAL_WIDTH
-        for curve, color in zip(self.curves, self._colors, strict=False):
-            curve.setPen(_pen(color, self._width))
-        for sample, _ in self.legend.items:
-            sample.update()  # legend samples draw the curve's pen, but only when repainted
-
-    def set_x_axis(self, mode: str) -> None:
-        """Plot against 'step', 'epoch' or 'seconds' (each run's own training time)."""
-        if mode not in X_MODES:
-            raise ValueError(f"unknown x axis {mode!r} (one of {', '.join(X_MODES)})")
-        if mode == self._mode:
-            return
-        self._mode = mode
-        self.plotItem.setLabel("bottom", X_MODES[mode], color=TEXT)
-        self._x_shown = None
-        if self._last_race is not None:
-            self.update_snapshot(self._last_race)
-
-    @property
-    def x_axis(self) -> str:
-        """The current horizontal axis: 'step', 'epoch' or 'seconds'."""
-        return self._mode
-
-    def update_snapshot(self, snap: RaceSnapshot) -> None:  # type: ignore[override]
-        """Draw every run's loss curve and where it reached tolerance."""
-        self._last_race = snap
-        tiny = self._smallest_positive(snap)
-        last_x, planned, ys = 0.0, 0.0, []
-        stars: list[tuple[float, str]] = []
-        for run, curve in zip(snap.runs, self.curves, strict=False):
-            x = self._x_of(run.loss_steps, run.loss_seconds, run.n_batches)
-            y = np.maximum(run.loss_values, tiny)
-            curve.setData(x, y)
-            ys.append(y)
-            if x.size:
-                last_x = max(last_x, float(x[-1]))
-            planned = max(planned, self._planned(run))
-            at = self._reached_x(run)
-            if at is not None:
-                stars.append((at, self._colors[run.index % len(self._colors)]))
-        star_y = math.log10(max(snap.threshold, tiny, 1e-300))
-        key = (star_y, *stars)
-        if key != self._marks_key:
-            self._marks_key = key
-            self.marks.setData(
-                [x for x, _ in stars],
-                [star_y] * len(stars),
-                brush=[pg.mkBrush(c) for _, c in stars],
-            )
-        self._keep_x(last_x, planned, snap.done)
-        self._keep_y(self._y_bounds(ys, tiny))
-
-    def reset_view(self) -> None:
-        """Resume managing the axes after the user panned or zoomed, and refit them now."""
-        self._follow = True
-        self._x_shown = self._y_shown = None
-        if self._last_race is not None:
-            self.update_snapshot(self._last_race)
-
-    def curve_data(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The drawn x and y of run k's curve (y in loss units, not log10)."""
-        x, y = self.curves[k].getData()
-        if x is None:
-            return np.zeros(0), np.zeros(0)
-        # getData returns what is drawn: log10 of y in log mode.
-        return np.asarray(x), 10.0 ** np.asarray(y)
-
-    # ---- helpers -------------------------------------------------------------------
-    def _x_of(self, steps: np.ndarray, seconds: np.ndarray, n_batches: int) -> np.ndarray:
-        if self._mode == "epoch":
-            return steps / max(n_batches, 1)
-        if self._mode == "seconds":
-            return seconds
-        return steps
-
-    def _planned(self, run: RunSnapshot) -> float:
-        if self._mode == "step":
-            return float(run.total_steps)
-        if self._mode == "epoch":
-            return float(run.total_steps) / max(run.n_batches, 1)
-        return math.inf
-
-    def _reached_x(self, run: RunSnapshot) -> float | None:
-        steps = run.steps_to_tolerance
-        if steps is None:
-            return None
-        if self._mode == "seconds":
-            return run.seconds_to_tolerance
-        if self._mode == "epoch":
-            return steps / max(run.n_batches, 1)
-        return float(steps)
-
-    def _keep_x(self, last: float, planned: float, done: bool) -> None:
-        """Grow the x axis in jumps (capped at the plan); fit it to the data once done."""
-        if not self._follow:
-            return
-        if done or last <= 0:
-            hi = last if last > 0 else (planned if math.isfinite(planned) and planned > 0 else 1)
-            self._set_x(*padded(0.0, hi, PAD / 2))
-            return
-        if (
-            self._x_shown is not None
-            and last <= self._x_shown[1]
-            and not needs_refit(0.0, last, self._x_shown)
-        ):
-            return
-        target = last * X_GROWTH
-        if last <= planned:
-            target = min(target, planned)
-        self._set_x(*padded(0.0, target, PAD / 2))
-
-    @staticmethod
-    def _smallest_positive(snap: RaceSnapshot) -> float:
-        tiny = math.inf
-        for run in snap.runs:
-            positive = run.loss_values[run.loss_values > 0]
-            if positive.size:
-                tiny = min(tiny, float(positive.min()))
-        return tiny if math.isfinite(tiny) else LOG_FALLBACK
-
-    def _y_bounds(self, ys: list[np.ndarray], tiny: float) -> tuple[float, float] | None:
-        values = [y[np.isfinite(y)] for y in ys]
-        values = [v for v in values if v.size]
-        extra = [v for v in (self._ols, self._threshold) if math.isfinite(v) and v > 0]
-        if not values and not extra:
-            return None
-        lo = min([float(v.min()) for v in values] + extra)
-        hi = max([float(v.max()) for v in values] + extra)
-        if math.isfinite(self._initial) and self._initial > 0:
-            # A diverging run leaves through the top instead of squashing the others.
-            hi = min(hi, CEILING * self._initial)
-        return math.log10(max(lo, tiny, 1e-300)), math.log10(max(hi, tiny, 1e-300))
-
-    def _place_lines(self) -> None:
-        # InfiniteLine ignores log mode: positions are given in log10 units.
-        for line, value in ((self.ols_line, self._ols), (self.tol_line, self._threshold)):
-            if math.isfinite(value) and value > 0:
-                line.setPos(math.log10(value))
-                line.show()
-            else:
-                line.hide()
-
-
 class LrSpinBox(NumberSpinBox):
     """A learning-rate spin box: shortest exact text, multiplicative steps."""
 
@@ -421,46 +132,28 @@ class RacePanel(QWidget):
     stateChanged = Signal(str)  # "idle" | "starting" | "running" | "finished" | "stopped"
     message = Signal(str, str)  # level ("info" | "warning" | "error"), text
 
-    def __init__(self, config: Config | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, model: ConfigModel | None = None, parent: QWidget | None = None) -> None:
+        """A race panel following model's configuration (None: no data yet, nothing to race)."""
         super().__init__(parent)
         self.setObjectName("racePanel")
-        self._config: Config | None = None
+        self._model = model
         self._rows: list[_Row] = []
-        self._touched = False  # the user edited the runs: set_config keeps them
+        self._touched = False  # the user edited the runs: a new configuration keeps them
         self._epochs_touched = False
-        self._rows_stale = False  # set_config came during a race: apply it after
+        self._rows_stale = False  # the configuration changed during a race: follow it after
         self._state = "idle"
         self._error: str | None = None  # why the current race stopped early, if it failed
-        self._host: RaceHost | None = None
+        self._host: WorkerHost | None = None
         self._latest: RaceSnapshot | None = None
         self._drawn: RaceSnapshot | None = None
         self._info: RunInfo | None = None
         self._build()
-        # Frames: on each tick with a new snapshot the training loop is parked, the views are
-        # updated and painted, then the loop resumes. pyqtgraph's paint code is Python: with
-        # the loop running, a torch thread that retakes the interpreter lock after every op
-        # stretches a frame several times over (DESIGN.md, and gui/main_window.py does the same).
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)  # rescheduled after each frame (_end_frame)
-        self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self._frame_tick)
-        self._frame_start = 0.0
-        self._park_timeout = QTimer(self)
-        self._park_timeout.setSingleShot(True)
-        self._park_timeout.setInterval(PARK_TIMEOUT_MS)
-        self._park_timeout.timeout.connect(self._draw_frame)
-        self._paint_timeout = QTimer(self)
-        self._paint_timeout.setSingleShot(True)
-        self._paint_timeout.setInterval(PAINT_TIMEOUT_MS)
-        self._paint_timeout.timeout.connect(self._draw_frame)  # the next stage regardless
-        self._frame_state: str | None = None  # None, "parking" or "painting"
-        self._frame_snap: RaceSnapshot | None = None
-        self._stages: list[tuple[Callable[[RaceSnapshot], None], QWidget]] = []
-        self._unpainted: set[QWidget] = set()
-        for view in (self.loss_view.viewport(), self.landscape.plot.viewport()):
-            view.installEventFilter(self)
-        if config is not None:
-            self.set_config(config)
+        # Frames of the newest snapshot, paced as the training tab's are (gui/frame_pacer.py):
+        # the loss plot and the table, then the landscape, each painted before the next.
+        self.pacer = FramePacer(self, self._worker, self._stages)
+        if model is not None:
+            model.configChanged.connect(self._on_config)
+            self._on_config(model.config())
 
     # ---- construction --------------------------------------------------------------
     def _build(self) -> None:
@@ -557,18 +250,20 @@ class RacePanel(QWidget):
         self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + rows + frame)
 
     # ---- public API ----------------------------------------------------------------
-    def set_config(self, config: Config) -> None:
-        """Use config's data, model and implementation for the next race (a running race keeps
-        its own); untouched rows and epochs follow the configuration."""
-        self._config = config.copy()
+    def config(self) -> Config | None:
+        """The configuration the race follows (its model's), or None without one."""
+        return None if self._model is None else self._model.config()
+
+    def _on_config(self, config: Config) -> None:
+        """Untouched rows and epochs follow a new configuration (a running race keeps its
+        own; the table follows once it has ended)."""
         if self.is_running():
-            # The table describes the running race: it follows once the race has ended.
             self._rows_stale = True
             return
         self._follow_config()
 
     def _follow_config(self) -> None:
-        config = self._config
+        config = self.config()
         if config is None:
             return
         self._rows_stale = False
@@ -584,9 +279,10 @@ class RacePanel(QWidget):
 
     def base_config(self) -> Config | None:
         """The configuration the next race starts from (its epochs as set in the panel)."""
-        if self._config is None:
+        config = self.config()
+        if config is None:
             return None
-        return self._config.with_value("train.epochs", int(self.epochs_spin.value()))
+        return config.with_value("train.epochs", int(self.epochs_spin.value()))
 
     def entries(self) -> list[RaceEntry]:
         """The runs the table describes."""
@@ -652,14 +348,14 @@ class RacePanel(QWidget):
         assert self._host is not None
         self._host.start()
         self._error = None
-        self._host.worker.send("start", config, self.entries(), self.tolerance())
+        self._race_worker().start_race(config, self.entries(), self.tolerance())
         self._set_state("starting")
         return True
 
     def stop(self) -> None:
         """Stop the running race; the runs keep their results so far."""
         if self._host is not None and self.is_running():
-            self._host.worker.send("halt")
+            self._race_worker().stop_race()
 
     def is_running(self) -> bool:
         """Whether a race is starting or running."""
@@ -675,7 +371,7 @@ class RacePanel(QWidget):
 
     def results(self) -> dict | None:
         """The current race's results (as race.json holds them), or None before any race."""
-        return None if self._host is None else self._host.worker.results_copy()
+        return None if self._host is None else self._race_worker().results_copy()
 
     def refresh(self) -> None:
         """Update the views with the latest snapshot now if it has not been drawn."""
@@ -692,16 +388,6 @@ class RacePanel(QWidget):
 
     def _update_landscape(self, snap: RaceSnapshot) -> None:
         self.landscape.update_paths([_thin(run.path, MAX_PATH_POINTS) for run in snap.runs])
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        """Note the paints a frame waits for; the frame ends once they are done."""
-        if event.type() == QEvent.Type.Paint and obj in self._unpainted:
-            self._unpainted.discard(obj)
-            if not self._unpainted:
-                self._paint_timeout.stop()
-                # Runs after this paint pass (the filter sees the paint before it happens).
-                QTimer.singleShot(0, self._draw_frame)
-        return False
 
     def export(self, folder: Path) -> list[Path]:
         """Write race.json, race_loss.png/.svg and race_landscape.png/.svg into folder; return
@@ -724,8 +410,7 @@ class RacePanel(QWidget):
 
     def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
         """Stop the race and the worker thread and join it; True if it ended in time."""
-        self._timer.stop()
-        self._end_frame()
+        self.pacer.cancel()
         if self._host is None:
             return True
         ok = self._host.shutdown(timeout_ms)
@@ -753,7 +438,7 @@ class RacePanel(QWidget):
 
     def _suggest(self) -> RaceEntry:
         used = {str(r.optimizer.currentData()) for r in self._rows}
-        impl = self._config.train.implementation if self._config else "module"
+        impl = self._implementation()
         allowed = optimizers_for(impl)
         name = next((o for o in SUGGESTED if o in allowed and o not in used), "sgd")
         if self._rows:
@@ -769,7 +454,7 @@ class RacePanel(QWidget):
     def _append_row(self, entry: RaceEntry) -> int:
         row = len(self._rows)
         self.table.insertRow(row)
-        impl = self._config.train.implementation if self._config else "module"
+        impl = self._implementation()
         combo = QComboBox()
         combo.setToolTip(HEADER_TIPS[COL_OPT])
         # Sized for "Momentum", not for the longest name: the column fits it to its contents.
@@ -858,86 +543,56 @@ class RacePanel(QWidget):
                 widget.setEnabled(not running)
             self._row_edited(row, user=False)
         self.race_button.setText("Stop race" if running else "Start race")
-        self.race_button.setEnabled(self._config is not None or running)
+        self.race_button.setEnabled(self._model is not None or running)
+
+    def _implementation(self) -> str:
+        config = self.config()
+        return "module" if config is None else config.train.implementation
 
     # ---- frames --------------------------------------------------------------------
-    def _frame_tick(self) -> None:
-        snap = self._latest
-        if self._frame_state is not None:
-            return
-        if snap is None or snap is self._drawn:
-            if self.is_running():
-                self._timer.start(FRAME_MS // 2)  # nothing new yet: look again soon
-            return
-        self._frame_start = time.perf_counter()
-        self._frame_state = "parking"
-        if self._host is not None and self._host.worker.hold_for_frame():
-            self._park_timeout.start()  # _draw_frame on parked, or after the timeout
-        else:
-            self._draw_frame()
+    def _stages(self, snap: object) -> list[Stage]:
+        """The loss plot and table, then the landscape; nothing while they cannot be seen."""
+        if not self.isVisible() or self.window().isMinimized():
+            return []
+        assert isinstance(snap, RaceSnapshot)
 
-    def _on_parked(self) -> None:
-        # The loop re-parks after FRAME_HOLD_MAX: only the first signal of a frame counts.
-        if self._frame_state == "parking":
-            self._draw_frame()
-
-    def _draw_frame(self) -> None:
-        """Draw the frame in hand in two stages, the loss plot (and table), then the landscape,
-        each painted before the next: the event loop runs in between, so no stall holds both."""
-        self._park_timeout.stop()
-        if self._frame_state == "parking":
-            snap = self._latest
-            if snap is None:
-                self._end_frame()
-                return
+        def loss() -> None:
             self._drawn = snap
-            self._frame_snap = snap
-            self._stages = [
-                (self._update_loss, self.loss_view.viewport()),
-                (self._update_landscape, self.landscape.plot.viewport()),
-            ]
-            self._frame_state = "painting"
-        elif self._frame_state != "painting":
-            return  # a late parked signal
-        self._paint_timeout.stop()
-        while self._stages:
-            update, viewport = self._stages.pop(0)
-            update(self._frame_snap)
-            if viewport.isVisible() and not viewport.size().isEmpty():
-                self._unpainted = {viewport}
-                self._paint_timeout.start()
-                return
-        self._end_frame()
+            self._update_loss(snap)
 
-    def _end_frame(self) -> None:
-        self._park_timeout.stop()
-        self._paint_timeout.stop()
-        self._unpainted = set()
-        self._stages = []
-        self._frame_snap = None
-        was_drawing = self._frame_state is not None
-        self._frame_state = None
-        if self._host is not None:
-            self._host.worker.release_frame()
-        if was_drawing and self.is_running():
-            # At most ~30 frames a second, and never straight after one another: the event
-            # loop and the training loop get at least FRAME_GAP_MS between two frames.
-            cost_ms = 1000 * (time.perf_counter() - self._frame_start)
-            self._timer.start(max(FRAME_GAP_MS, round(FRAME_MS - cost_ms)))
+        return [
+            Stage(loss, [paint_target(self.loss_view)]),
+            Stage(lambda: self._update_landscape(snap), [paint_target(self.landscape)]),
+        ]
+
+    def showEvent(self, event) -> None:
+        """Catch up at once when shown again (hidden, the views skipped every frame)."""
+        super().showEvent(event)
+        self.pacer.take_pending()
+        self.refresh()
 
     # ---- worker --------------------------------------------------------------------
     def _make_host(self) -> None:
-        host = RaceHost()
+        host = race_host()
         w = host.worker
+        assert isinstance(w, RaceWorker)
         w.raceReset.connect(self._on_reset)
         w.snapshot.connect(self._on_snapshot)
-        w.parked.connect(self._on_parked)
+        w.parked.connect(self.pacer.on_parked)
         w.stateChanged.connect(self._set_state)
         w.message.connect(self._say)
         # A bound method of this widget, not a lambda: PySide6 runs a lambda in the emitting
         # (race) thread, and widgets may only be touched from the GUI thread.
         w.failed.connect(self._on_failed)
         self._host = host
+
+    def _worker(self) -> RaceWorker | None:
+        return None if self._host is None else self._host.worker  # type: ignore[return-value]
+
+    def _race_worker(self) -> RaceWorker:
+        worker = self._worker()
+        assert worker is not None
+        return worker
 
     def _on_failed(self, text: str) -> None:
         self._error = text.split("\n", 1)[0]
@@ -959,22 +614,20 @@ class RacePanel(QWidget):
         self.landscape.set_paths([f"{r.index + 1}. {r.optimizer}" for r in snap.runs], colors)
         self._latest = snap
         self._drawn = None
+        self.pacer.cancel()
         self.refresh()
 
     def _on_snapshot(self, snap: RaceSnapshot) -> None:
-        # Only kept here: the frame timer draws the newest one (coalescing bursts).
         self._latest = snap
+        self.pacer.offer(snap)
 
     def _set_state(self, state: str) -> None:
         self._state = state
         live = state in ("starting", "running")
         self.loss_view.set_live(live)
         self.landscape.set_path_width(LIVE_WIDTH if live else FINAL_WIDTH)
-        if state in ("starting", "running"):
-            self._timer.start()
-        else:
-            self._timer.stop()
-            self._end_frame()
+        if not live:
+            self.pacer.cancel()
             self.refresh()
             snap = self._latest
             if state in ("finished", "stopped") and snap is not None and snap.runs:

@@ -1,0 +1,286 @@
+"""The Training tab: the live views, the timeline under them, and rewinding the history.
+
+The views take what they show and subscribe; they hold no training state. The dashboard follows
+the run controller: a new run (runReset) resets the views, and each newer snapshot is drawn by
+its frame pacer, unless the timeline is rewound (the views then show a past step).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QApplication, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from core.review import Recording, snapshot_at
+from core.runinfo import RunInfo
+from core.snapshot import Snapshot
+from gui import replay
+from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.landscape import LandscapeView
+from gui.plots import FitView, LossView, ParamView
+from gui.run_controller import RunController
+from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
+from gui.timeline import TimelineBar
+
+# While training runs flat out, frames (view updates and their paints) may take at most this
+# share of the time. The training loop is parked during a frame (pyqtgraph's paint methods are
+# Python and hold the interpreter lock that torch needs between ops anyway), so this share is
+# what training loses to the plots: bench_window measured ~20 frames a second (the old fixed
+# 33 ms timer) costing ~30% of the training rate, and this share, with the loop's own ~3%,
+# keeping it above 0.9x. With this window's ~12 ms frames that is ~4 frames a second; cheaper
+# frames get more, and a throttled run (the training thread mostly idle) keeps ~30.
+FRAME_SHARE = 0.05
+# A speed throttle below this share of the engine's own rate leaves the training thread idle
+# most of the time: frames then cost training nothing and keep ~30 a second.
+IDLE_THROTTLE = 0.5
+# Snapshots come a little more often than frames, so a frame rarely finds nothing new.
+SNAPSHOTS_PER_FRAME = 1.4
+
+
+class Dashboard(QWidget):
+    """Loss, fit (with residuals and weights), parameters and landscape, and the timeline."""
+
+    # A snapshot the views now show, and whether it is a rewound (past) one.
+    shown = Signal(object, bool)
+
+    def __init__(self, controller: RunController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dashboard")
+        self._controller = controller
+        self._review: Recording | None = None  # the history being scrubbed (None: live)
+        self._review_snap: Snapshot | None = None
+        self._points = 0  # points per series last asked of the worker
+        self.loss_view = LossView()
+        self.fit_view = FitView()
+        self.param_view = ParamView()
+        self.landscape_view = LandscapeView()
+        self.residual_view = ResidualView()
+        self.weight_bars = WeightBarsView()
+        self.timeline = TimelineBar()
+        self._build()
+        self.pacer = FramePacer(
+            self,
+            lambda: controller.worker,
+            self._stages,
+            flat_out=self._training_flat_out,
+            share=FRAME_SHARE,
+        )
+        worker = controller.worker
+        worker.parked.connect(self.pacer.on_parked, Qt.ConnectionType.QueuedConnection)
+        self.pacer.intervalChanged.connect(
+            lambda ms: worker.set_snapshot_interval(ms / SNAPSHOTS_PER_FRAME / 1000)
+        )
+        self.pacer.frameEnded.connect(self._ask_for_points)
+        controller.runReset.connect(self._on_run_reset)
+        controller.snapshot.connect(self._on_snapshot)
+        self.timeline.scrubbed.connect(self.rewind_to)
+        self.timeline.liveRequested.connect(self._leave_review)
+        self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
+
+    def _build(self) -> None:
+        for view in self.views():
+            attach_explain_button(view)
+        self.fit_tabs = QTabWidget()
+        self.fit_tabs.setObjectName("fitTabs")
+        self.fit_tabs.addTab(self.fit_view, "Fit")
+        self.fit_tabs.addTab(self.residual_view, "Residuals")
+        self.fit_tabs.addTab(self.weight_bars, "Weights")
+        self.fit_tabs.setTabToolTip(0, "Data, true line, least-squares line and the current fit")
+        self.fit_tabs.setTabToolTip(1, "Residuals (actual - predicted) against the prediction")
+        self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("topSplitter")
+        top.addWidget(self.loss_view)
+        top.addWidget(self.fit_tabs)
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.setObjectName("bottomSplitter")
+        bottom.addWidget(self.param_view)
+        bottom.addWidget(self.landscape_view)
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.setObjectName("plotSplitter")
+        plots.addWidget(top)
+        plots.addWidget(bottom)
+        plots.setSizes([450, 450])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(plots, 1)
+        layout.addWidget(self.timeline)
+
+    def views(self) -> tuple[QWidget, ...]:
+        """Every view that draws a run, main views first."""
+        return (
+            self.loss_view,
+            self.fit_view,
+            self.param_view,
+            self.landscape_view,
+            self.residual_view,
+            self.weight_bars,
+        )
+
+    def can_be_seen(self) -> bool:
+        """Whether the dashboard is on screen (its tab shown, the window not minimized)."""
+        return self.isVisible() and not self.window().isMinimized()
+
+    # ---- live ----------------------------------------------------------------------------
+    def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self.pacer.cancel()
+        self._review = self._review_snap = None
+        self.loss_view.set_cursor(None)
+        self.timeline.go_live()
+        self.timeline.set_last_step(0)
+        for view in self.views():
+            view.set_run(info)
+        for view in self.views()[1:]:
+            view.update_snapshot(initial)
+        self.shown.emit(initial, False)
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        self.timeline.set_last_step(snap.step)
+        if self._review is None:
+            self.pacer.offer(snap)
+
+    def _stages(self, snap: object) -> list[Stage]:
+        """The frame of snap in two rows (loss and fit, then parameters and landscape), each
+        painted before the next; nothing when the dashboard cannot be seen."""
+        if not self.can_be_seen() or self._review is not None:
+            return []
+        assert isinstance(snap, Snapshot)
+        top = [self.loss_view, self.fit_tabs.currentWidget()]
+        bottom = [self.param_view, self.landscape_view]
+
+        def update(views: list[QWidget]) -> None:
+            for view in views:
+                view.update_snapshot(snap)
+
+        return [
+            Stage(lambda: update(top), [paint_target(v) for v in top]),
+            Stage(lambda: update(bottom), [paint_target(v) for v in bottom]),
+        ]
+
+    def _training_flat_out(self) -> bool:
+        """Whether training runs as fast as it can, so that frames take time from it."""
+        c = self._controller
+        if c.state() != "running":
+            return False
+        speed = c.speed()
+        latest = c.latest_snapshot()
+        engine_rate = latest.steps_per_second if latest is not None else 0.0
+        return speed is None or speed >= IDLE_THROTTLE * engine_rate
+
+    def _ask_for_points(self) -> None:
+        # One point per pixel of the widest step plot: a min/max pair per two pixels.
+        points = round(
+            max(v.plotItem.getViewBox().width() for v in (self.loss_view, self.param_view))
+        )
+        if abs(points - self._points) > 0.1 * self._points:
+            self._points = points
+            self._controller.worker.set_snapshot_points(points)
+
+    def _show_current(self) -> None:
+        """Draw the newest live state (or the rewound step) in every view now."""
+        if self._review_snap is not None:
+            snap = self._review_snap
+        else:
+            snap = self.pacer.take_pending() or self._controller.current_snapshot()
+        if snap is None or self._controller.run_info() is None:
+            return
+        for view in self.views():
+            view.update_snapshot(snap)
+        self.shown.emit(snap, self._review is not None)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Catch up at once when shown again (hidden, the views skipped every frame)."""
+        super().showEvent(event)
+        self._show_current()
+
+    def refresh(self) -> None:
+        """Redraw every view now from the newest state (before a grab or an export)."""
+        # A snapshot the worker has sent may still wait in the event queue.
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        self.pacer.cancel()
+        latest = self._controller.latest_snapshot()
+        if latest is not None:
+            self.timeline.set_last_step(latest.step)
+        self._show_current()
+        # Axes fit their width to the labels they paint, and drop a label that does not fit
+        # yet: one paint off screen and a layout pass, so the grab that follows has them all.
+        for view in self.views():
+            view.grab()
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+    # ---- rewind --------------------------------------------------------------------------
+    def is_reviewing(self) -> bool:
+        """Whether the views show a past step (the timeline is rewound)."""
+        return self._review is not None
+
+    def reviewed_snapshot(self) -> Snapshot | None:
+        """What the views show while rewound, or None when live."""
+        return self._review_snap if self._review is not None else None
+
+    def rewind_to(self, step: int) -> None:
+        """Show the fit, parameters and landscape as they stood after a past step."""
+        c = self._controller
+        base, info = c.current_snapshot(), c.run_info()
+        if base is None or info is None:
+            return
+        if self._review is None:
+            if c.state() == "running":
+                c.pause()  # the user is looking back: hold the live run
+            history = c.history_copy()
+            if history is None:
+                return
+            self._review = Recording.of(history)
+            self.pacer.cancel()
+        snap = snapshot_at(self._review, info, base, step)
+        self._review_snap = snap
+        for view in self.views()[1:]:
+            view.update_snapshot(snap)
+        self.loss_view.set_cursor(snap.step)
+        self.timeline.show_step(step)
+        self.shown.emit(snap, True)
+
+    def go_live(self) -> None:
+        """Leave the rewound view and show the live run again."""
+        self.timeline.go_live()
+        self._leave_review()
+
+    def _leave_review(self) -> None:
+        if self._review is None:
+            return
+        self._review = self._review_snap = None
+        self.loss_view.set_cursor(None)
+        self._show_current()
+
+    # ---- replay --------------------------------------------------------------------------
+    def export_gif(self, path: str | Path, frames: int = replay.FRAMES) -> int:
+        """Write the dashboard replayed from the run's history as a looping GIF; return the
+        number of frames. The views go back to what they showed before."""
+        c = self._controller
+        base, info, history = c.current_snapshot(), c.run_info(), c.history_copy()
+        if base is None or info is None or history is None:
+            raise OSError("there is no run to replay yet")
+        recording = Recording.of(history)
+        held = self._review, self._review_snap
+        # While frames are drawn the views belong to the replay: live frames stay off.
+        self._review = recording
+        self.pacer.cancel()
+        images = []
+        try:
+            for step in replay.frame_steps(recording.last_step, frames):
+                snap = snapshot_at(recording, info, base, step)
+                for view in self.views():
+                    view.update_snapshot(snap)
+                self.timeline.show_step(snap.step)
+                # Let the plots lay out their new ranges; no user input mid-export.
+                QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+                images.append(self.grab().toImage())
+        finally:
+            self._review, self._review_snap = held
+            if held[1] is not None:
+                self.rewind_to(held[1].step)
+            else:
+                self.timeline.go_live()
+                self._show_current()
+        return replay.write_gif(images, path)

@@ -1,0 +1,364 @@
+"""The run controller: the one owner of the run's state, between the window and its thread.
+
+    ControlPanel --edit(changes)--> RunController --queued calls--> TrainingWorker (thread)
+         ^                           |  owns: Config, speed, run state, RunInfo,        |
+         |                           |        latest snapshot, stable lr bound          |
+         +------ configChanged ------+  <------------- signals (queued) ---------------+
+    views, status bar, race tab  <-- runReset, snapshot, stateChanged, stableLrChanged, ...
+
+Everything that shows the configuration reads it here and follows configChanged; nothing keeps
+its own copy. The configuration is immutable: a change makes a new one, validated, and says
+whether it applies live (learning rate, momentum, weight decay, epochs), rebuilds the run now
+(implementation, optimizer, loss, batch size, precision, ...), or rebuilds it once a drag of the
+data controls has settled (debounced).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from core.analysis import max_stable_lr
+from core.config import Config
+from core.errors import UserInputError
+from core.presets import DEFAULT_PRESET, preset_config
+from core.runfile import SavedRun
+from core.runinfo import RunInfo
+from core.snapshot import Snapshot
+from gui.worker import TrainingWorker, training_host
+
+DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run once, after this
+LIVE_KEYS = frozenset({"train.lr", "train.momentum", "train.weight_decay", "train.betas"})
+HYPER_NAMES = {"train.lr": "lr", "train.momentum": "momentum", "train.weight_decay": "weight_decay"}
+RATE_WINDOW_S = 1.0  # the achieved rate is measured over about this much of the recent run
+
+
+def with_changes(config: Config, changes: dict[str, Any]) -> Config:
+    """config with dotted keys changed all at once, validated (raises ConfigError)."""
+    raw = config.to_dict()
+    for dotted, value in changes.items():
+        section, _, key = dotted.partition(".")
+        if section not in raw or key not in raw[section]:
+            raise UserInputError(f"unknown key {dotted}")
+        raw[section][key] = value
+    return Config.from_dict(raw)
+
+
+class ConfigModel(QObject):
+    """Holds the current configuration and says when it changes."""
+
+    configChanged = Signal(object)  # the new Config
+
+    def __init__(self, config: Config, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._config = config
+
+    def config(self) -> Config:
+        """The current configuration (immutable)."""
+        return self._config
+
+    def edit(self, changes: dict[str, Any]) -> bool:
+        """Change dotted keys; False (and the controls shown the kept values) if invalid."""
+        try:
+            config = with_changes(self._config, changes)
+        except UserInputError as exc:
+            self.refused(str(exc))
+            return False
+        self._set(config)
+        return True
+
+    def refused(self, text: str) -> None:
+        """An edit was invalid: the configuration stays, and its views show it again."""
+        self.configChanged.emit(self._config)
+
+    def _set(self, config: Config) -> None:
+        if config != self._config:
+            self._config = config
+            self.configChanged.emit(config)
+
+
+class RunController(ConfigModel):
+    """Owns the training worker and thread, the configuration, the run state and the latest
+    snapshot; the window, the control panel, the views and the race tab subscribe."""
+
+    stableLrChanged = Signal(float)  # largest stable full-batch learning rate (inf: any)
+    runReset = Signal(object, object)  # RunInfo, initial Snapshot of a new run
+    stateChanged = Signal(str)  # "running" | "paused" | "completed" | "diverged"
+    snapshot = Signal(object)  # a newer Snapshot of the run
+    message = Signal(str, str)  # level ("info" | "warning" | "error"), text
+    failed = Signal(str)  # an unexpected error in the training thread, with its traceback
+    busyChanged = Signal(object)  # what a new run being built is busy with, or None
+    progress = Signal(int)  # percent of the new run's data built
+    speedChanged = Signal(object)  # the throttle: steps per second, or None (unthrottled)
+
+    def __init__(
+        self, config: Config, speed: float | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(config, parent)
+        self._speed = speed
+        self._state = "paused"
+        self._info: RunInfo | None = None
+        self._initial: Snapshot | None = None
+        self._latest: Snapshot | None = None
+        self._stable_lr = math.nan
+        self._busy: str | None = None
+        self._rates: deque[tuple[float, int]] = deque()
+        self.host = training_host()
+        self.worker: TrainingWorker = self.host.worker  # type: ignore[assignment]
+        w = self.worker
+        queued = Qt.ConnectionType.QueuedConnection
+        w.runReset.connect(self._on_run_reset, queued)
+        w.snapshot.connect(self._on_snapshot, queued)
+        w.stateChanged.connect(self._on_state, queued)
+        w.message.connect(self.message, queued)
+        w.failed.connect(self._on_failed, queued)
+        w.preparing.connect(self._on_preparing, queued)
+        w.progress.connect(self.progress, queued)
+        w.setupFailed.connect(self._on_setup_failed, queued)
+        self._data_timer = QTimer(self)
+        self._data_timer.setSingleShot(True)
+        self._data_timer.setInterval(DEBOUNCE_MS)
+        self._data_timer.timeout.connect(self.reset)
+        w.set_speed(speed)
+        w.configure(config)
+
+    # ---- the thread ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the training thread (it loads torch first); later calls do nothing."""
+        self.host.start()
+
+    def shutdown(self) -> bool:
+        """Stop the worker and join its thread; True if it ended in time (idempotent)."""
+        self._data_timer.stop()
+        return self.host.shutdown()
+
+    def is_started(self) -> bool:
+        """Whether the training thread runs."""
+        return self.host.is_running()
+
+    # ---- state (read) --------------------------------------------------------------------
+    def state(self) -> str:
+        """running, paused, completed or diverged."""
+        return self._state
+
+    def run_info(self) -> RunInfo | None:
+        """Static facts of the current run; None before the first run is built."""
+        return self._info
+
+    def latest_snapshot(self) -> Snapshot | None:
+        """The newest snapshot of the run; None before its first step."""
+        return self._latest
+
+    def initial_snapshot(self) -> Snapshot | None:
+        """The run before its first step."""
+        return self._initial
+
+    def current_snapshot(self) -> Snapshot | None:
+        """The newest picture of the run: the latest snapshot, else the initial one."""
+        return self._latest or self._initial
+
+    def stable_lr(self) -> float:
+        """The largest stable full-batch learning rate for the current settings (nan: unknown)."""
+        return self._stable_lr
+
+    def speed(self) -> float | None:
+        """The throttle in steps per second, or None for unthrottled."""
+        return self._speed
+
+    def busy(self) -> str | None:
+        """What a new run being built is busy with, or None."""
+        return self._busy
+
+    def is_ready(self) -> bool:
+        """Whether a run is built and none is being built."""
+        return self._info is not None and self._busy is None
+
+    def is_idle(self) -> bool:
+        """Whether the worker has carried out every call sent and no data change waits."""
+        return self.worker.pending_commands() == 0 and not self._data_timer.isActive()
+
+    def achieved_rate(self) -> float | None:
+        """Steps per second achieved over about the last second of running; None unless
+        running."""
+        if self._state != "running" or len(self._rates) < 2:
+            return None
+        (t0, s0), (t1, s1) = self._rates[0], self._rates[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else None
+
+    def history_copy(self):
+        """A consistent copy of the run's history (None before the first run)."""
+        return self.worker.history_copy()
+
+    def saved_run(self) -> SavedRun | None:
+        """The current run, copied for a run file."""
+        return self.worker.saved_run()
+
+    # ---- changes -------------------------------------------------------------------------
+    def edit(self, changes: dict[str, Any]) -> bool:
+        """Apply edits of the controls (dotted keys): live, a rebuild now, or a debounced
+        rebuild for data. False (with a message, the configuration kept) if invalid."""
+        try:
+            config = with_changes(self._config, changes)
+        except UserInputError as exc:
+            self.refused(str(exc))
+            return False
+        changed = {k for k in changes if _get(config, k) != _get(self._config, k)}
+        if not changed:
+            return True
+        self._set(config)
+        self._update_stable_lr()
+        if all(k.startswith("data.") for k in changed):
+            self._data_timer.start()  # restarted by each edit: one rebuild after a drag
+        elif changed <= LIVE_KEYS | {"train.epochs"}:
+            hyper = {HYPER_NAMES[k]: _get(config, k) for k in changed if k in HYPER_NAMES}
+            if "train.betas" in changed:
+                hyper["beta1"], hyper["beta2"] = config.train.betas
+            if hyper:
+                self.worker.set_hyper(hyper)
+            if "train.epochs" in changed:
+                self.worker.set_epochs(config.train.epochs)
+        else:
+            self.reset()
+        return True
+
+    def apply_config(self, config: Config, keep_running: bool = True) -> None:
+        """Make config the configuration and build a new run from it."""
+        self._set(config)
+        self.reset(keep_running)
+
+    def reset(self, keep_running: bool = True) -> None:
+        """Build a new run from the configuration: new data, initial parameters."""
+        self._data_timer.stop()
+        self.worker.configure(self._config, keep_running)
+
+    def flush(self) -> None:
+        """Rebuild the run now if a data change waits for its debounce."""
+        if self._data_timer.isActive():
+            self.reset()
+
+    def open_saved(self, run: SavedRun) -> None:
+        """Continue a saved run, paused where it stood."""
+        self._data_timer.stop()
+        self._set(run.config)
+        self.worker.restore_run(run)
+
+    def set_speed(self, speed: float | None) -> None:
+        """Throttle training to speed steps per second (None: unthrottled)."""
+        if speed != self._speed:
+            self._speed = speed
+            self.worker.set_speed(speed)
+            self._rates.clear()
+            self.speedChanged.emit(speed)
+
+    def refused(self, text: str) -> None:
+        """An edit was invalid: say so; the run and its configuration are kept."""
+        self.message.emit("error", f"{text}. The current run is kept.")
+        super().refused(text)
+
+    # ---- run controls --------------------------------------------------------------------
+    def run(self) -> None:
+        """Train until paused, finished or diverged."""
+        self.flush()
+        self.worker.run()
+
+    def pause(self) -> None:
+        """Pause a running run."""
+        self.worker.pause()
+
+    def toggle(self) -> None:
+        """Run if paused, pause if running."""
+        if self._state == "running":
+            self.pause()
+        else:
+            self.run()
+
+    def step_batch(self) -> None:
+        """Pause, then train one minibatch."""
+        self.flush()
+        self.worker.step_batch()
+
+    def step_epoch(self) -> None:
+        """Pause, then train one epoch."""
+        self.flush()
+        self.worker.step_epoch()
+
+    # ---- worker signals ------------------------------------------------------------------
+    def _on_preparing(self, text: str) -> None:
+        self._busy = text
+        self.busyChanged.emit(text)
+
+    def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self._info = info
+        self._initial = initial
+        self._latest = None
+        self._rates.clear()
+        if self.worker.pending_setups() == 0:
+            self._busy = None
+            self.busyChanged.emit(None)
+        self.runReset.emit(info, initial)
+        self._update_stable_lr()
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        self._latest = snap
+        now = time.perf_counter()
+        self._rates.append((now, snap.step))
+        while len(self._rates) > 2 and now - self._rates[1][0] > RATE_WINDOW_S:
+            self._rates.popleft()
+        self.snapshot.emit(snap)
+
+    def _on_state(self, state: str) -> None:
+        if state != "running":
+            self._rates.clear()
+        if state != self._state:
+            self._state = state
+            self.stateChanged.emit(state)
+
+    def _on_failed(self, text: str) -> None:
+        self.failed.emit(text)
+        self.message.emit("error", f"Training stopped by an error: {text.splitlines()[0]}")
+
+    def _on_setup_failed(self, text: str) -> None:
+        if self.worker.pending_setups():
+            # The user already asked for another setup: the configuration is that one, and
+            # its own runReset (or failure) follows.
+            self.message.emit("error", f"{text}.")
+            return
+        self._busy = None
+        self.busyChanged.emit(None)
+        kept = self.worker.trained_config()
+        if kept is None:
+            # Nothing to keep (say, the last session's CSV file is gone): the default preset.
+            self.message.emit("error", f"{text}. Starting from the default preset.")
+            self.apply_config(preset_config(DEFAULT_PRESET))
+            return
+        self.message.emit("error", f"{text}. The current run is kept.")
+        # The configuration is that of the run kept, not the setup that failed.
+        self._set(kept)
+        self._update_stable_lr()
+
+    def _update_stable_lr(self) -> None:
+        info = self._info
+        if info is None or info.stats is None:
+            bound = math.nan
+        else:
+            t = self._config.train
+            bound = max_stable_lr(
+                info.stats,
+                t.loss,
+                self._config.model.fit_bias,
+                l2=t.l2_penalty,
+                weight_decay=t.weight_decay,
+            )
+        same = bound == self._stable_lr or (math.isnan(bound) and math.isnan(self._stable_lr))
+        if not same:
+            self._stable_lr = bound
+            self.stableLrChanged.emit(bound)
+
+
+def _get(config: Config, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(config, section), key)

@@ -58,9 +58,8 @@ def screenshot(config: Config, out: Path, size: tuple[int, int], timeout_s: floa
     poll.timeout.connect(check)
     poll.start(20)
     QTimer.singleShot(int(timeout_s * 1000), loop.quit)
-    window.panel.set_speed(None)
-    window.worker.send("set_speed", None)
-    window.worker.send("run")
+    window.controller.set_speed(None)
+    window.controller.run()
     loop.exec()
     poll.stop()
     try:

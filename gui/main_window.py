@@ -56,24 +56,46 @@ def _is_free_text(widget: QWidget | None) -> bool:
 
 class _SpaceRuns(QObject):
     """Space runs and pauses from anywhere in the window except a free-text field: numeric
-    boxes, sliders, buttons and combo boxes would otherwise take the key for themselves."""
+    boxes, sliders, buttons and combo boxes would otherwise take the key for themselves.
+
+    The filter sits on the focused widget only (moved as the focus moves): a filter on the
+    whole application would run Python for every event of every object, and those short,
+    frequent holds of the interpreter lock starved the training thread."""
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self._window = window
+        self._on: QWidget | None = None
+        QApplication.instance().focusChanged.connect(self._follow_focus)
+
+    def _follow_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
+        if self._on is not None:
+            self._on.removeEventFilter(self)
+            self._on = None
+        if new is not None and new.window() is self._window and not _is_free_text(new):
+            new.installEventFilter(self)
+            self._on = new
+            new.destroyed.connect(self._forget)
+
+    def _forget(self) -> None:
+        self._on = None
+
+    def detach(self) -> None:
+        """Stop following the focus (the window is closing)."""
+        QApplication.instance().focusChanged.disconnect(self._follow_focus)
+        if self._on is not None:
+            self._on.removeEventFilter(self)
+            self._on = None
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         """Keep Space from the focused widget so that the Run shortcut gets it."""
-        if (
+        # Filtered out, the override is not accepted by the widget: the shortcut fires.
+        return (
             event.type() == QEvent.Type.ShortcutOverride
             and isinstance(event, QKeyEvent)
             and event.key() == Qt.Key.Key_Space
             and not event.modifiers()
-        ):
-            focus = QApplication.focusWidget()
-            if focus is not None and focus.window() is self._window and not _is_free_text(focus):
-                return True  # not accepted by the widget: the shortcut fires
-        return False
+        )
 
 
 class MainWindow(QMainWindow):
@@ -124,7 +146,6 @@ class MainWindow(QMainWindow):
         self.status = RunStatus(self.statusBar(), self.controller, self.dashboard)
         self.dialogs = FileDialogs(self, settings)
         self._space = _SpaceRuns(self)
-        QApplication.instance().installEventFilter(self._space)
 
         if settings is not None:
             log_y = session.restore_layout(settings, self)
@@ -460,7 +481,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._start_timer.stop()
         self.dashboard.pacer.cancel()
-        QApplication.instance().removeEventFilter(self._space)
+        self._space.detach()
         if self._settings is not None:
             session.save_session(self._settings, self, self.config(), self.log_action.isChecked())
         self.race_panel.stop_and_wait()

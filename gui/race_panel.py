@@ -357,6 +357,10 @@ class RacePanel(QWidget):
         if self._host is not None and self.is_running():
             self._race_worker().stop_race()
 
+    def is_thread_running(self) -> bool:
+        """Whether the race's worker thread runs."""
+        return self._host is not None and self._host.is_running()
+
     def is_running(self) -> bool:
         """Whether a race is starting or running."""
         return self._state in ("starting", "running")

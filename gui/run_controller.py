@@ -61,6 +61,10 @@ class ConfigModel(QObject):
         """The current configuration (immutable)."""
         return self._config
 
+    def set_config(self, config: Config) -> None:
+        """Make config the configuration."""
+        self._set(config)
+
     def edit(self, changes: dict[str, Any]) -> bool:
         """Change dotted keys; False (and the controls shown the kept values) if invalid."""
         try:
@@ -225,6 +229,10 @@ class RunController(ConfigModel):
             self.reset()
         return True
 
+    def set_config(self, config: Config) -> None:
+        """Make config the configuration and build a new run from it."""
+        self.apply_config(config)
+
     def apply_config(self, config: Config, keep_running: bool = True) -> None:
         """Make config the configuration and build a new run from it."""
         self._set(config)
@@ -296,9 +304,9 @@ class RunController(ConfigModel):
         self._initial = initial
         self._latest = None
         self._rates.clear()
-        if self.worker.pending_setups() == 0:
-            self._busy = None
-            self.busyChanged.emit(None)
+        # A newer setup still queued says so again with its own preparing signal.
+        self._busy = None
+        self.busyChanged.emit(None)
         self.runReset.emit(info, initial)
         self._update_stable_lr()
 

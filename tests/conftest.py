@@ -24,6 +24,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_slow)
 
 
+@pytest.fixture(autouse=True)
+def _no_real_file_dialogs(monkeypatch):
+    """A file dialog a test forgot to stand in for fails at once instead of waiting forever
+    for a click (offscreen, nobody can click)."""
+    from PySide6.QtWidgets import QFileDialog
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a real file dialog was opened: {args[1:2]}")
+
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, refuse)
+
+
 @pytest.fixture
 def window(qtbot):
     """A window on the playground preset, unthrottled; its thread is joined at teardown."""
@@ -39,7 +52,7 @@ def window(qtbot):
     win.show()
     slider = win.findChild(QSlider, "speedSlider")
     slider.setValue(slider.maximum())
-    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.run_info() is not None, timeout=WAIT_MS)
     yield win
     win.shutdown()
     assert not win.host.thread.isRunning()
@@ -51,9 +64,9 @@ def settle(win, qtbot, pause: bool = True) -> None:
     from PySide6.QtWidgets import QApplication
 
     if pause:
-        win.worker.send("pause")  # a no-op unless the run is running
+        win.controller.pause()  # a no-op unless the run is running
     # A command's signals are posted before it counts as done: one pass delivers them all.
-    qtbot.waitUntil(lambda: win.worker.pending_commands() == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(win.is_idle, timeout=WAIT_MS)
     QApplication.processEvents()
 
 

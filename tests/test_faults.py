@@ -63,7 +63,7 @@ def test_a_thousand_rapid_slider_changes_during_a_run(window, qtbot):
         if i % 50 == 0:
             QApplication.processEvents()  # queued snapshots and signals interleave with input
     speed.setValue(speed.maximum())
-    window.panel.flush()
+    window.controller.flush()
     settle(window, qtbot, pause=False)  # the last data change's reset is in
     qtbot.waitUntil(lambda: _snap(window) is not None and _steps(window) > 10, timeout=WAIT_MS)
     assert window.run_state() in ("running", "paused", "completed", "diverged")
@@ -110,12 +110,12 @@ def test_switching_implementation_and_optimizer_mid_run(window, qtbot):
     impl = window.findChild(QComboBox, "implementationCombo")
     opt = window.findChild(QComboBox, "optimizerCombo")
     for i in range(12):
-        info = window._info
+        info = window.run_info()
         (impl if i % 2 else opt).setCurrentIndex((i // 2) % 3)
-        window.panel.flush()
+        window.controller.flush()
         # Either a new run (a reset) or, when the choice did not change, the same one.
         qtbot.waitUntil(
-            lambda info=info: window._info is not info or window.run_state() == "running",
+            lambda info=info: window.run_info() is not info or window.run_state() == "running",
             timeout=WAIT_MS,
         )
     settle(window, qtbot, pause=False)
@@ -180,8 +180,8 @@ CLOSE_SCRIPT = textwrap.dedent(
         state["round"] += 1
         win = MainWindow(config)
         win.show()
-        win.worker.send("set_speed", None)
-        win.worker.send("run")
+        win.controller.set_speed(None)
+        win.controller.run()
         state["win"] = win
         QTimer.singleShot(10, close_when_running)
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QPushButton, QSlider, QToolButton
 
 from core.presets import preset_config
 from gui.main_window import MainWindow
-from tests.conftest import WAIT_MS
+from tests.conftest import WAIT_MS, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,13 +78,17 @@ def test_run_converges_then_pause_stops_steps(window, qtbot):
     qtbot.waitUntil(near_true, timeout=WAIT_MS)
     _click(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    settle(window, qtbot, pause=False)
     paused_at = _step(window)
-    # Wait for several redraw periods' worth of worker activity: nothing may move.
-    with qtbot.waitSignal(window._timer.timeout, timeout=WAIT_MS):
-        pass
-    qtbot.wait(200)
-    assert _step(window) == paused_at
-    assert "step" in window.status_label.text()
+    # The loop no longer trains, and the trainer stands where the last snapshot said.
+    assert not window.worker.is_active()
+    assert window.history().last_step == paused_at
+    window.step_batch()
+    qtbot.waitUntil(lambda: _step(window) == paused_at + 1, timeout=WAIT_MS)
+    settle(window, qtbot, pause=False)
+    assert window.history().last_step == paused_at + 1
+    assert f"step {paused_at + 1}" in window.status.label.text()
+    assert "paused" in window.status.label.text()  # no stale rate while nothing runs
 
 
 def test_step_batch_and_epoch(window, qtbot):
@@ -120,10 +124,10 @@ def test_change_lr_mid_run_keeps_run_and_marks_plot(window, qtbot):
 def test_reset_clears_snapshot_and_restarts(window, qtbot):
     _click(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: _step(window) > 50, timeout=WAIT_MS)
-    info_before = window._info
+    info_before = window.run_info()
     _click(qtbot, window, "resetButton")
     # (waitSignal on the worker's cross-thread signal would stop its timer from that thread.)
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
     assert window.latest_snapshot() is None
     qtbot.waitUntil(lambda: window.run_state() != "running", timeout=WAIT_MS)
 
@@ -176,8 +180,8 @@ def test_close_mid_run_exits_cleanly():
         from gui.main_window import MainWindow
         win = MainWindow(preset_config("d2l-concise-3").with_value("train.epochs", 100000))
         win.show()
-        win.worker.send("set_speed", None)
-        win.worker.send("run")
+        win.controller.set_speed(None)
+        win.controller.run()
         def close_when_running():
             snap = win.latest_snapshot()
             if snap is not None and snap.step > 200:
@@ -204,11 +208,11 @@ def test_close_mid_run_exits_cleanly():
 def test_set_controls_then_run_learns_the_new_line(window, qtbot):
     from PySide6.QtWidgets import QDoubleSpinBox as Spin
 
-    info_before = window._info
+    info_before = window.run_info()
     window.findChild(Spin, "biasSpin").setValue(-3.0)
-    window.panel.flush()
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
-    assert window._info.true_theta[-1] == -3.0
+    window.controller.flush()
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
+    assert window.run_info().true_theta[-1] == -3.0
     _click(qtbot, window, "runButton")
 
     def near() -> bool:
@@ -221,29 +225,29 @@ def test_set_controls_then_run_learns_the_new_line(window, qtbot):
 def test_bad_config_file_keeps_the_run(window, qtbot, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"train": {"lr": -1}}')
-    info_before = window._info
+    info_before = window.run_info()
     assert not window.open_config(bad)
     assert "train.lr" in window.banner.label.text()
     assert window.banner.level == "error"
-    assert window._info is info_before
+    assert window.run_info() is info_before
     good = tmp_path / "good.json"
     good.write_text('{"data": {"true_weights": [1.5, -2.0]}}')
     assert window.open_config(good)
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
-    assert len(window._info.param_names) == 3
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
+    assert len(window.run_info().param_names) == 3
 
 
 def test_csv_in_window_bad_file_keeps_run_good_file_trains(window, qtbot, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b,y\n1,2,3\n4,oops,6\n")
-    info_before = window._info
+    info_before = window.run_info()
     weights_before = window.panel.config().data.true_weights
     # Loaded in the training thread: the message comes once the file has been read.
     assert window.open_csv(str(bad), "y", ["a", "b"], True)
     qtbot.waitUntil(lambda: "line 3" in window.banner.label.text(), timeout=WAIT_MS)
     assert window.banner.level == "error" and not window.is_busy()
     assert window.banner.text().endswith("The current run is kept.")
-    assert window._info is info_before
+    assert window.run_info() is info_before
     # The controls show the run that was kept.
     assert window.panel.config().data.csv_path is None
     assert window.panel.config().data.true_weights == weights_before
@@ -255,9 +259,9 @@ def test_csv_in_window_bad_file_keeps_run_good_file_trains(window, qtbot, tmp_pa
         "a,b,y\n" + "\n".join(f"{a},{b},{t}" for (a, b), t in zip(rows, y, strict=True))
     )
     assert window.open_csv(str(good), "y", ["a", "b"], True)
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
-    assert window._info.true_theta is None
-    np.testing.assert_allclose(window._info.ols_theta, [2, -3, 1], atol=1e-9)
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
+    assert window.run_info().true_theta is None
+    np.testing.assert_allclose(window.run_info().ols_theta, [2, -3, 1], atol=1e-9)
 
 
 def test_secondary_views_follow_the_run(window, qtbot):
@@ -273,13 +277,13 @@ def test_condition_number_drops_with_standardisation(window, qtbot):
     from PySide6.QtWidgets import QCheckBox
 
     def number() -> float:
-        return float(window.condition_label.text().split()[-1])
+        return float(window.status.condition_label.text().split()[-1])
 
     before = number()
-    info_before = window._info
+    info_before = window.run_info()
     window.findChild(QCheckBox, "standardizeCheck").setChecked(True)
-    window.panel.flush()
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
+    window.controller.flush()
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
     assert number() < before
     assert number() == pytest.approx(1.0, abs=1e-6)  # standardised, uncorrelated: round bowl
 
@@ -293,8 +297,8 @@ def test_refresh_lays_out_axes_so_a_grab_has_every_label(qtbot):
     qtbot.addWidget(win)
     win.resize(1400, 900)
     win.show()
-    win.worker.send("set_speed", None)
-    win.worker.send("run")
+    win.controller.set_speed(None)
+    win.controller.run()
     qtbot.waitUntil(lambda: win.run_state() == "completed", timeout=WAIT_MS)
     win.refresh()
     axis = win.loss_view.plotItem.getAxis("left")

@@ -48,10 +48,10 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
         "Save run": tmp_path / "mine.lrrun",
         "Open run": tmp_path / "mine.lrrun",
         "Export animation": tmp_path / "mine.gif",
+        "Export run to folder": tmp_path / "export",  # a new folder: the export makes it
     }
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda _w, cap, *a: (str(chosen[cap]), ""))
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _w, cap, *a: (str(chosen[cap]), ""))
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "export"))
     monkeypatch.setattr(CsvDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
     # Four frames, not 48: the replay itself is tested in test_replay.
     real_steps = replay.frame_steps
@@ -94,27 +94,30 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
     assert chosen["Export animation"].read_bytes()[:6] == b"GIF89a"
     _no_error(window, qtbot, "exports")
 
+    # The race follows the run's settings, its 100,000 epochs too: a short race is set here.
+    assert window.race_panel.base_config().train.epochs == 100_000
+    window.race_panel.findChild(QSpinBox, "raceEpochsSpin").setValue(20)
     entries["Run/Start or stop race"].trigger()
     qtbot.waitUntil(lambda: window.race_panel.state() == "finished", timeout=WAIT_MS)
     _no_error(window, qtbot, "race")
 
-    info = window._info
+    info = window.run_info()
     entries["File/Open CSV data…"].trigger()
-    qtbot.waitUntil(lambda: window._info is not info, timeout=WAIT_MS)
-    assert window._info.true_theta is None and "house.csv" in window.banner.text()
-    info = window._info
+    qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
+    assert window.run_info().true_theta is None and "house.csv" in window.banner.text()
+    info = window.run_info()
     entries["File/Open configuration…"].trigger()
-    qtbot.waitUntil(lambda: window._info is not info, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
     assert window.config().data.csv_path is None
     entries["File/Open run…"].trigger()
     assert "Reopened mine.lrrun" in window.banner.text()
     settle(window, qtbot)
     saved = load_run(chosen["Save run"])
     assert window.latest_snapshot() is not None and window.latest_snapshot().step == saved.step
-    info = window._info
+    info = window.run_info()
     entries["Run/Reset"].trigger()
     qtbot.waitUntil(
-        lambda: window._info is not info and window.latest_snapshot() is None, timeout=WAIT_MS
+        lambda: window.run_info() is not info and window.latest_snapshot() is None, timeout=WAIT_MS
     )
     _no_error(window, qtbot, "open and reset")
 

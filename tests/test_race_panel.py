@@ -14,6 +14,7 @@ from core.config import Config
 from core.presets import preset_config
 from core.race import MAX_RUNS, RaceEntry
 from gui.race_panel import COL_LOSS, COL_STATUS, COL_STEPS, RacePanel
+from gui.run_controller import ConfigModel
 
 WAIT_MS = 60_000
 
@@ -27,17 +28,27 @@ def fast(epochs: int = 10) -> Config:
     )
 
 
+MODELS: dict[int, ConfigModel] = {}  # each panel's configuration model, by id(panel)
+
+
+def _configure(panel: RacePanel, config: Config) -> None:
+    """Change the configuration the panel follows (as the window's controller would)."""
+    MODELS[id(panel)].set_config(config)
+
+
 @pytest.fixture
 def panel(qtbot):
     """A shown panel on the fast configuration; its thread is joined at teardown."""
-    widget = RacePanel(fast())
+    model = ConfigModel(fast())
+    widget = RacePanel(model)
+    MODELS[id(widget)] = model
     qtbot.addWidget(widget)
     widget.resize(1300, 800)
     widget.show()
     yield widget
     assert widget.stop_and_wait()
-    if widget._host is not None:
-        assert not widget._host.thread.isRunning()
+    assert not widget.is_thread_running()
+    del MODELS[id(widget)]
 
 
 def _button(panel: RacePanel, name: str) -> QPushButton:
@@ -124,7 +135,7 @@ def test_numpy_engine_offers_hand_written_optimizers_only(panel):
     assert isinstance(combo, QComboBox)
     offered = {combo.itemData(i) for i in range(combo.count())}
     assert offered == {"sgd", "momentum", "nesterov", "adam"}
-    panel.set_config(fast().with_value("train.implementation", "module"))
+    _configure(panel, fast().with_value("train.implementation", "module"))
     combo = panel.findChild(QTableWidget, "raceTable").cellWidget(0, 1)
     offered = {combo.itemData(i) for i in range(combo.count())}
     assert "rmsprop" in offered
@@ -210,7 +221,7 @@ def test_export_writes_valid_files(panel, qtbot, tmp_path):
 
 
 def test_stop_mid_race_keeps_results_and_joins_the_thread(panel, qtbot):
-    panel.set_config(fast(epochs=100_000))
+    _configure(panel, fast(epochs=100_000))
     panel.epochs_spin.setValue(100_000)
     button = _button(panel, "raceButton")
     with qtbot.waitSignal(
@@ -233,15 +244,15 @@ def test_stop_mid_race_keeps_results_and_joins_the_thread(panel, qtbot):
     assert {r["stopped_reason"] for r in results["runs"]} == {"stopped"}
     assert all(0 < r["steps"] < r["steps_per_epoch"] * 100_000 for r in results["runs"])
     assert panel.stop_and_wait()
-    assert not panel._host.thread.isRunning()
+    assert not panel.is_thread_running()
 
 
 def test_configuration_changes_during_a_race_wait_for_its_end(panel, qtbot):
-    panel.set_config(fast(epochs=100_000))
+    _configure(panel, fast(epochs=100_000))
     panel.start()
     qtbot.waitUntil(lambda: panel.state() == "running", timeout=WAIT_MS)
     before = panel.entries()
-    panel.set_config(fast(epochs=5).with_value("train.optimizer", "adam"))
+    _configure(panel, fast(epochs=5).with_value("train.optimizer", "adam"))
     assert panel.entries() == before  # the table still describes the running race
     assert panel.epochs_spin.value() == 100_000
     with qtbot.waitSignal(
@@ -253,12 +264,12 @@ def test_configuration_changes_during_a_race_wait_for_its_end(panel, qtbot):
 
 
 def test_stop_and_wait_while_running(panel, qtbot):
-    panel.set_config(fast(epochs=100_000))
+    _configure(panel, fast(epochs=100_000))
     panel.epochs_spin.setValue(100_000)
     panel.start()
     qtbot.waitUntil(lambda: panel.state() == "running", timeout=WAIT_MS)
     assert panel.stop_and_wait()
-    assert not panel._host.thread.isRunning()
+    assert not panel.is_thread_running()
     assert panel.state() == "stopped"
     # A later race gets a fresh thread.
     panel.epochs_spin.setValue(2)
@@ -267,29 +278,29 @@ def test_stop_and_wait_while_running(panel, qtbot):
 
 def test_a_setup_error_is_reported_and_the_thread_lives_on(panel, qtbot, tmp_path):
     bad = fast().with_value("data.csv_path", str(tmp_path / "missing.csv"))
-    panel.set_config(bad)
+    _configure(panel, bad)
     with qtbot.waitSignal(panel.message, timeout=WAIT_MS) as blocker:
         _button(panel, "raceButton").click()
     level, text = blocker.args
     assert level == "error" and "missing.csv" in text
     qtbot.waitUntil(lambda: panel.state() == "idle", timeout=WAIT_MS)
     assert "missing.csv" in panel.status_label.text()
-    panel.set_config(fast())
+    _configure(panel, fast())
     _race(qtbot, panel)
 
 
 def test_untouched_rows_follow_the_configuration(panel):
-    panel.set_config(fast().with_value("train.optimizer", "adam").with_value("train.lr", 0.2))
+    _configure(panel, fast().with_value("train.optimizer", "adam").with_value("train.lr", 0.2))
     entries = panel.entries()
     assert entries[0] == RaceEntry(optimizer="adam", lr=0.2, batch_size=10, momentum=None)
     assert panel.epochs_spin.value() == 10
     assert [e.optimizer for e in entries] == ["adam", "momentum"]
     panel.remove_run()  # the user edits the table: it is theirs now
-    panel.set_config(fast().with_value("train.lr", 0.5))
+    _configure(panel, fast().with_value("train.lr", 0.5))
     assert [e.optimizer for e in panel.entries()] == ["adam"]
     assert np.isclose(panel.entries()[0].lr, 0.2)
     panel.epochs_spin.setValue(3)
-    panel.set_config(fast(epochs=50))
+    _configure(panel, fast(epochs=50))
     assert panel.epochs_spin.value() == 3
     assert panel.base_config().train.epochs == 3
 

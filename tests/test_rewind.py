@@ -66,7 +66,7 @@ def _history_state(win):
 def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
     window.toggle_run()
     qtbot.waitUntil(
-        lambda: (window.latest_snapshot() or window._initial).step > 300, timeout=WAIT_MS
+        lambda: window.controller.current_snapshot().step > 300, timeout=WAIT_MS
     )
     slider = window.findChild(QSlider, "timelineSlider")
     qtbot.waitUntil(lambda: slider.maximum() > 300, timeout=WAIT_MS)

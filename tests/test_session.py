@@ -21,7 +21,7 @@ def _open(qtbot, **kwargs) -> MainWindow:
     win = MainWindow(**kwargs)
     qtbot.addWidget(win)
     win.show()
-    qtbot.waitUntil(lambda: win._info is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.run_info() is not None, timeout=WAIT_MS)
     return win
 
 
@@ -30,7 +30,7 @@ def test_last_configuration_and_layout_are_remembered(qtbot, tmp_path):
     first = _open(qtbot, settings=settings)
     first.findChild(QDoubleSpinBox, "lrSpin").setValue(0.0421)
     first.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.77)
-    first.panel.flush()
+    first.controller.flush()
     first.reset_run()
     splitter = first.findChild(QSplitter, "mainSplitter")
     splitter.setSizes([420, 980])
@@ -53,12 +53,12 @@ def test_changes_the_worker_has_not_reached_are_remembered(qtbot, tmp_path, monk
     # The CI failure this pins: closing right after a change saved the worker's older copy.
     first = _open(qtbot, settings=_settings(tmp_path))
     sent = []
-    monkeypatch.setattr(first.worker, "send", lambda *command: sent.append(command[0]))
+    monkeypatch.setattr(first.worker, "call", lambda method, *a, **k: sent.append(method.__name__))
     first.findChild(QDoubleSpinBox, "lrSpin").setValue(0.0421)
     first.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.77)
-    first.panel.flush()
+    first.controller.flush()
     first.reset_run()
-    assert "set_hyper" in sent and "configure" in sent  # queued, never carried out
+    assert "_set_hyper" in sent and "_configure" in sent  # queued, never carried out
     monkeypatch.undo()
     first.close()
     second = _open(qtbot, settings=_settings(tmp_path))
@@ -96,10 +96,10 @@ def test_last_sessions_csv_gone_starts_from_default_with_a_message(qtbot, tmp_pa
 
 def test_big_data_is_built_in_the_background_with_progress_shown(window, qtbot):
     window.apply_config(window.config().with_value("data.n_samples", 2_000_000))
-    qtbot.waitUntil(lambda: window._info.n_train > 1_000_000, timeout=WAIT_MS)
-    assert window.busy_label.text() == "Generating 2,000,000 samples × 1 feature…"
+    qtbot.waitUntil(lambda: window.run_info().n_train > 1_000_000, timeout=WAIT_MS)
+    assert window.status.busy_label.text() == "Generating 2,000,000 samples × 1 feature…"
     # The bar counted up to the whole (whole percents from the training thread), then hid.
-    assert (window.busy_bar.maximum(), window.busy_bar.value()) == (100, 100)
+    assert (window.status.busy_bar.maximum(), window.status.busy_bar.value()) == (100, 100)
     assert not window.is_busy()
 
 
@@ -112,7 +112,7 @@ def test_window_without_settings_remembers_nothing(qtbot, tmp_path):
 def test_saved_run_reopens_identical_in_a_new_window(window, qtbot, tmp_path):
     window.toggle_run()
     qtbot.waitUntil(
-        lambda: (window.latest_snapshot() or window._initial).step > 250, timeout=WAIT_MS
+        lambda: window.controller.current_snapshot().step > 250, timeout=WAIT_MS
     )
     window.toggle_run()
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)

@@ -26,11 +26,11 @@ def test_run_controls_wait_for_the_training_thread(qtbot):
     qtbot.addWidget(win)
     # Built, not yet trained from: the controls that need torch wait, and say so.
     assert not win.run_action.isEnabled() and not win.step_batch_action.isEnabled()
-    assert "Loading PyTorch" in win.status_label.text()
+    assert "Loading PyTorch" in win.status.label.text()
     win.show()
     qtbot.waitUntil(lambda: win.run_action.isEnabled(), timeout=WAIT_MS)
     assert win.step_epoch_action.isEnabled() and win.reset_action.isEnabled()
-    assert "Loading" not in win.status_label.text()
+    assert "Loading" not in win.status.label.text()
     win.shutdown()
 
 

@@ -29,7 +29,7 @@ def test_race_tab_races_the_windows_data_and_pauses_the_run(window, qtbot):
     assert window.findChild(QPushButton, "raceButton") is not None
     # A change of data in the window reaches the race.
     window.findChild(QTableWidget, "weightsTable").item(0, 0).setText("-1.5")
-    window.panel.flush()
+    window.controller.flush()
     qtbot.waitUntil(
         lambda: window.race_panel.base_config().data.true_weights == [-1.5], timeout=WAIT_MS
     )
@@ -68,7 +68,7 @@ def test_closing_mid_race_joins_both_threads(window, qtbot):
         window.race_action.trigger()
     window.close()
     assert not window.host.thread.isRunning()
-    assert not window.race_panel._host.thread.isRunning()
+    assert not window.race_panel.is_thread_running()
 
 
 def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,7 +99,7 @@ def test_export_into_a_read_only_folder_says_so_and_leaves_nothing(
     folder = tmp_path / "read-only"
     folder.mkdir()
     _read_only(folder, monkeypatch)
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), ""))
     try:
         window.export_action.trigger()
         assert "Export failed" in window.banner.text()
@@ -119,11 +119,11 @@ def test_unavailable_device_keeps_the_run_and_the_controls(window, qtbot):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
-    info_before = window._info
+    info_before = window.run_info()
     combo = window.findChild(QComboBox, "deviceCombo")
     combo.setCurrentIndex(combo.findData("cuda"))
     qtbot.waitUntil(lambda: "CUDA" in window.banner.text(), timeout=WAIT_MS)
-    assert window.banner.level == "error" and window._info is info_before
+    assert window.banner.level == "error" and window.run_info() is info_before
     assert combo.currentData() == "auto"  # back to what the kept run uses
 
 
@@ -137,10 +137,10 @@ def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tm
     np.savetxt(
         path, np.column_stack([x, y]), delimiter=",", header=",".join([*names, "y"]), comments=""
     )
-    info_before = window._info
+    info_before = window.run_info()
     assert window.open_csv(str(path), "y", names, True)
-    qtbot.waitUntil(lambda: window._info is not info_before, timeout=WAIT_MS)
-    assert len(window._info.param_names) == 101
+    qtbot.waitUntil(lambda: window.run_info() is not info_before, timeout=WAIT_MS)
+    assert len(window.run_info().param_names) == 101
     assert "and 94 more" in window.banner.text()
     window.step_epoch()
     qtbot.waitUntil(
@@ -159,9 +159,9 @@ def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot):
     # of an older one arrives while the newer is still queued.
     with window.worker._lock:
         window.apply_config(newer)
-        window._on_setup_failed("Could not set up the run: an older CSV file is gone")
+        window.worker.setupFailed.emit("Could not set up the run: an older CSV file is gone")
+        qtbot.waitUntil(lambda: "older CSV file is gone" in window.banner.text(), timeout=WAIT_MS)
         assert window.panel.config().data.noise_std == 0.123  # not reverted to the kept run
-        assert "older CSV file is gone" in window.banner.text()
     settle(window, qtbot)
-    assert window.worker.config_copy().data.noise_std == 0.123
+    assert window.worker.trained_config().data.noise_std == 0.123
     assert window.panel.config().data.noise_std == 0.123

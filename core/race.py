@@ -36,7 +36,8 @@ from core.analysis import SufficientStats, least_squares
 from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS, Config
 from core.data import Dataset, make_dataset
 from core.errors import UserInputError
-from core.history import History, atomic_write_text
+from core.files import atomic_write_text, json_clean
+from core.history import History
 from core.trainer import Trainer, initial_theta
 
 MAX_RUNS = 4
@@ -322,7 +323,7 @@ class RaceRun:
         final = tr.theta_original()
         reason = tr.stopped_reason or ("completed" if tr.done else "stopped")
         steps = self.steps_to_tolerance
-        return _clean(
+        return json_clean(
             {
                 "run": self.index + 1,
                 "label": self.label,
@@ -533,7 +534,7 @@ class Race:
             done = [r for r in results if r[key] is not None]
             return min(done, key=lambda r: r[key])["run"] if done else None
 
-        return _clean(
+        return json_clean(
             {
                 "tolerance": self.tolerance,
                 "tolerance_rule": (
@@ -576,19 +577,3 @@ def write_race_json(race: Race, path: str | Path) -> Path:
     path = Path(path)
     atomic_write_text(path, race.to_json() + "\n")
     return path
-
-
-def _clean(value: Any) -> Any:
-    """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

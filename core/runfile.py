@@ -13,7 +13,8 @@ import numpy as np
 
 from core.config import Config
 from core.errors import ConfigError, DataError
-from core.history import History, atomic_write_bytes
+from core.files import atomic_write_bytes
+from core.history import History
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
     from core.trainer import Trainer

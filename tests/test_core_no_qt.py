@@ -17,6 +17,7 @@ CORE_MODULES = (
     "core.analysis",
     "core.report",
     "core.csvdata",
+    "core.files",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

@@ -15,6 +15,8 @@ __all__ = [
     "condition_number",
     "hessian",
     "least_squares",
+    "loss_label",
+    "loss_scale",
     "max_stable_lr",
     "noise_floor",
     "r2",
@@ -26,14 +28,23 @@ LossKind = Literal["mse", "half_mse"]
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _kind_scale(kind: str) -> float:
+# half_mse is d2l's squared_loss: (y_hat - y)^2 / 2, averaged.
+_LOSS_SCALES = {"mse": 1.0, "half_mse": 0.5}
+_LOSS_LABELS = {"mse": "MSE", "half_mse": "½·MSE"}
+
+
+def loss_scale(kind: str) -> float:
     """Factor that turns the mean squared error into the loss of the given kind."""
-    # half_mse is d2l's squared_loss: (y_hat - y)^2 / 2, averaged.
-    if kind == "mse":
-        return 1.0
-    if kind == "half_mse":
-        return 0.5
-    raise ValueError(f"unknown loss kind {kind!r}; expected 'mse' or 'half_mse'")
+    try:
+        return _LOSS_SCALES[kind]
+    except KeyError:
+        raise ValueError(f"unknown loss kind {kind!r}; expected 'mse' or 'half_mse'") from None
+
+
+def loss_label(kind: str) -> str:
+    """How plots name the loss of the given kind ("MSE" or "½·MSE")."""
+    loss_scale(kind)  # the same message for an unknown kind
+    return _LOSS_LABELS[kind]
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +204,7 @@ class SufficientStats:
 
     def loss(self, w: np.ndarray, b: float, kind: LossKind = "mse") -> float:
         """Training loss of the model x @ w + b."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         # Parameters far out (a diverging run) overflow: their loss is inf, not a warning.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -204,11 +215,28 @@ class SufficientStats:
             loss = scale * (max(centred, 0.0) + r * r)
         return math.inf if math.isnan(loss) else loss
 
+    def losses(self, thetas: np.ndarray, kind: LossKind = "mse") -> np.ndarray:
+        """Training loss of many parameter rows [w..., b] at once (inf where it overflows)."""
+        scale = loss_scale(kind)
+        thetas = np.asarray(thetas, dtype=np.float64)
+        w, b = thetas[:, :-1], thetas[:, -1]
+        # Data near 1e32 with parameters on their way to divergence overflows: inf, quietly (a
+        # run's divergence check decides what it means; found by fuzzing).
+        with np.errstate(over="ignore", invalid="ignore"):
+            quad = np.einsum("ki,ij,kj->k", w, self.cxx, w)
+            centred = quad - 2.0 * (w @ self.cxy) + self.syy
+            r = w @ self.x_mean + b - self.y_mean
+            loss = np.maximum(centred, 0.0) + r * r
+            if scale != 1.0:
+                loss *= scale
+        loss[np.isnan(loss)] = np.inf
+        return loss
+
     def gradient(
         self, w: np.ndarray, b: float, kind: LossKind = "mse", fit_bias: bool = True
     ) -> tuple[np.ndarray, float]:
         """Full-batch gradient of the loss with respect to w and b (0.0 for b if it is fixed)."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
             r = float(self.x_mean @ w) + float(b) - self.y_mean
@@ -227,7 +255,7 @@ class SufficientStats:
         kind: LossKind = "mse",
     ) -> np.ndarray:
         """Loss over a 2-D slice: param i = ui[col], param j = vj[row] (index d is the bias)."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         d = self.n_features
         i = operator.index(i)
@@ -348,7 +376,7 @@ def hessian(
     weight_decay: float = 0.0,
 ) -> np.ndarray:
     """Hessian of the training objective over [w, b] (or w alone without a bias)."""
-    scale = _kind_scale(kind)
+    scale = loss_scale(kind)
     l2 = _check_nonnegative("l2", l2)
     weight_decay = _check_nonnegative("weight_decay", weight_decay)
     m = stats._second_moment(fit_bias)
@@ -383,4 +411,4 @@ def condition_number(stats: SufficientStats, fit_bias: bool = True) -> float:
 def noise_floor(noise_std: float, kind: LossKind = "mse") -> float:
     """Expected loss at the true parameters when the targets carry noise of this std."""
     noise_std = _check_nonnegative("noise_std", noise_std)
-    return _kind_scale(kind) * noise_std**2
+    return loss_scale(kind) * noise_std**2

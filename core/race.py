@@ -159,16 +159,6 @@ def optimizers_for(implementation: str) -> tuple[str, ...]:
     return OPTIMIZERS if implementation == "module" else HAND_WRITTEN_OPTIMIZERS
 
 
-def losses_of(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
-    """Training loss of many parameter rows [w..., b] at once, from centred statistics."""
-    thetas = np.asarray(thetas, dtype=np.float64)
-    w, b = thetas[:, :-1], thetas[:, -1]
-    quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
-    mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
-    mse = np.maximum(mse, 0.0)
-    return 0.5 * mse if kind == "half_mse" else mse
-
-
 def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
     """How far above the least-squares loss a run may be and count as having reached it."""
     return tolerance * max(ols_loss, NOISELESS_FRACTION * initial_loss)
@@ -199,7 +189,7 @@ class _Tracker:
         k = params.shape[0]
         if k == 0:
             return
-        full = losses_of(self.stats, params, self.kind)
+        full = self.stats.losses(params, self.kind)
         if first_step == 0:
             secs = np.zeros(k)
         else:

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from core.analysis import SufficientStats, least_squares, max_stable_lr, ridge
+from core.analysis import SufficientStats, least_squares, loss_scale, max_stable_lr, ridge
 from core.config import Config
 from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
@@ -110,7 +110,7 @@ class Trainer:
             optimizer=t.optimizer,
             hyper=self.hyper,
             fit_bias=m.fit_bias,
-            loss_scale=0.5 if t.loss == "half_mse" else 1.0,
+            loss_scale=loss_scale(t.loss),
             l2_penalty=t.l2_penalty,
             dtype=m.dtype,
             device=self.device,
@@ -252,7 +252,7 @@ class Trainer:
         if rows.size > MAX_GRAD_ROWS:
             rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
         x = self.dataset.x_train[rows]
-        c = 0.5 if self.loss_kind == "half_mse" else 1.0
+        c = loss_scale(self.loss_kind)
         g = np.empty(th.size)
         # Far-out parameters (a run near divergence) give inf or nan, quietly: the views skip
         # a gradient that is not finite.
@@ -337,12 +337,12 @@ class Trainer:
                 val = (
                     np.full(k, np.nan)
                     if self.val_stats is None
-                    else _losses(self.val_stats, thetas, self.loss_kind)
+                    else self.val_stats.losses(thetas, self.loss_kind)
                 )
                 self.history.record_epochs(
                     np.arange(self.epoch + 1, self.epoch + k + 1),
                     np.arange(first + 1, first + k + 1),
-                    _losses(self.stats, thetas, self.loss_kind),
+                    self.stats.losses(thetas, self.loss_kind),
                     val,
                     self.seconds,
                 )
@@ -506,15 +506,3 @@ def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:
 def _order_pool() -> ThreadPoolExecutor:
     """One helper thread, shared by every trainer, that draws epoch orders ahead of time."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")
-
-
-def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
-    """Loss of many parameter rows [w..., b] at once, from centred sufficient statistics."""
-    w, b = thetas[:, :-1], thetas[:, -1]
-    # Data near 1e32 with parameters on their way to divergence overflows: inf, quietly (the
-    # run's divergence check decides what it means; found by fuzzing).
-    with np.errstate(over="ignore", invalid="ignore"):
-        quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
-        mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
-        mse = np.maximum(mse, 0.0)
-    return 0.5 * mse if kind == "half_mse" else mse

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.analysis import loss_label
 from core.config import MAX_SAMPLES, Config
 from core.race import (
     DEFAULT_TOLERANCE,
@@ -237,8 +238,7 @@ class RaceLossView(PlotView):
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
         self._fit_legend()
-        kind = "½·MSE" if snap.loss_kind == "half_mse" else "MSE"
-        pi.setLabel("left", f"training loss ({kind})", color=TEXT)
+        pi.setLabel("left", f"training loss ({loss_label(snap.loss_kind)})", color=TEXT)
         self._ols, self._threshold = snap.ols_loss, snap.threshold
         self._initial = snap.initial_loss
         self._place_lines()

@@ -205,6 +205,26 @@ def test_a_diverging_run_stops_while_the_others_finish() -> None:
     assert race.done
 
 
+def test_huge_data_races_quietly(tmp_path: Path) -> None:
+    # The trainer's epoch losses learnt to overflow quietly (found by fuzzing); the race's
+    # per-step losses used their own copy of that code and warned (warnings fail the suite):
+    # SGD's first step from data near 1e100 lands where the loss overflows.
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,y\n0.0,0.0,0.0\n0.0,3e99,0.0\n1.0,1.0,1.0\n", encoding="utf-8")
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path), "standardize": False},
+            "model": {"dtype": "float64"},
+            "train": {"implementation": "numpy", "epochs": 2, "batch_size": 4},
+        }
+    )
+    race = race_of(config, "optimizer=sgd,lr=0.01", "optimizer=adam,lr=0.01")
+    assert race.done
+    assert [run.trainer.stopped_reason for run in race.runs] == ["diverged", "completed"]
+    assert all(np.isfinite(run.trainer.theta()).all() for run in race.runs)
+    json.loads(race.to_json())
+
+
 def test_runs_advance_in_turn_and_can_be_stopped() -> None:
     config = fast("playground").with_value("train.epochs", 100_000)
     race = Race(config, [RaceEntry(lr=0.01), RaceEntry(optimizer="adam", lr=0.01)])

@@ -33,18 +33,19 @@ from typing import Any
 import numpy as np
 
 from core.analysis import SufficientStats, least_squares
-from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS, Config
+from core.config import Config
 from core.data import Dataset, make_dataset
 from core.errors import UserInputError
 from core.files import atomic_write_text, json_clean
 from core.history import History
+from core.limits import BATCH_SIZE, LR, MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZERS, Limit
+from core.limits import optimizers_for as optimizers_for
 from core.trainer import Trainer, initial_theta
 
 MAX_RUNS = 4
 DEFAULT_TOLERANCE = 0.01
 NOISELESS_FRACTION = 1e-9
 RUN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "label")
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # Each run's loss curve and path live in a History of this size: small enough that building a
 # snapshot (a scan of the stored rows) stays well under a millisecond per run.
 TRACE_BYTES = 2 * 2**20
@@ -73,11 +74,9 @@ class RaceEntry:
 
     def apply(self, config: Config) -> Config:
         """The base configuration with this entry's settings, validated."""
-        raw = config.to_dict()
         # All at once, not one with_value() per key: e.g. optimizer=nesterov with momentum=0.5
         # on a base with momentum 0 is valid only once both are set.
-        raw["train"].update(self.changes())
-        return Config.from_dict(raw)
+        return config.with_values({f"train.{k}": v for k, v in self.changes().items()})
 
     def to_spec(self) -> str:
         """The entry as a --run string (parse_run_spec(entry.to_spec()) == entry)."""
@@ -100,14 +99,17 @@ def default_label(config: Config) -> str:
     return text
 
 
-def _number(key: str, text: str, *, integer: bool = False) -> float | int:
-    kind = "an integer" if integer else "a number"
+def _number(key: str, text: str, limit: Limit) -> float | int:
+    """A run's number, in the range the configuration allows (core.limits)."""
+    kind = "an integer" if limit.integer else "a number"
     try:
-        value: float | int = int(text) if integer else float(text)
+        value: float | int = int(text) if limit.integer else float(text)
     except ValueError:
         raise RaceSpecError(f"{key}={text!r}: expected {kind}") from None
     if not math.isfinite(value):
         raise RaceSpecError(f"{key}={text!r}: expected a finite number")
+    if not limit.accepts(value):
+        raise RaceSpecError(f"{key}={text!r}: must be in {limit.describe()}")
     return value
 
 
@@ -135,28 +137,14 @@ def parse_run_spec(text: str) -> RaceEntry:
                 )
             values[key] = value
         elif key == "lr":
-            lr = float(_number(key, value))
-            if lr <= 0:
-                raise RaceSpecError(f"lr={value!r}: must be positive")
-            values[key] = lr
+            values[key] = float(_number(key, value, LR))
         elif key == "batch_size":
-            size = int(_number(key, value, integer=True))
-            if size < 1:
-                raise RaceSpecError(f"batch_size={value!r}: must be at least 1")
-            values[key] = size
+            values[key] = int(_number(key, value, BATCH_SIZE))
         elif key == "momentum":
-            mu = float(_number(key, value))
-            if not 0.0 <= mu < 1.0:
-                raise RaceSpecError(f"momentum={value!r}: must be in [0, 1)")
-            values[key] = mu
+            values[key] = float(_number(key, value, MOMENTUM))
         else:
             values[key] = value
     return RaceEntry(**values)
-
-
-def optimizers_for(implementation: str) -> tuple[str, ...]:
-    """Optimizers an implementation offers."""
-    return OPTIMIZERS if implementation == "module" else HAND_WRITTEN_OPTIMIZERS
 
 
 def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
@@ -379,7 +367,7 @@ class Race:
         if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance > 0):
             raise RaceSpecError(f"tolerance {tolerance!r}: must be a positive number")
         self.tolerance = float(tolerance)
-        self.config = config.copy()
+        self.config = config
         configs = []
         for i, entry in enumerate(entries):
             try:

@@ -46,7 +46,7 @@ class SavedRun:
 def capture(trainer: Trainer) -> SavedRun:
     """What a run file keeps of a trainer (copies)."""
     return SavedRun(
-        config=trainer.config.copy(),
+        config=trainer.config,
         history=History.from_state(trainer.history.to_state()),
         theta=trainer.theta(),
         step=trainer.step_count,

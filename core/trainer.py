@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from core.analysis import SufficientStats, least_squares, loss_scale, max_stable_lr, ridge
-from core.config import Config
+from core.config import Config, replace_section
 from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
 from core.errors import DataError
@@ -76,7 +76,7 @@ class Trainer:
         theta0: np.ndarray | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.config = config.copy()
+        self.config = config
         t, m = self.config.train, self.config.model
         # Refused here, not at validation: a configuration asking for CUDA stays valid on a
         # machine without it (it is read, shown and saved); only training on it is impossible.
@@ -423,11 +423,17 @@ class Trainer:
         new = Hyper(**{**old.__dict__, **changes})
         if new == old:
             return
+        # Validated before anything changes: a value out of range leaves the run as it was.
+        self.config = replace_section(
+            self.config,
+            "train",
+            lr=new.lr,
+            momentum=new.momentum,
+            weight_decay=new.weight_decay,
+            betas=(new.beta1, new.beta2),
+        )
         self.hyper = new
         self.engine.set_hyper(new)
-        t = self.config.train
-        t.lr, t.momentum, t.weight_decay = new.lr, new.momentum, new.weight_decay
-        t.betas = [new.beta1, new.beta2]
         text = ", ".join(
             f"{k} {getattr(old, k):g} -> {v:g}" for k, v in changes.items() if getattr(old, k) != v
         )
@@ -442,7 +448,7 @@ class Trainer:
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""
-        self.config.train.epochs = epochs
+        self.config = replace_section(self.config, "train", epochs=epochs)
         if not self.done and self.stopped_reason == "completed":
             self.stopped_reason = None
 

@@ -50,6 +50,7 @@ from core.config import (
     MAX_SAMPLES,
     OPTIMIZERS,
     Config,
+    replace_section,
 )
 
 # Learning-rate slider: 10 ** (LR_LO + (LR_HI - LR_LO) * i / LR_STEPS), 100 positions a decade.
@@ -821,7 +822,7 @@ class ControlPanel(QWidget):
 
     def _features_changed(self) -> None:
         # Fixed feature rows (a preset's inline matrix) no longer match the feature count.
-        self._base.data.inline_features = None
+        self._base = replace_section(self._base, "data", inline_features=None)
         self._update_source_state()
         self._schedule_data()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 
@@ -209,7 +210,7 @@ def test_add_and_remove_features(qtbot):
         qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
     config = panel.config()
     assert config.n_features == 3
-    assert config.data.true_weights == [10.0, 20.0, 1.0]
+    assert config.data.true_weights == (10.0, 20.0, 1.0)
     assert config.data.inline_features is None  # the fixed 2-feature rows no longer fit
     assert table.rowCount() == 3
     assert table.verticalHeaderItem(2).text() == "x3"
@@ -217,9 +218,9 @@ def test_add_and_remove_features(qtbot):
     table.selectRow(0)
     with qtbot.waitSignal(panel.dataChanged, timeout=5 * DEBOUNCE_MS):
         qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)
-    assert panel.config().data.true_weights == [20.0, 1.0]
+    assert panel.config().data.true_weights == (20.0, 1.0)
     qtbot.mouseClick(remove, Qt.MouseButton.LeftButton)  # nothing selected: the last row goes
-    assert panel.config().data.true_weights == [20.0]
+    assert panel.config().data.true_weights == (20.0,)
     assert not remove.isEnabled()
     for _ in range(63):
         add.click()
@@ -231,11 +232,11 @@ def test_editing_a_weight_emits_data_change_and_rejects_junk(qtbot, panel):
     table = child(panel, "weightsTable")
     with qtbot.waitSignal(panel.dataChanged, timeout=5 * DEBOUNCE_MS):
         table.item(0, 0).setText("-3.5")
-    assert panel.config().data.true_weights == [-3.5]
+    assert panel.config().data.true_weights == (-3.5,)
     table.item(0, 0).setText("not a number")
     assert table.item(0, 0).text() == "-3.5"
     table.item(0, 0).setText("1e9")  # beyond the validated range
-    assert panel.config().data.true_weights == [-3.5]
+    assert panel.config().data.true_weights == (-3.5,)
 
 
 def test_numpy_forces_a_hand_written_optimizer(panel):
@@ -325,7 +326,9 @@ def test_csv_config_disables_synthetic_widgets(qtbot):
 
 
 def test_config_raises_config_error_for_invalid_state(panel):
-    panel._base.train.betas = [2.0, 0.999]  # no widget can do this; the message must be clear
+    # No widget can do this; the message must be clear. Built without validation.
+    bad_train = dataclasses.replace(panel._base.train, betas=(2.0, 0.999))
+    panel._base = dataclasses.replace(panel._base, train=bad_train)
     with pytest.raises(ConfigError, match=r"train\.betas"):
         panel.config()
 

@@ -81,6 +81,11 @@ BAD_SPECS = {
     "batch_size=2.5": "batch_size",
     "batch_size=0": "batch_size",
     "momentum=1.5": "momentum",
+    # The configuration allows momentum up to 0.999: a run may not ask for more.
+    "momentum=0.9995": "momentum='0.9995': must be in [0.0, 0.999]",
+    "lr=1e-13": "lr='1e-13': must be in [1e-12, 1000.0]",
+    "lr=2000": "lr='2000': must be in [1e-12, 1000.0]",
+    "batch_size=20000000": "batch_size='20000000': must be in [1, 10000000]",
     "lr": "'lr'",
     "lr=0.1,lr=0.2": "twice",
     "lr=": "lr",

@@ -52,6 +52,7 @@ from core.config import (
     Config,
     replace_section,
 )
+from core.limits import MOMENTUM_OPTIMIZERS, NESTEROV_MIN_MOMENTUM, OPTIMIZER_FALLBACK
 
 # Learning-rate slider: 10 ** (LR_LO + (LR_HI - LR_LO) * i / LR_STEPS), 100 positions a decade.
 LR_LO, LR_HI, LR_STEPS = -5.0, 1.0, 600
@@ -84,10 +85,6 @@ OPTIMIZER_LABELS = {
     "adagrad": "Adagrad",
 }
 LOSS_LABELS = {"mse": "MSE", "half_mse": "½ MSE (d2l squared_loss)"}
-# When numpy/scratch cannot run the chosen optimizer, fall back to its closest hand-written kin.
-OPTIMIZER_FALLBACK = {"adamw": "adam", "rmsprop": "adam", "adagrad": "adam"}
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-NESTEROV_MIN_MOMENTUM = 0.001  # core rejects nesterov with momentum 0 (torch does too)
 UNSTABLE_COLOR = QColor(211, 47, 47)
 
 DEVICE_LABELS = {"auto": "auto (CUDA if present)", "cpu": "CPU", "cuda": "CUDA GPU"}

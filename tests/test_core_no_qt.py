@@ -18,6 +18,8 @@ CORE_MODULES = (
     "core.report",
     "core.csvdata",
     "core.files",
+    "core.limits",
+    "core.landscape",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

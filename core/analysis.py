@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "LossKind",
+    "Objective",
     "SufficientStats",
     "condition_number",
     "hessian",
@@ -302,6 +303,88 @@ class SufficientStats:
             if scale != 1.0:
                 centred *= scale
             return centred
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """The training objective over [w..., b] in trained units: the loss plus any L2 penalty."""
+
+    stats: SufficientStats
+    kind: str = "mse"
+    l2_penalty: float = 0.0  # objective = loss + l2_penalty * |params|^2
+    fit_bias: bool = True
+
+    @property
+    def n_features(self) -> int:
+        """Number of weights d (theta holds d + 1 values, the bias last)."""
+        return self.stats.n_features
+
+    @property
+    def n_params(self) -> int:
+        """Parameters the model trains: the weights, and the bias if it is fitted."""
+        return self.n_features + 1 if self.fit_bias else self.n_features
+
+    def value(self, theta: np.ndarray) -> float:
+        """The objective at theta = [w..., b]."""
+        theta = np.asarray(theta, dtype=np.float64)
+        value = self.stats.loss(theta[:-1], float(theta[-1]), self.kind)
+        if self.l2_penalty:
+            value += self.l2_penalty * float(np.sum(theta[: self.n_params] ** 2))
+        return value
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """Full-batch gradient [w..., b] of the objective (0 for a bias that is not fitted)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        gw, gb = self.stats.gradient(theta[:-1], float(theta[-1]), self.kind, self.fit_bias)
+        return self.add_penalty_gradient(np.append(gw, gb), theta)
+
+    def add_penalty_gradient(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """grad (of the loss, [w..., b]) with the L2 penalty's gradient added, in place."""
+        # A bias that is not fitted is no parameter: it is never penalised.
+        if self.l2_penalty:
+            with np.errstate(over="ignore", invalid="ignore"):  # far out: inf, quietly
+                grad[: self.n_params] += 2.0 * self.l2_penalty * theta[: self.n_params]
+        return grad
+
+    def curvature(self, k: int) -> float:
+        """Second derivative of the objective along parameter k (index d is the bias)."""
+        s = self.stats
+        second = 1.0 if k == self.n_features else float(s.cxx[k, k] + s.x_mean[k] ** 2)
+        return 2.0 * loss_scale(self.kind) * second + 2.0 * self.l2_penalty
+
+    def minimum(self, ols: np.ndarray | None = None) -> np.ndarray:
+        """Where the objective is smallest: ols (the least-squares fit, if known) without a
+        penalty, the ridge solution with one."""
+        if ols is not None and not self.l2_penalty:
+            return np.asarray(ols, dtype=np.float64).copy()
+        # objective = c * (mse + (l2 / c) |theta|^2): ridge with l2 / c.
+        w, b = ridge(self.stats, self.l2_penalty / loss_scale(self.kind), self.fit_bias)
+        return np.append(w, b)
+
+    def grid(self, theta: np.ndarray, i: int, j: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The objective over parameter i = u[col] and j = v[row], the others held at theta."""
+        theta = np.asarray(theta, dtype=np.float64)
+        u = np.asarray(u, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        z = self.stats.loss_grid(theta[:-1], float(theta[-1]), i, j, u, v, self.kind)
+        if self.l2_penalty:
+            held = [k for k in range(self.n_params) if k not in (i, j)]
+            # A bias that is not fitted is no parameter: it is never penalised.
+            ui = u[None, :] ** 2 if i < self.n_params else 0.0
+            vj = v[:, None] ** 2 if j < self.n_params else 0.0
+            with np.errstate(over="ignore"):  # far out: inf, as the loss itself
+                z += self.l2_penalty * (ui + vj + float(np.sum(theta[held] ** 2)))
+        return z
+
+    def curve(self, theta: np.ndarray, k: int) -> np.ndarray:
+        """Coefficients [a, b, c] of the objective a*t^2 + b*t + c along parameter k = t, the
+        others held at theta (exact: the objective is quadratic)."""
+        probe = np.array(theta, dtype=np.float64)
+        f = []
+        for t in (-1.0, 0.0, 1.0):
+            probe[k] = t
+            f.append(self.value(probe))
+        return np.array([0.5 * (f[2] + f[0]) - f[1], 0.5 * (f[2] - f[0]), f[1]])
 
 
 def least_squares(x: np.ndarray, y: np.ndarray, fit_bias: bool = True) -> tuple[np.ndarray, float]:

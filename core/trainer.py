@@ -9,7 +9,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from core.analysis import SufficientStats, least_squares, loss_scale, max_stable_lr, ridge
+from core.analysis import (
+    Objective,
+    SufficientStats,
+    least_squares,
+    loss_scale,
+    max_stable_lr,
+    ridge,
+)
 from core.config import Config, replace_section
 from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
@@ -97,6 +104,8 @@ class Trainer:
             )
         except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
             raise DataError(f"{ds.source}: {exc}") from None
+        # What the engines minimise: the loss plus l2 * |params|^2 (a fixed bias is no param).
+        self.objective = Objective(self.stats, t.loss, t.l2_penalty, m.fit_bias)
         d = ds.n_features
         self.theta0 = (
             np.asarray(theta0, dtype=np.float64).copy()
@@ -234,9 +243,7 @@ class Trainer:
     def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
         """Full-batch gradient [w..., b] of the training objective, in trained units."""
         th = self.theta() if theta is None else np.asarray(theta, dtype=np.float64)
-        fit_bias = self.config.model.fit_bias
-        gw, gb = self.stats.gradient(th[:-1], th[-1], self.loss_kind, fit_bias)
-        return self._with_penalty(np.append(gw, gb), th)
+        return self.objective.gradient(th)
 
     def batch_gradient(self, rows: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """Gradient [w..., b] of the objective on the given training rows (zeros(0) if none).
@@ -261,16 +268,7 @@ class Trainer:
             g[:-1] = x.T @ r
             g[-1] = r.sum() if self.config.model.fit_bias else 0.0
             g *= 2.0 * c / rows.size
-            return self._with_penalty(g, th)
-
-    def _with_penalty(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        # The engines add l2 * |params|^2 to the loss; a fixed bias is not a parameter.
-        l2 = self.config.train.l2_penalty
-        if l2:
-            grad[:-1] += 2.0 * l2 * theta[:-1]
-            if self.config.model.fit_bias:
-                grad[-1] += 2.0 * l2 * theta[-1]
-        return grad
+        return self.objective.add_penalty_gradient(g, th)
 
     @property
     def _shuffle(self) -> bool:

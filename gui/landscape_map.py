@@ -19,12 +19,12 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.analysis import loss_label
+from core.analysis import Objective, loss_label
 from core.landscape import (
     Curve,
     Grid,
-    Objective,
     Range,
+    objective_of,
     param_range,
     squared,
     trained_column,
@@ -245,7 +245,7 @@ class LandscapeMap(QtWidgets.QWidget):
             raise ValueError("RunInfo lacks the statistics a landscape needs (use run_info)")
         self._timer.stop()
         self._info = info
-        objective = self._objective = Objective.of(info)
+        objective = self._objective = objective_of(info)
         d = self._d = objective.n_features
         self._n_params = objective.n_params
         self._held = np.asarray(info.initial_trained, dtype=np.float64).copy()

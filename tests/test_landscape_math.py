@@ -7,18 +7,18 @@ import itertools
 import numpy as np
 import pytest
 
-from core.analysis import SufficientStats, least_squares
+from core.analysis import Objective, SufficientStats, least_squares
 from core.landscape import (
     ARROW_FRACTION,
     GRID,
     MARGIN,
     Curve,
     Grid,
-    Objective,
     arrows,
     contour_levels,
     contour_segments,
     log_excess,
+    objective_of,
     param_range,
     squared,
     trained_column,
@@ -233,8 +233,8 @@ def test_run_space_conversions_match_the_dataset() -> None:
     np.testing.assert_allclose(
         trained_theta(info.true_theta, info.shift, info.scale), ds.to_trained(info.true_theta)
     )
-    objective = Objective.of(info)
+    objective = objective_of(info)
     assert (objective.kind, objective.fit_bias, objective.n_params) == ("mse", True, 4)
     assert objective.value(snap.theta_trained) == pytest.approx(trainer.train_loss(), rel=1e-12)
     with pytest.raises(ValueError, match="statistics"):
-        Objective.of(type(info)(**{**info.__dict__, "stats": None}))
+        objective_of(type(info)(**{**info.__dict__, "stats": None}))

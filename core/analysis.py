@@ -11,10 +11,13 @@ import numpy as np
 
 __all__ = [
     "LossKind",
+    "Objective",
     "SufficientStats",
     "condition_number",
     "hessian",
     "least_squares",
+    "loss_label",
+    "loss_scale",
     "max_stable_lr",
     "noise_floor",
     "r2",
@@ -26,14 +29,23 @@ LossKind = Literal["mse", "half_mse"]
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _kind_scale(kind: str) -> float:
+# half_mse is d2l's squared_loss: (y_hat - y)^2 / 2, averaged.
+_LOSS_SCALES = {"mse": 1.0, "half_mse": 0.5}
+_LOSS_LABELS = {"mse": "MSE", "half_mse": "½·MSE"}
+
+
+def loss_scale(kind: str) -> float:
     """Factor that turns the mean squared error into the loss of the given kind."""
-    # half_mse is d2l's squared_loss: (y_hat - y)^2 / 2, averaged.
-    if kind == "mse":
-        return 1.0
-    if kind == "half_mse":
-        return 0.5
-    raise ValueError(f"unknown loss kind {kind!r}; expected 'mse' or 'half_mse'")
+    try:
+        return _LOSS_SCALES[kind]
+    except KeyError:
+        raise ValueError(f"unknown loss kind {kind!r}; expected 'mse' or 'half_mse'") from None
+
+
+def loss_label(kind: str) -> str:
+    """How plots name the loss of the given kind ("MSE" or "½·MSE")."""
+    loss_scale(kind)  # the same message for an unknown kind
+    return _LOSS_LABELS[kind]
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -193,7 +205,7 @@ class SufficientStats:
 
     def loss(self, w: np.ndarray, b: float, kind: LossKind = "mse") -> float:
         """Training loss of the model x @ w + b."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         # Parameters far out (a diverging run) overflow: their loss is inf, not a warning.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -204,11 +216,28 @@ class SufficientStats:
             loss = scale * (max(centred, 0.0) + r * r)
         return math.inf if math.isnan(loss) else loss
 
+    def losses(self, thetas: np.ndarray, kind: LossKind = "mse") -> np.ndarray:
+        """Training loss of many parameter rows [w..., b] at once (inf where it overflows)."""
+        scale = loss_scale(kind)
+        thetas = np.asarray(thetas, dtype=np.float64)
+        w, b = thetas[:, :-1], thetas[:, -1]
+        # Data near 1e32 with parameters on their way to divergence overflows: inf, quietly (a
+        # run's divergence check decides what it means; found by fuzzing).
+        with np.errstate(over="ignore", invalid="ignore"):
+            quad = np.einsum("ki,ij,kj->k", w, self.cxx, w)
+            centred = quad - 2.0 * (w @ self.cxy) + self.syy
+            r = w @ self.x_mean + b - self.y_mean
+            loss = np.maximum(centred, 0.0) + r * r
+            if scale != 1.0:
+                loss *= scale
+        loss[np.isnan(loss)] = np.inf
+        return loss
+
     def gradient(
         self, w: np.ndarray, b: float, kind: LossKind = "mse", fit_bias: bool = True
     ) -> tuple[np.ndarray, float]:
         """Full-batch gradient of the loss with respect to w and b (0.0 for b if it is fixed)."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
             r = float(self.x_mean @ w) + float(b) - self.y_mean
@@ -227,7 +256,7 @@ class SufficientStats:
         kind: LossKind = "mse",
     ) -> np.ndarray:
         """Loss over a 2-D slice: param i = ui[col], param j = vj[row] (index d is the bias)."""
-        scale = _kind_scale(kind)
+        scale = loss_scale(kind)
         w = self._check_w(w)
         d = self.n_features
         i = operator.index(i)
@@ -274,6 +303,88 @@ class SufficientStats:
             if scale != 1.0:
                 centred *= scale
             return centred
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    """The training objective over [w..., b] in trained units: the loss plus any L2 penalty."""
+
+    stats: SufficientStats
+    kind: str = "mse"
+    l2_penalty: float = 0.0  # objective = loss + l2_penalty * |params|^2
+    fit_bias: bool = True
+
+    @property
+    def n_features(self) -> int:
+        """Number of weights d (theta holds d + 1 values, the bias last)."""
+        return self.stats.n_features
+
+    @property
+    def n_params(self) -> int:
+        """Parameters the model trains: the weights, and the bias if it is fitted."""
+        return self.n_features + 1 if self.fit_bias else self.n_features
+
+    def value(self, theta: np.ndarray) -> float:
+        """The objective at theta = [w..., b]."""
+        theta = np.asarray(theta, dtype=np.float64)
+        value = self.stats.loss(theta[:-1], float(theta[-1]), self.kind)
+        if self.l2_penalty:
+            value += self.l2_penalty * float(np.sum(theta[: self.n_params] ** 2))
+        return value
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """Full-batch gradient [w..., b] of the objective (0 for a bias that is not fitted)."""
+        theta = np.asarray(theta, dtype=np.float64)
+        gw, gb = self.stats.gradient(theta[:-1], float(theta[-1]), self.kind, self.fit_bias)
+        return self.add_penalty_gradient(np.append(gw, gb), theta)
+
+    def add_penalty_gradient(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """grad (of the loss, [w..., b]) with the L2 penalty's gradient added, in place."""
+        # A bias that is not fitted is no parameter: it is never penalised.
+        if self.l2_penalty:
+            with np.errstate(over="ignore", invalid="ignore"):  # far out: inf, quietly
+                grad[: self.n_params] += 2.0 * self.l2_penalty * theta[: self.n_params]
+        return grad
+
+    def curvature(self, k: int) -> float:
+        """Second derivative of the objective along parameter k (index d is the bias)."""
+        s = self.stats
+        second = 1.0 if k == self.n_features else float(s.cxx[k, k] + s.x_mean[k] ** 2)
+        return 2.0 * loss_scale(self.kind) * second + 2.0 * self.l2_penalty
+
+    def minimum(self, ols: np.ndarray | None = None) -> np.ndarray:
+        """Where the objective is smallest: ols (the least-squares fit, if known) without a
+        penalty, the ridge solution with one."""
+        if ols is not None and not self.l2_penalty:
+            return np.asarray(ols, dtype=np.float64).copy()
+        # objective = c * (mse + (l2 / c) |theta|^2): ridge with l2 / c.
+        w, b = ridge(self.stats, self.l2_penalty / loss_scale(self.kind), self.fit_bias)
+        return np.append(w, b)
+
+    def grid(self, theta: np.ndarray, i: int, j: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The objective over parameter i = u[col] and j = v[row], the others held at theta."""
+        theta = np.asarray(theta, dtype=np.float64)
+        u = np.asarray(u, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64)
+        z = self.stats.loss_grid(theta[:-1], float(theta[-1]), i, j, u, v, self.kind)
+        if self.l2_penalty:
+            held = [k for k in range(self.n_params) if k not in (i, j)]
+            # A bias that is not fitted is no parameter: it is never penalised.
+            ui = u[None, :] ** 2 if i < self.n_params else 0.0
+            vj = v[:, None] ** 2 if j < self.n_params else 0.0
+            with np.errstate(over="ignore"):  # far out: inf, as the loss itself
+                z += self.l2_penalty * (ui + vj + float(np.sum(theta[held] ** 2)))
+        return z
+
+    def curve(self, theta: np.ndarray, k: int) -> np.ndarray:
+        """Coefficients [a, b, c] of the objective a*t^2 + b*t + c along parameter k = t, the
+        others held at theta (exact: the objective is quadratic)."""
+        probe = np.array(theta, dtype=np.float64)
+        f = []
+        for t in (-1.0, 0.0, 1.0):
+            probe[k] = t
+            f.append(self.value(probe))
+        return np.array([0.5 * (f[2] + f[0]) - f[1], 0.5 * (f[2] - f[0]), f[1]])
 
 
 def least_squares(x: np.ndarray, y: np.ndarray, fit_bias: bool = True) -> tuple[np.ndarray, float]:
@@ -348,7 +459,7 @@ def hessian(
     weight_decay: float = 0.0,
 ) -> np.ndarray:
     """Hessian of the training objective over [w, b] (or w alone without a bias)."""
-    scale = _kind_scale(kind)
+    scale = loss_scale(kind)
     l2 = _check_nonnegative("l2", l2)
     weight_decay = _check_nonnegative("weight_decay", weight_decay)
     m = stats._second_moment(fit_bias)
@@ -383,4 +494,4 @@ def condition_number(stats: SufficientStats, fit_bias: bool = True) -> float:
 def noise_floor(noise_std: float, kind: LossKind = "mse") -> float:
     """Expected loss at the true parameters when the targets carry noise of this std."""
     noise_std = _check_nonnegative("noise_std", noise_std)
-    return _kind_scale(kind) * noise_std**2
+    return loss_scale(kind) * noise_std**2

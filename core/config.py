@@ -1,22 +1,52 @@
-"""Run configuration: dataclasses, validation and JSON round trip."""
+"""Run configuration: immutable dataclasses, validation and JSON round trip.
+
+A Config never changes: `with_value`, `with_values` and `replace_section` return a new one, so
+it can be shared between threads and views without copies. Sequences are stored as tuples;
+JSON (to_dict, to_json) still shows them as lists.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from core import limits
 from core.errors import ConfigError, one_line
+from core.limits import (
+    HAND_WRITTEN_OPTIMIZERS,
+    MAX_CSV_FEATURES,
+    MAX_FEATURES,
+    MAX_SAMPLES,
+    NESTEROV_MIN_MOMENTUM,
+    OPTIMIZERS,
+    Limit,
+)
 
-MAX_FEATURES = 64  # synthetic data: one true weight per feature, each a row of the controls
-MAX_CSV_FEATURES = 256  # columns of a file: wide real data trains too (1e6 x 100 benchmarked)
-MAX_SAMPLES = 10_000_000
+__all__ = [
+    "DEVICES",
+    "DISTRIBUTIONS",
+    "DTYPES",
+    "HAND_WRITTEN_OPTIMIZERS",
+    "IMPLEMENTATIONS",
+    "INITS",
+    "LOSSES",
+    "MAX_CSV_FEATURES",
+    "MAX_FEATURES",
+    "MAX_SAMPLES",
+    "OPTIMIZERS",
+    "Config",
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "make_config",
+    "replace_section",
+    "validate",
+]
 
 IMPLEMENTATIONS = ("numpy", "scratch", "module")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
-# Optimizers the hand-written engines implement; `module` uses torch.optim for all of them.
-HAND_WRITTEN_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 LOSSES = ("mse", "half_mse")
 DISTRIBUTIONS = ("normal", "uniform")
 INITS = ("normal", "zeros", "constant", "torch_default")
@@ -25,11 +55,30 @@ DTYPES = ("float32", "float64")
 DEVICES = ("auto", "cpu", "cuda")
 
 
-@dataclass
+def _tuple(value: Any) -> Any:
+    """A list (or tuple) as a tuple; anything else as it is, for validation to name."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _rows(value: Any) -> Any:
+    """Rows of numbers as a tuple of tuples; anything else as it is, for validation to name."""
+    return tuple(_tuple(row) for row in value) if isinstance(value, (list, tuple)) else value
+
+
+def _as_json(value: Any) -> Any:
+    """Tuples (nested too) as lists, as JSON shows them."""
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Where the training data comes from: a synthetic line or a CSV file."""
 
-    true_weights: list[float] = field(default_factory=lambda: [2.0])
+    true_weights: tuple[float, ...] = (2.0,)
     true_bias: float = 1.0
     noise_std: float = 0.5
     n_samples: int = 200
@@ -38,14 +87,21 @@ class DataConfig:
     feature_distribution: str = "normal"
     feature_correlation: float = 0.0
     # Fixed feature rows (seed 004's three-sample matrix); overrides n_samples when set.
-    inline_features: list[list[float]] | None = None
+    inline_features: tuple[tuple[float, ...], ...] | None = None
     csv_path: str | None = None
     target_column: str | None = None
-    feature_columns: list[str] | None = None
+    feature_columns: tuple[str, ...] | None = None
     standardize: bool = False
 
+    def __post_init__(self) -> None:
+        # Lists given by callers (JSON, the controls) are stored as tuples: nothing can change
+        # them in place. Frozen: the one sanctioned way to set a field during construction.
+        object.__setattr__(self, "true_weights", _tuple(self.true_weights))
+        object.__setattr__(self, "inline_features", _rows(self.inline_features))
+        object.__setattr__(self, "feature_columns", _tuple(self.feature_columns))
 
-@dataclass
+
+@dataclass(frozen=True)
 class ModelConfig:
     """The linear model: bias, initialisation and precision."""
 
@@ -56,7 +112,7 @@ class ModelConfig:
     dtype: str = "float32"
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How the model is trained."""
 
@@ -64,7 +120,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     lr: float = 0.03
     momentum: float = 0.9
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     # Explicit penalty lambda * sum(p**2) over all parameters, added to the loss (seed 003).
     l2_penalty: float = 0.0
@@ -74,8 +130,11 @@ class TrainConfig:
     loss: str = "mse"
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", _tuple(self.betas))
 
-@dataclass
+
+@dataclass(frozen=True)
 class Config:
     """A whole run: data, model and training sections."""
 
@@ -84,8 +143,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-serialisable dict."""
-        return asdict(self)
+        """Return a JSON-serialisable dict (sequences as lists)."""
+        return _as_json(asdict(self))
 
     def to_json(self) -> str:
         """Return the configuration as indented JSON."""
@@ -151,18 +210,26 @@ class Config:
             raise ConfigError(f"{path}: {exc}") from None
 
     def copy(self) -> Config:
-        """Return a deep copy."""
-        return Config.from_dict(json.loads(self.to_json()))
+        """This configuration: it is immutable, so a copy would be equal and never needed."""
+        return self
 
     def with_value(self, dotted: str, value: Any) -> Config:
-        """Return a validated copy with `section.key` set to value."""
-        section, _, key = dotted.partition(".")
-        if section not in ("data", "model", "train") or not key:
-            raise ConfigError(f"unknown key {_show(dotted)} (use section.key, e.g. train.lr)")
+        """Return a validated configuration with `section.key` set to value."""
+        return self.with_values({dotted: value})
+
+    def with_values(self, changes: Mapping[str, Any]) -> Config:
+        """Return a validated configuration with several `section.key` values set at once.
+
+        All at once: e.g. optimizer nesterov with momentum 0.5 on a configuration with momentum
+        0 is valid only once both are set."""
         raw = self.to_dict()
-        if key not in raw[section]:
-            raise ConfigError(f"unknown key {_short(dotted)}")
-        raw[section][key] = value
+        for dotted, value in changes.items():
+            section, _, key = dotted.partition(".")
+            if section not in ("data", "model", "train") or not key:
+                raise ConfigError(f"unknown key {_show(dotted)} (use section.key, e.g. train.lr)")
+            if key not in raw[section]:
+                raise ConfigError(f"unknown key {_short(dotted)}")
+            raw[section][key] = value
         return Config.from_dict(raw)
 
     @property
@@ -184,7 +251,8 @@ def _short(text: str) -> str:
 
 
 def _show(value: Any) -> str:
-    """A short repr of a user's value for an error message."""
+    """A short repr of a user's value for an error message (sequences as JSON lists)."""
+    value = _as_json(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
         # repr of an int past 4300 digits raises; the size is what matters to the reader.
         return f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
@@ -195,14 +263,14 @@ def _fail(name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{name} = {_show(value)} is out of range: {allowed}")
 
 
-def _number(name: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
+def _number(name: str, value: Any, limit: Limit) -> None:
+    if limit.accepts(value):
+        return
+    kinds = (int,) if limit.integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
-        _fail(name, value, f"expected {'an integer' if integer else 'a number'} in [{lo}, {hi}]")
-    # Range first: ints compare exactly with the float bounds, while math.isfinite would
-    # overflow on an int too large for a float. NaN fails every comparison.
-    if not lo <= value <= hi:
-        _fail(name, value, f"allowed [{lo}, {hi}]")
+        kind = "an integer" if limit.integer else "a number"
+        _fail(name, value, f"expected {kind} in {limit.describe()}")
+    _fail(name, value, f"allowed {limit.describe()}")
 
 
 def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
@@ -218,27 +286,28 @@ def _flag(name: str, value: Any) -> None:
 def _validate_data(d: DataConfig) -> None:
     # With a CSV file the weights are placeholders, one per chosen column.
     limit = MAX_CSV_FEATURES if d.csv_path else MAX_FEATURES
-    if not isinstance(d.true_weights, list) or not 1 <= len(d.true_weights) <= limit:
+    if not isinstance(d.true_weights, tuple) or not 1 <= len(d.true_weights) <= limit:
         _fail("data.true_weights", d.true_weights, f"a list of 1 to {limit} numbers")
     for i, w in enumerate(d.true_weights):
-        _number(f"data.true_weights[{i}]", w, -1e6, 1e6)
-    _number("data.true_bias", d.true_bias, -1e6, 1e6)
-    _number("data.noise_std", d.noise_std, 0.0, 1e6)
-    _number("data.n_samples", d.n_samples, 2, MAX_SAMPLES, integer=True)
-    _number("data.seed", d.seed, 0, 2**32 - 1, integer=True)
-    _number("data.val_fraction", d.val_fraction, 0.0, 0.9)
+        _number(f"data.true_weights[{i}]", w, limits.TRUE_WEIGHT)
+    _number("data.true_bias", d.true_bias, limits.TRUE_BIAS)
+    _number("data.noise_std", d.noise_std, limits.NOISE_STD)
+    _number("data.n_samples", d.n_samples, limits.N_SAMPLES)
+    _number("data.seed", d.seed, limits.SEED)
+    _number("data.val_fraction", d.val_fraction, limits.VAL_FRACTION)
     _choice("data.feature_distribution", d.feature_distribution, DISTRIBUTIONS)
-    _number("data.feature_correlation", d.feature_correlation, 0.0, 0.99)
+    _number("data.feature_correlation", d.feature_correlation, limits.FEATURE_CORRELATION)
     _flag("data.standardize", d.standardize)
     if d.inline_features is not None:
         rows = d.inline_features
-        if not isinstance(rows, list) or not 2 <= len(rows) <= 10_000:
-            _fail("data.inline_features", rows, "a list of 2 to 10000 rows")
+        lo, hi = limits.INLINE_ROWS.lo, limits.INLINE_ROWS.hi
+        if not isinstance(rows, tuple) or not lo <= len(rows) <= hi:
+            _fail("data.inline_features", rows, f"a list of {lo} to {hi} rows")
         for r, row in enumerate(rows):
-            if not isinstance(row, list) or len(row) != len(d.true_weights):
+            if not isinstance(row, tuple) or len(row) != len(d.true_weights):
                 _fail(f"data.inline_features[{r}]", row, f"{len(d.true_weights)} numbers per row")
             for c, v in enumerate(row):
-                _number(f"data.inline_features[{r}][{c}]", v, -1e12, 1e12)
+                _number(f"data.inline_features[{r}][{c}]", v, limits.INLINE_VALUE)
     if d.csv_path is not None and (not isinstance(d.csv_path, str) or not d.csv_path):
         _fail("data.csv_path", d.csv_path, "a file path or null")
     if d.target_column is not None and not isinstance(d.target_column, str):
@@ -246,7 +315,7 @@ def _validate_data(d: DataConfig) -> None:
     if d.feature_columns is not None:
         cols = d.feature_columns
         if (
-            not isinstance(cols, list)
+            not isinstance(cols, tuple)
             or not 1 <= len(cols) <= MAX_CSV_FEATURES
             or not all(isinstance(c, str) for c in cols)
         ):
@@ -268,8 +337,8 @@ def _validate_data(d: DataConfig) -> None:
 def _validate_model(m: ModelConfig) -> None:
     _flag("model.fit_bias", m.fit_bias)
     _choice("model.init", m.init, INITS)
-    _number("model.init_std", m.init_std, 0.0, 100.0)
-    _number("model.init_value", m.init_value, -1e6, 1e6)
+    _number("model.init_std", m.init_std, limits.INIT_STD)
+    _number("model.init_value", m.init_value, limits.INIT_VALUE)
     _choice("model.dtype", m.dtype, DTYPES)
 
 
@@ -283,28 +352,38 @@ def _validate_train(t: TrainConfig) -> None:
             f"the {t.implementation} implementation offers {', '.join(HAND_WRITTEN_OPTIMIZERS)}"
             " (module offers all)",
         )
-    _number("train.lr", t.lr, 1e-12, 1e3)
-    _number("train.momentum", t.momentum, 0.0, 0.999)
-    if t.optimizer == "nesterov" and t.momentum == 0:
-        _fail("train.momentum", t.momentum, "nesterov needs momentum in (0, 0.999]")
-    if not isinstance(t.betas, list) or len(t.betas) != 2:
-        _fail("train.betas", t.betas, "two numbers in [0, 0.9999]")
+    _number("train.lr", t.lr, limits.LR)
+    _number("train.momentum", t.momentum, limits.MOMENTUM)
+    if t.optimizer == "nesterov" and t.momentum < NESTEROV_MIN_MOMENTUM:
+        _fail(
+            "train.momentum",
+            t.momentum,
+            f"nesterov needs momentum in [{NESTEROV_MIN_MOMENTUM}, {limits.MOMENTUM.hi}]",
+        )
+    if not isinstance(t.betas, tuple) or len(t.betas) != 2:
+        _fail("train.betas", t.betas, f"two numbers in {limits.BETA.describe()}")
     for i, b in enumerate(t.betas):
-        _number(f"train.betas[{i}]", b, 0.0, 0.9999)
-    _number("train.weight_decay", t.weight_decay, 0.0, 10.0)
-    _number("train.l2_penalty", t.l2_penalty, 0.0, 10.0)
-    _number("train.batch_size", t.batch_size, 1, MAX_SAMPLES, integer=True)
-    _number("train.epochs", t.epochs, 1, 100_000_000, integer=True)
+        _number(f"train.betas[{i}]", b, limits.BETA)
+    _number("train.weight_decay", t.weight_decay, limits.WEIGHT_DECAY)
+    _number("train.l2_penalty", t.l2_penalty, limits.L2_PENALTY)
+    _number("train.batch_size", t.batch_size, limits.BATCH_SIZE)
+    _number("train.epochs", t.epochs, limits.EPOCHS)
     _flag("train.shuffle", t.shuffle)
     _choice("train.loss", t.loss, LOSSES)
     _choice("train.device", t.device, DEVICES)
 
 
+_VALIDATORS: dict[str, Callable[[Any], None]] = {
+    "data": _validate_data,
+    "model": _validate_model,
+    "train": _validate_train,
+}
+
+
 def validate(config: Config) -> None:
     """Raise ConfigError naming the first invalid field, its value and the allowed range."""
-    _validate_data(config.data)
-    _validate_model(config.model)
-    _validate_train(config.train)
+    for name, check in _VALIDATORS.items():
+        check(getattr(config, name))
 
 
 def make_config(**sections: dict[str, Any]) -> Config:
@@ -313,8 +392,10 @@ def make_config(**sections: dict[str, Any]) -> Config:
 
 
 def replace_section(config: Config, section: str, **changes: Any) -> Config:
-    """Return a validated copy with some keys of one section changed."""
+    """Return a configuration with some keys of one section changed (that section validated:
+    no rule spans two sections)."""
+    if section not in _VALIDATORS:
+        raise ConfigError(f"unknown section {_show(section)} (allowed: data, model, train)")
     part = replace(getattr(config, section), **changes)
-    new = replace(config, **{section: part})
-    validate(new)
-    return new
+    _VALIDATORS[section](part)
+    return replace(config, **{section: part})

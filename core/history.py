@@ -1,4 +1,4 @@
-"""Bounded training history (per step and per epoch) and atomic CSV/JSON writers.
+"""Bounded training history (per step and per epoch) and its CSV writers.
 
 Step records live in preallocated NumPy buffers of fixed capacity C. When the buffers are full,
 the oldest half is thinned to every other row, so recent steps stay at full resolution, older
@@ -8,17 +8,15 @@ history gets progressively sparser, memory never grows and appending costs O(1) 
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
-import secrets
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+
+from core.files import atomic_open
 
 MIN_CAPACITY = 4096
 MAX_CAPACITY = 262_144
@@ -302,71 +300,6 @@ def _min_max_rows(loss: np.ndarray, n_bins: int) -> np.ndarray:
             picks.append(np.array([start + tail.argmin(), start + tail.argmax()]))
     # unique sorts by row, i.e. by step, and drops a bin's min == max duplicate.
     return np.unique(np.concatenate(picks))
-
-
-# ------------------------------------------------------------------ file writers
-
-
-@contextmanager
-def atomic_open(
-    path: str | Path, mode: str = "w", *, encoding: str = "utf-8", newline: str | None = ""
-) -> Iterator[IO[Any]]:
-    """Yield a file that replaces path only if the block completes; otherwise path is untouched.
-
-    Text mode writes line endings verbatim by default (newline=""), so output is the same on
-    every platform. On any failure the temporary file is removed and the error re-raised.
-    """
-    if mode not in ("w", "wb"):
-        raise ValueError(f"atomic_open supports modes 'w' and 'wb', got {mode!r}")
-    target = Path(path)
-    # The temp file sits in the target's folder so os.replace is a same-filesystem rename.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            # 0o666 lets the umask decide permissions, as for an ordinary new file.
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        if mode == "wb":
-            file: IO[Any] = os.fdopen(fd, "wb")
-        else:
-            file = os.fdopen(fd, "w", encoding=encoding, newline=newline)
-    except BaseException:
-        os.close(fd)
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        with file:
-            yield file
-            file.flush()
-            # Make the data durable before the rename publishes it.
-            os.fsync(file.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:
-    """Write text to path atomically (line endings verbatim)."""
-    with atomic_open(path, "w", encoding=encoding) as file:
-        file.write(text)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write bytes to path atomically."""
-    with atomic_open(path, "wb") as file:
-        file.write(data)
-
-
-def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
-    """Write obj as strict JSON (NaN/inf rejected with ValueError) atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
 
 
 def write_steps_csv(history: History, path: str | Path) -> None:

@@ -33,17 +33,19 @@ from typing import Any
 import numpy as np
 
 from core.analysis import SufficientStats, least_squares
-from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS, Config
+from core.config import Config
 from core.data import Dataset, make_dataset
 from core.errors import UserInputError
-from core.history import History, atomic_write_text
+from core.files import atomic_write_text, json_clean
+from core.history import History
+from core.limits import BATCH_SIZE, LR, MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZERS, Limit
+from core.limits import optimizers_for as optimizers_for
 from core.trainer import Trainer, initial_theta
 
 MAX_RUNS = 4
 DEFAULT_TOLERANCE = 0.01
 NOISELESS_FRACTION = 1e-9
 RUN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "label")
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
 # Each run's loss curve and path live in a History of this size: small enough that building a
 # snapshot (a scan of the stored rows) stays well under a millisecond per run.
 TRACE_BYTES = 2 * 2**20
@@ -72,11 +74,9 @@ class RaceEntry:
 
     def apply(self, config: Config) -> Config:
         """The base configuration with this entry's settings, validated."""
-        raw = config.to_dict()
         # All at once, not one with_value() per key: e.g. optimizer=nesterov with momentum=0.5
         # on a base with momentum 0 is valid only once both are set.
-        raw["train"].update(self.changes())
-        return Config.from_dict(raw)
+        return config.with_values({f"train.{k}": v for k, v in self.changes().items()})
 
     def to_spec(self) -> str:
         """The entry as a --run string (parse_run_spec(entry.to_spec()) == entry)."""
@@ -99,14 +99,17 @@ def default_label(config: Config) -> str:
     return text
 
 
-def _number(key: str, text: str, *, integer: bool = False) -> float | int:
-    kind = "an integer" if integer else "a number"
+def _number(key: str, text: str, limit: Limit) -> float | int:
+    """A run's number, in the range the configuration allows (core.limits)."""
+    kind = "an integer" if limit.integer else "a number"
     try:
-        value: float | int = int(text) if integer else float(text)
+        value: float | int = int(text) if limit.integer else float(text)
     except ValueError:
         raise RaceSpecError(f"{key}={text!r}: expected {kind}") from None
     if not math.isfinite(value):
         raise RaceSpecError(f"{key}={text!r}: expected a finite number")
+    if not limit.accepts(value):
+        raise RaceSpecError(f"{key}={text!r}: must be in {limit.describe()}")
     return value
 
 
@@ -134,38 +137,14 @@ def parse_run_spec(text: str) -> RaceEntry:
                 )
             values[key] = value
         elif key == "lr":
-            lr = float(_number(key, value))
-            if lr <= 0:
-                raise RaceSpecError(f"lr={value!r}: must be positive")
-            values[key] = lr
+            values[key] = float(_number(key, value, LR))
         elif key == "batch_size":
-            size = int(_number(key, value, integer=True))
-            if size < 1:
-                raise RaceSpecError(f"batch_size={value!r}: must be at least 1")
-            values[key] = size
+            values[key] = int(_number(key, value, BATCH_SIZE))
         elif key == "momentum":
-            mu = float(_number(key, value))
-            if not 0.0 <= mu < 1.0:
-                raise RaceSpecError(f"momentum={value!r}: must be in [0, 1)")
-            values[key] = mu
+            values[key] = float(_number(key, value, MOMENTUM))
         else:
             values[key] = value
     return RaceEntry(**values)
-
-
-def optimizers_for(implementation: str) -> tuple[str, ...]:
-    """Optimizers an implementation offers."""
-    return OPTIMIZERS if implementation == "module" else HAND_WRITTEN_OPTIMIZERS
-
-
-def losses_of(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
-    """Training loss of many parameter rows [w..., b] at once, from centred statistics."""
-    thetas = np.asarray(thetas, dtype=np.float64)
-    w, b = thetas[:, :-1], thetas[:, -1]
-    quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
-    mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
-    mse = np.maximum(mse, 0.0)
-    return 0.5 * mse if kind == "half_mse" else mse
 
 
 def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
@@ -198,7 +177,7 @@ class _Tracker:
         k = params.shape[0]
         if k == 0:
             return
-        full = losses_of(self.stats, params, self.kind)
+        full = self.stats.losses(params, self.kind)
         if first_step == 0:
             secs = np.zeros(k)
         else:
@@ -322,7 +301,7 @@ class RaceRun:
         final = tr.theta_original()
         reason = tr.stopped_reason or ("completed" if tr.done else "stopped")
         steps = self.steps_to_tolerance
-        return _clean(
+        return json_clean(
             {
                 "run": self.index + 1,
                 "label": self.label,
@@ -388,7 +367,7 @@ class Race:
         if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance > 0):
             raise RaceSpecError(f"tolerance {tolerance!r}: must be a positive number")
         self.tolerance = float(tolerance)
-        self.config = config.copy()
+        self.config = config
         configs = []
         for i, entry in enumerate(entries):
             try:
@@ -533,7 +512,7 @@ class Race:
             done = [r for r in results if r[key] is not None]
             return min(done, key=lambda r: r[key])["run"] if done else None
 
-        return _clean(
+        return json_clean(
             {
                 "tolerance": self.tolerance,
                 "tolerance_rule": (
@@ -576,19 +555,3 @@ def write_race_json(race: Race, path: str | Path) -> Path:
     path = Path(path)
     atomic_write_text(path, race.to_json() + "\n")
     return path
-
-
-def _clean(value: Any) -> Any:
-    """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value

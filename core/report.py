@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from core.analysis import r2
-from core.history import atomic_write_text, write_epochs_csv, write_steps_csv
+from core.files import atomic_write_text, json_clean
+from core.history import write_epochs_csv, write_steps_csv
 from core.trainer import Trainer
-
-
-def _clean(value: Any) -> Any:
-    """Make a value JSON-safe: arrays to lists, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return [_clean(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def summary(trainer: Trainer) -> dict[str, Any]:
@@ -39,7 +21,7 @@ def summary(trainer: Trainer) -> dict[str, Any]:
     ols = ds.to_original(ols_trained)
     pred = ds.x_train @ theta[:-1] + theta[-1]
     true = ds.true_theta()
-    return _clean(
+    return json_clean(
         {
             "true_weights": None if true is None else true[:-1],
             "true_bias": None if true is None else float(true[-1]),

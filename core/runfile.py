@@ -13,7 +13,8 @@ import numpy as np
 
 from core.config import Config
 from core.errors import ConfigError, DataError
-from core.history import History, atomic_write_bytes
+from core.files import atomic_write_bytes
+from core.history import History
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
     from core.trainer import Trainer
@@ -45,7 +46,7 @@ class SavedRun:
 def capture(trainer: Trainer) -> SavedRun:
     """What a run file keeps of a trainer (copies)."""
     return SavedRun(
-        config=trainer.config.copy(),
+        config=trainer.config,
         history=History.from_state(trainer.history.to_state()),
         theta=trainer.theta(),
         step=trainer.step_count,

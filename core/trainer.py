@@ -9,8 +9,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from core.analysis import SufficientStats, least_squares, max_stable_lr, ridge
-from core.config import Config
+from core.analysis import (
+    Objective,
+    SufficientStats,
+    least_squares,
+    loss_scale,
+    max_stable_lr,
+    ridge,
+)
+from core.config import Config, replace_section
 from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
 from core.errors import DataError
@@ -76,7 +83,7 @@ class Trainer:
         theta0: np.ndarray | None = None,
         progress: Progress | None = None,
     ) -> None:
-        self.config = config.copy()
+        self.config = config
         t, m = self.config.train, self.config.model
         # Refused here, not at validation: a configuration asking for CUDA stays valid on a
         # machine without it (it is read, shown and saved); only training on it is impossible.
@@ -97,6 +104,8 @@ class Trainer:
             )
         except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
             raise DataError(f"{ds.source}: {exc}") from None
+        # What the engines minimise: the loss plus l2 * |params|^2 (a fixed bias is no param).
+        self.objective = Objective(self.stats, t.loss, t.l2_penalty, m.fit_bias)
         d = ds.n_features
         self.theta0 = (
             np.asarray(theta0, dtype=np.float64).copy()
@@ -110,7 +119,7 @@ class Trainer:
             optimizer=t.optimizer,
             hyper=self.hyper,
             fit_bias=m.fit_bias,
-            loss_scale=0.5 if t.loss == "half_mse" else 1.0,
+            loss_scale=loss_scale(t.loss),
             l2_penalty=t.l2_penalty,
             dtype=m.dtype,
             device=self.device,
@@ -234,9 +243,7 @@ class Trainer:
     def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
         """Full-batch gradient [w..., b] of the training objective, in trained units."""
         th = self.theta() if theta is None else np.asarray(theta, dtype=np.float64)
-        fit_bias = self.config.model.fit_bias
-        gw, gb = self.stats.gradient(th[:-1], th[-1], self.loss_kind, fit_bias)
-        return self._with_penalty(np.append(gw, gb), th)
+        return self.objective.gradient(th)
 
     def batch_gradient(self, rows: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
         """Gradient [w..., b] of the objective on the given training rows (zeros(0) if none).
@@ -252,7 +259,7 @@ class Trainer:
         if rows.size > MAX_GRAD_ROWS:
             rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
         x = self.dataset.x_train[rows]
-        c = 0.5 if self.loss_kind == "half_mse" else 1.0
+        c = loss_scale(self.loss_kind)
         g = np.empty(th.size)
         # Far-out parameters (a run near divergence) give inf or nan, quietly: the views skip
         # a gradient that is not finite.
@@ -261,16 +268,7 @@ class Trainer:
             g[:-1] = x.T @ r
             g[-1] = r.sum() if self.config.model.fit_bias else 0.0
             g *= 2.0 * c / rows.size
-            return self._with_penalty(g, th)
-
-    def _with_penalty(self, grad: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        # The engines add l2 * |params|^2 to the loss; a fixed bias is not a parameter.
-        l2 = self.config.train.l2_penalty
-        if l2:
-            grad[:-1] += 2.0 * l2 * theta[:-1]
-            if self.config.model.fit_bias:
-                grad[-1] += 2.0 * l2 * theta[-1]
-        return grad
+        return self.objective.add_penalty_gradient(g, th)
 
     @property
     def _shuffle(self) -> bool:
@@ -337,12 +335,12 @@ class Trainer:
                 val = (
                     np.full(k, np.nan)
                     if self.val_stats is None
-                    else _losses(self.val_stats, thetas, self.loss_kind)
+                    else self.val_stats.losses(thetas, self.loss_kind)
                 )
                 self.history.record_epochs(
                     np.arange(self.epoch + 1, self.epoch + k + 1),
                     np.arange(first + 1, first + k + 1),
-                    _losses(self.stats, thetas, self.loss_kind),
+                    self.stats.losses(thetas, self.loss_kind),
                     val,
                     self.seconds,
                 )
@@ -423,11 +421,17 @@ class Trainer:
         new = Hyper(**{**old.__dict__, **changes})
         if new == old:
             return
+        # Validated before anything changes: a value out of range leaves the run as it was.
+        self.config = replace_section(
+            self.config,
+            "train",
+            lr=new.lr,
+            momentum=new.momentum,
+            weight_decay=new.weight_decay,
+            betas=(new.beta1, new.beta2),
+        )
         self.hyper = new
         self.engine.set_hyper(new)
-        t = self.config.train
-        t.lr, t.momentum, t.weight_decay = new.lr, new.momentum, new.weight_decay
-        t.betas = [new.beta1, new.beta2]
         text = ", ".join(
             f"{k} {getattr(old, k):g} -> {v:g}" for k, v in changes.items() if getattr(old, k) != v
         )
@@ -442,7 +446,7 @@ class Trainer:
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""
-        self.config.train.epochs = epochs
+        self.config = replace_section(self.config, "train", epochs=epochs)
         if not self.done and self.stopped_reason == "completed":
             self.stopped_reason = None
 
@@ -506,15 +510,3 @@ def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:
 def _order_pool() -> ThreadPoolExecutor:
     """One helper thread, shared by every trainer, that draws epoch orders ahead of time."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")
-
-
-def _losses(stats: SufficientStats, thetas: np.ndarray, kind: str) -> np.ndarray:
-    """Loss of many parameter rows [w..., b] at once, from centred sufficient statistics."""
-    w, b = thetas[:, :-1], thetas[:, -1]
-    # Data near 1e32 with parameters on their way to divergence overflows: inf, quietly (the
-    # run's divergence check decides what it means; found by fuzzing).
-    with np.errstate(over="ignore", invalid="ignore"):
-        quad = np.einsum("ki,ij,kj->k", w, stats.cxx, w)
-        mse = quad - 2.0 * (w @ stats.cxy) + stats.syy + (w @ stats.x_mean + b - stats.y_mean) ** 2
-        mse = np.maximum(mse, 0.0)
-    return 0.5 * mse if kind == "half_mse" else mse

@@ -44,6 +44,7 @@ from core.config import (
     OPTIMIZERS,
     Config,
 )
+from core.limits import MOMENTUM_OPTIMIZERS, NESTEROV_MIN_MOMENTUM, OPTIMIZER_FALLBACK
 from gui.run_controller import ConfigModel
 from gui.texts import (
     DEFAULT_NEW_WEIGHT,
@@ -84,10 +85,6 @@ WEIGHT_LIMIT = 1e6  # core validates true weights and bias in [-1e6, 1e6]
 WEIGHT_SCALE = SliderScale("linear", -10.0, 10.0, 200)
 TABLE_VISIBLE_ROWS = 4
 SEED_MAX = 2**31 - 1  # QSpinBox is 32-bit signed; larger seeds are shown clamped, kept exact
-# When numpy/scratch cannot run the chosen optimizer, fall back to its closest hand-written kin.
-OPTIMIZER_FALLBACK = {"adamw": "adam", "rmsprop": "adam", "adagrad": "adam"}
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov")
-NESTEROV_MIN_MOMENTUM = 0.001  # core rejects nesterov with momentum 0 (torch does too)
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,16 @@ failed export never leaves a partial file; failures surface as OSError naming th
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.config import Config
-from core.history import History, atomic_write_bytes, atomic_write_text
+from core.files import atomic_write_bytes, atomic_write_text
+from core.history import History
 from core.history import write_epochs_csv as _write_epochs
 from core.history import write_steps_csv as _write_steps
 
@@ -60,17 +59,11 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def export_plot_png(plot_item: object, path: str | Path, width: int | None = None) -> None:
     """Write a pyqtgraph PlotItem as PNG (optionally width pixels wide), atomically."""
     import pyqtgraph.exporters as exporters
-    from PySide6 import QtCore
 
     exporter = exporters.ImageExporter(plot_item)
     if width is not None:
         exporter.parameters()["width"] = int(width)
-    image = exporter.export(toBytes=True)
-    buffer = QtCore.QBuffer()
-    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
-        raise OSError(f"cannot encode PNG for {path}")
-    write_bytes_atomic(path, bytes(buffer.data()))
+    write_bytes_atomic(path, _png_bytes(exporter.export(toBytes=True), path))
 
 
 def export_plot_svg(plot_item: object, path: str | Path) -> None:
@@ -95,18 +88,16 @@ def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path
 
 def export_window_png(widget: QtWidgets.QWidget, path: str | Path) -> None:
     """Write a screenshot of a widget (e.g. the main window) as PNG, atomically."""
-    target = Path(path)
-    # QPixmap.save picks the format from the suffix, so the temp name keeps '.png' at the end.
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp.png")
-    with _naming(target):
-        try:
-            if not widget.grab().save(str(tmp), "PNG"):
-                raise OSError(f"cannot write {target}: Qt could not save the image")
-            os.replace(tmp, target)
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp)
-            raise
+    write_bytes_atomic(path, _png_bytes(widget.grab(), path))
+
+
+def _png_bytes(image: QtGui.QImage | QtGui.QPixmap, path: str | Path) -> bytes:
+    """An image encoded as PNG; OSError naming path if Qt cannot encode it."""
+    buffer = QtCore.QBuffer()
+    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise OSError(f"cannot encode PNG for {path}")
+    return bytes(buffer.data())
 
 
 def export_history(history: History, folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.analysis import loss_label
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.export import export_plot_png, export_plot_svg
@@ -375,8 +376,7 @@ class LossView(PlotView):
         self._floor = float(info.noise_floor)
         self._initial = float(info.initial_loss)
         self._planned = float(max(info.total_steps, 1))
-        kind = "½·MSE" if info.loss_kind == "half_mse" else "MSE"
-        self.plotItem.setLabel("left", f"loss ({kind})", color=TEXT)
+        self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})", color=TEXT)
         self._place_floor()
         self._x_shown = self._y_shown = None
         self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))

@@ -9,6 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
+from core.analysis import loss_label
 from core.race import RaceSnapshot, RunSnapshot
 from gui.legend import HIDDEN_HINT, fit_legend
 from gui.plots import LOG_FALLBACK, PAD, TEXT, PlotView, _pen, needs_refit, padded
@@ -86,8 +87,7 @@ class RaceLossView(PlotView):
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
         self._fit_legend()
-        kind = "½·MSE" if snap.loss_kind == "half_mse" else "MSE"
-        pi.setLabel("left", f"training loss ({kind})", color=TEXT)
+        pi.setLabel("left", f"training loss ({loss_label(snap.loss_kind)})", color=TEXT)
         self._ols, self._threshold = snap.ols_loss, snap.threshold
         self._initial = snap.initial_loss
         self._place_lines()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtGui import QImage
 
-from core.history import atomic_write_bytes
+from core.files import atomic_write_bytes
 
 FRAMES = 48  # enough to follow the run, small enough to share
 FRAME_MS = 120  # per frame; the last one is held longer so the end state can be read

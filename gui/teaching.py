@@ -15,6 +15,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.analysis import loss_scale
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
@@ -183,7 +184,7 @@ class ResidualView(_TeachingView):
         self._fit_top_legend()
         self._x = np.zeros((0, 1))
         self._y = np.zeros(0)
-        self._half = False
+        self._scale = 1.0
         self._sigma = math.nan
         self._home_x = (0.0, 1.0)
         self._fresh = True
@@ -201,7 +202,7 @@ class ResidualView(_TeachingView):
         keep = even_subsample(x.shape[0], MAX_RESIDUAL_POINTS)
         self._x = np.ascontiguousarray(x[keep])
         self._y = np.asarray(info.y, dtype=np.float64)[keep]
-        self._half = info.loss_kind == "half_mse"
+        self._scale = loss_scale(info.loss_kind)
         self._sigma = math.nan
         self._last = None
         self._follow = True
@@ -231,7 +232,7 @@ class ResidualView(_TeachingView):
         if not ok.all():
             pred, res = pred[ok], res[ok]
         self.points.setData(pred, res)
-        mse = 2.0 * snap.train_loss if self._half else snap.train_loss
+        mse = snap.train_loss / self._scale
         sigma = math.sqrt(mse) if math.isfinite(mse) and mse >= 0 else math.nan
         self._sigma = sigma
         if math.isfinite(sigma):

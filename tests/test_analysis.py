@@ -15,6 +15,8 @@ from core.analysis import (
     condition_number,
     hessian,
     least_squares,
+    loss_label,
+    loss_scale,
     max_stable_lr,
     noise_floor,
     r2,
@@ -93,6 +95,31 @@ def test_loss_matches_direct_random(seed: int, d: int, n: int, x_offset: float) 
     want = direct_loss(x, y, w, b)
     assert stats.loss(w, b) == pytest.approx(want, rel=1e-10, abs=1e-12)
     assert stats.loss(w, b, "half_mse") == pytest.approx(want / 2, rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_losses_of_many_rows_match_the_scalar_loss(kind: str) -> None:
+    x, y, w, b = make_data(3, x_offset=50.0)
+    stats = SufficientStats.from_data(x, y)
+    thetas = np.random.default_rng(4).normal(size=(7, 4)) + np.append(w, b)
+    expected = [stats.loss(t[:-1], float(t[-1]), kind) for t in thetas]
+    np.testing.assert_allclose(stats.losses(thetas, kind), expected, rtol=1e-10)
+
+
+def test_losses_overflow_to_inf_quietly() -> None:
+    # Warnings fail the suite: parameters far out on huge data give inf, never a warning.
+    stats = SufficientStats.from_data(np.array([[0.0], [3e99], [1.0]]), np.array([0.0, 0.0, 1.0]))
+    thetas = np.array([[1e210, 0.0], [0.0, 1e300], [1.0, 0.0]])
+    got = stats.losses(thetas, "half_mse")
+    assert np.isinf(got[:2]).all() and np.isfinite(got[2])
+
+
+def test_loss_scale_and_label() -> None:
+    assert (loss_scale("mse"), loss_scale("half_mse")) == (1.0, 0.5)
+    assert (loss_label("mse"), loss_label("half_mse")) == ("MSE", "½·MSE")
+    for bad in (loss_scale, loss_label):
+        with pytest.raises(ValueError, match="unknown loss kind 'mae'"):
+            bad("mae")
 
 
 def test_loss_is_never_negative_at_an_exact_fit() -> None:

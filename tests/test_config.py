@@ -174,3 +174,96 @@ def test_config_files_without_a_device_still_load(tmp_path):
     config = Config.load(path)
     assert config.train.device == "auto"
     assert Config.from_json(config.to_json()) == config
+
+
+# ---- immutability --------------------------------------------------------------------------
+
+
+def test_a_config_cannot_change_in_place():
+    import dataclasses
+
+    config = preset_config("tiny-numpy-f64")  # inline feature rows too
+    for section, key, value in (
+        (config, "train", None),
+        (config.train, "lr", 0.5),
+        (config.data, "true_weights", [1.0]),
+        (config.model, "dtype", "float32"),
+    ):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, key, value)
+    # Sequences are tuples: no append, no item assignment.
+    assert isinstance(config.data.true_weights, tuple)
+    assert isinstance(config.train.betas, tuple)
+    rows = config.data.inline_features
+    assert isinstance(rows, tuple) and all(isinstance(row, tuple) for row in rows)
+    with pytest.raises(TypeError):
+        config.train.betas[0] = 2.0  # type: ignore[index]
+
+
+def test_lists_given_to_the_dataclasses_are_stored_as_tuples():
+    from core.config import DataConfig, TrainConfig, replace_section
+
+    data = DataConfig(true_weights=[1.0, 2.0], inline_features=[[1.0, 2.0], [3.0, 4.0]])
+    assert data.true_weights == (1.0, 2.0)
+    assert data.inline_features == ((1.0, 2.0), (3.0, 4.0))
+    assert TrainConfig(betas=[0.8, 0.9]).betas == (0.8, 0.9)
+    config = replace_section(Config(), "data", feature_columns=["a"], csv_path="x.csv")
+    assert config.data.feature_columns == ("a",)
+
+
+def test_configs_are_hashable_and_equal_by_value():
+    a = preset_config("d2l-concise-3")
+    b = Config.from_json(a.to_json())
+    assert a == b and a is not b and hash(a) == hash(b)
+    assert len({a, b, a.with_value("train.lr", 0.1)}) == 2
+    assert a.copy() is a  # nothing to copy
+
+
+def test_json_keeps_lists_and_round_trips_unchanged():
+    config = preset_config("tiny-numpy-f64")
+    raw = config.to_dict()
+    assert raw["data"]["true_weights"] == [10.0, 20.0]
+    assert isinstance(raw["train"]["betas"], list)
+    assert all(isinstance(row, list) for row in raw["data"]["inline_features"])
+    text = config.to_json()
+    assert "(" not in text
+    again = Config.from_json(text)
+    assert again == config and again.to_json() == text
+    assert json.loads(text) == raw
+
+
+def test_changes_return_new_configs():
+    from core.config import replace_section
+
+    base = Config()
+    assert base.with_values({"train.lr": 0.1, "train.optimizer": "adam"}).train.lr == 0.1
+    assert replace_section(base, "train", lr=0.2).train.lr == 0.2
+    assert base.train.lr == Config().train.lr
+    with pytest.raises(ConfigError, match=r"train\.lr"):
+        replace_section(base, "train", lr=-1.0)
+    with pytest.raises(ConfigError, match="unknown section 'optim'"):
+        replace_section(base, "optim", lr=0.1)
+    # Both at once: nesterov needs momentum, which this base lacks.
+    base = base.with_value("train.momentum", 0.0)
+    with pytest.raises(ConfigError, match="nesterov"):
+        base.with_value("train.optimizer", "nesterov")
+    both = base.with_values({"train.optimizer": "nesterov", "train.momentum": 0.5})
+    assert (both.train.optimizer, both.train.momentum) == ("nesterov", 0.5)
+
+
+def test_messages_show_sequences_as_json_lists():
+    with pytest.raises(ConfigError) as err:
+        make_config(data={"true_weights": [1.0, "x"]})
+    assert "'x'" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        make_config(train={"betas": [0.9, 0.9, 0.9]})
+    assert "[0.9, 0.9, 0.9]" in str(err.value)
+
+
+def test_nesterov_minimum_momentum_is_the_declared_one():
+    from core.limits import NESTEROV_MIN_MOMENTUM
+
+    ok = make_config(train={"optimizer": "nesterov", "momentum": NESTEROV_MIN_MOMENTUM})
+    assert ok.train.momentum == NESTEROV_MIN_MOMENTUM
+    with pytest.raises(ConfigError, match=r"nesterov needs momentum in \[0.001, 0.999\]"):
+        make_config(train={"optimizer": "nesterov", "momentum": NESTEROV_MIN_MOMENTUM / 2})

@@ -17,6 +17,9 @@ CORE_MODULES = (
     "core.analysis",
     "core.report",
     "core.csvdata",
+    "core.files",
+    "core.limits",
+    "core.landscape",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

@@ -175,15 +175,15 @@ def test_csv_config_sets_the_data_section_and_keeps_the_rest(tmp_path: Path) -> 
     assert (d.csv_path, d.target_column, d.feature_columns, d.standardize) == (
         path,
         "y",
-        ["a", "b"],
+        ("a", "b"),
         False,
     )
-    assert d.true_weights == [0.0, 0.0]
+    assert d.true_weights == (0.0, 0.0)
     assert d.inline_features is None
     assert d.val_fraction == 0.2
     assert config.train.lr == 0.05 and config.train.epochs == 7
     assert config.n_features == 2
-    assert base.data.csv_path is None and base.data.true_weights == [1.0, 2.0, 3.0]
+    assert base.data.csv_path is None and base.data.true_weights == (1.0, 2.0, 3.0)
 
 
 def test_csv_config_replaces_inline_features(tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_csv_config_replaces_inline_features(tmp_path: Path) -> None:
     )
     config = csv_config(base, str(_linear_csv(tmp_path)), "y", ["a", "b", "c"], True)
     assert config.data.inline_features is None
-    assert config.data.true_weights == [0.0, 0.0, 0.0]
+    assert config.data.true_weights == (0.0, 0.0, 0.0)
 
 
 def test_csv_config_rejects_too_many_features(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from core import files as files_module
 from core.config import Config
 from core.history import write_epochs_csv, write_steps_csv
 from core.presets import preset_config
@@ -154,6 +155,21 @@ def test_export_window_png(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.Mon
         export.export_window_png(label, target)
     assert not (tmp_path / "window2.png").exists()
     assert _leftovers(tmp_path) == []
+
+
+def test_window_png_goes_through_the_core_atomic_writer(
+    qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One atomic writer for every export: the screenshot, too, is made durable before the
+    # rename publishes it (its own copy of the rename skipped the fsync).
+    label = QLabel("hello")
+    qtbot.addWidget(label)
+    synced: list[int] = []
+    real = files_module.os.fsync
+    monkeypatch.setattr(files_module.os, "fsync", lambda fd: (synced.append(fd), real(fd)))
+    export.export_window_png(label, tmp_path / "w.png")
+    assert len(synced) == 1
+    assert (tmp_path / "w.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_export_history_matches_core_writers(trainer: Trainer, tmp_path: Path) -> None:

@@ -1,9 +1,7 @@
-"""Tests for core.history: bounded step records, epochs, decimation, state and atomic writers."""
+"""Tests for core.history: bounded step records, epochs, decimation, state and CSV writers."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import history as history_module
 from core.history import (
     MAX_CAPACITY,
     MIN_CAPACITY,
     History,
-    atomic_open,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
     step_capacity,
     write_epochs_csv,
     write_steps_csv,
@@ -411,93 +404,6 @@ def test_epochs_csv_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data[:, 2], cols["train_loss"])
     np.testing.assert_array_equal(data[:, 3], cols["val_loss"])
     np.testing.assert_array_equal(data[:, 4], cols["seconds"])
-
-
-# --------------------------------------------------------------- atomic writes
-
-
-def only_file(folder: Path) -> list[str]:
-    """Names of the files in folder, sorted."""
-    return sorted(p.name for p in folder.iterdir())
-
-
-def test_atomic_write_text_bytes_json(tmp_path: Path) -> None:
-    target = tmp_path / "out.txt"
-    atomic_write_text(target, "first\nline\r\n")
-    assert target.read_bytes() == b"first\nline\r\n"
-    atomic_write_text(target, "second")
-    assert target.read_text(encoding="utf-8") == "second"
-    atomic_write_bytes(tmp_path / "out.bin", b"\x00\xff")
-    assert (tmp_path / "out.bin").read_bytes() == b"\x00\xff"
-    atomic_write_json(tmp_path / "out.json", {"a": [1, 2.5]})
-    assert (tmp_path / "out.json").read_text(
-        encoding="utf-8"
-    ) == '{\n  "a": [\n    1,\n    2.5\n  ]\n}\n'
-    with pytest.raises(ValueError):
-        atomic_write_json(tmp_path / "nan.json", {"a": float("nan")})
-    assert only_file(tmp_path) == ["out.bin", "out.json", "out.txt"]
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
-def test_atomic_write_honours_umask(tmp_path: Path) -> None:
-    umask = os.umask(0o022)
-    try:
-        atomic_write_text(tmp_path / "f.txt", "x")
-    finally:
-        os.umask(umask)
-    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
-
-
-def test_atomic_write_failed_replace_cleans_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "steps.csv"
-    target.write_text("original", encoding="utf-8")
-
-    def fail(src: object, dst: object) -> None:
-        raise PermissionError("simulated failure")
-
-    monkeypatch.setattr(history_module.os, "replace", fail)
-    with pytest.raises(OSError, match="simulated"):
-        atomic_write_text(target, "new")
-    with pytest.raises(OSError):
-        write_steps_csv(filled_history(), target)
-    with pytest.raises(OSError):
-        atomic_write_bytes(target, b"new")
-    assert target.read_text(encoding="utf-8") == "original"
-    assert only_file(tmp_path) == ["steps.csv"]
-
-
-def test_atomic_open_error_in_body_cleans_up(tmp_path: Path) -> None:
-    target = tmp_path / "t.txt"
-    target.write_text("original", encoding="utf-8")
-    with pytest.raises(RuntimeError), atomic_open(target) as f:
-        f.write("partial")
-        raise RuntimeError("boom")
-    assert target.read_text(encoding="utf-8") == "original"
-    assert only_file(tmp_path) == ["t.txt"]
-    with pytest.raises(ValueError), atomic_open(target, "a"):
-        pass
-
-
-def test_atomic_write_into_read_only_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        probe = folder / "probe"
-        try:
-            probe.write_text("x", encoding="utf-8")
-        except OSError:
-            pass
-        else:
-            probe.unlink()
-            pytest.skip("directory permissions are not enforced (running as root?)")
-        with pytest.raises(OSError):
-            atomic_write_text(folder / "out.txt", "x")
-        assert only_file(folder) == []
-    finally:
-        folder.chmod(0o755)
 
 
 def test_epochs_thinned_to_max_points_keep_first_and_last() -> None:

@@ -12,7 +12,7 @@ import core.trainer as trainer_module
 from core.presets import preset_config
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
-from gui.landscape import GRID, LandscapeView, contour_segments
+from gui.landscape import GRID, LandscapeView
 
 Run = tuple[Trainer, RunInfo, Snapshot]
 
@@ -272,17 +272,17 @@ def test_held_parameters_drifting_regrid_at_most_twice_a_second(qtbot, concise3:
     _, info, snap = concise3
     view = _view(qtbot, info)
     calls: list[float] = []
-    compute = view._compute_grid
+    compute = view.map._compute_grid
 
     def counted() -> None:
         calls.append(time.perf_counter())
         compute()
 
-    view._compute_grid = counted  # type: ignore[method-assign]
+    view.map._compute_grid = counted  # type: ignore[method-assign]
     _, _, first = view.grid()
     # A frame right after set_run: the held weights moved, but the grid is fresh (stamped
     # now, so a stall of the machine since set_run cannot make it look old).
-    view._last_grid_time = time.perf_counter()
+    view.map._last_grid_time = time.perf_counter()
     view.update_snapshot(snap)
     assert calls == []
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=3000)
@@ -350,22 +350,6 @@ def test_export_png_and_svg(qtbot, tmp_path, concise3: Run) -> None:
     assert "<svg" in text and "</svg>" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["landscape.png", "landscape.svg"]
     view.export_png(png, width=400)
-
-
-def test_contour_segments_lie_on_their_levels() -> None:
-    u = np.linspace(-2.0, 2.0, 81)
-    v = np.linspace(-2.0, 2.0, 81)
-    z = u[None, :] ** 2 + v[:, None] ** 2
-    levels = np.array([0.25, 1.0, 2.25])
-    xs, ys = contour_segments(u, v, z, levels)
-    assert xs.size > 0 and xs.size % 2 == 0
-    radius = np.hypot(xs, ys)
-    nearest = np.min(np.abs(radius[:, None] - np.sqrt(levels)[None, :]), axis=1)
-    assert nearest.max() < 0.01
-    # Every level shows up.
-    for r in np.sqrt(levels):
-        assert np.any(np.abs(radius - r) < 0.01)
-    assert contour_segments(u, v, z, np.array([100.0]))[0].size == 0
 
 
 def test_key_goes_to_two_columns_then_hides_rather_than_cover_the_map(qtbot, concise3: Run) -> None:

@@ -81,6 +81,11 @@ BAD_SPECS = {
     "batch_size=2.5": "batch_size",
     "batch_size=0": "batch_size",
     "momentum=1.5": "momentum",
+    # The configuration allows momentum up to 0.999: a run may not ask for more.
+    "momentum=0.9995": "momentum='0.9995': must be in [0.0, 0.999]",
+    "lr=1e-13": "lr='1e-13': must be in [1e-12, 1000.0]",
+    "lr=2000": "lr='2000': must be in [1e-12, 1000.0]",
+    "batch_size=20000000": "batch_size='20000000': must be in [1, 10000000]",
     "lr": "'lr'",
     "lr=0.1,lr=0.2": "twice",
     "lr=": "lr",
@@ -203,6 +208,26 @@ def test_a_diverging_run_stops_while_the_others_finish() -> None:
     assert "Learning rate 5" in bad["message"]
     assert all(math.isfinite(w) for w in bad["final_weights"])  # rolled back
     assert race.done
+
+
+def test_huge_data_races_quietly(tmp_path: Path) -> None:
+    # The trainer's epoch losses learnt to overflow quietly (found by fuzzing); the race's
+    # per-step losses used their own copy of that code and warned (warnings fail the suite):
+    # SGD's first step from data near 1e100 lands where the loss overflows.
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,y\n0.0,0.0,0.0\n0.0,3e99,0.0\n1.0,1.0,1.0\n", encoding="utf-8")
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path), "standardize": False},
+            "model": {"dtype": "float64"},
+            "train": {"implementation": "numpy", "epochs": 2, "batch_size": 4},
+        }
+    )
+    race = race_of(config, "optimizer=sgd,lr=0.01", "optimizer=adam,lr=0.01")
+    assert race.done
+    assert [run.trainer.stopped_reason for run in race.runs] == ["diverged", "completed"]
+    assert all(np.isfinite(run.trainer.theta()).all() for run in race.runs)
+    json.loads(race.to_json())
 
 
 def test_runs_advance_in_turn_and_can_be_stopped() -> None:

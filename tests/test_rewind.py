@@ -65,9 +65,7 @@ def _history_state(win):
 
 def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
     window.toggle_run()
-    qtbot.waitUntil(
-        lambda: window.controller.current_snapshot().step > 300, timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: window.controller.current_snapshot().step > 300, timeout=WAIT_MS)
     slider = window.findChild(QSlider, "timelineSlider")
     qtbot.waitUntil(lambda: slider.maximum() > 300, timeout=WAIT_MS)
     slider.setValue(120)

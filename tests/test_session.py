@@ -111,9 +111,7 @@ def test_window_without_settings_remembers_nothing(qtbot, tmp_path):
 
 def test_saved_run_reopens_identical_in_a_new_window(window, qtbot, tmp_path):
     window.toggle_run()
-    qtbot.waitUntil(
-        lambda: window.controller.current_snapshot().step > 250, timeout=WAIT_MS
-    )
+    qtbot.waitUntil(lambda: window.controller.current_snapshot().step > 250, timeout=WAIT_MS)
     window.toggle_run()
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
     path = window.save_run(tmp_path / "mine.lrrun")

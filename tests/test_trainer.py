@@ -11,7 +11,7 @@ from core import data as data_module
 from core import trainer as trainer_module
 from core.config import IMPLEMENTATIONS, Config, DataConfig, make_config
 from core.data import epoch_order, synthetic
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 from core.history import History, step_capacity
 from core.presets import preset_config
 from core.trainer import CHUNK, Trainer
@@ -253,6 +253,27 @@ def test_set_hyper_keeps_other_settings_and_records_each_change():
     group = trainer.engine.opt.param_groups[0]
     assert (group["lr"], group["momentum"], group["weight_decay"]) == (0.05, 0.5, 0.01)
     assert trainer.history.events() == [(3, "momentum 0.9 -> 0.5, weight_decay 0 -> 0.01")]
+
+
+def test_live_changes_give_the_trainer_a_new_config_and_leave_the_given_one_alone():
+    given = minibatch_config("numpy")
+    trainer = Trainer(given)
+    trainer.set_hyper(lr=0.02, beta1=0.8)
+    trainer.extend_epochs(given.train.epochs + 5)
+    assert given == minibatch_config("numpy")  # the caller's configuration is untouched
+    t = trainer.config.train
+    assert (t.lr, t.betas, t.epochs) == (0.02, (0.8, 0.999), given.train.epochs + 5)
+
+
+def test_an_out_of_range_live_change_is_refused_and_changes_nothing():
+    trainer = Trainer(minibatch_config("numpy"))
+    trainer.run_steps(2)
+    with pytest.raises(ConfigError, match=r"train\.momentum"):
+        trainer.set_hyper(momentum=1.5)
+    assert trainer.hyper.momentum == trainer.config.train.momentum == 0.9
+    assert trainer.history.events() == []
+    with pytest.raises(ConfigError, match=r"train\.epochs"):
+        trainer.extend_epochs(0)
 
 
 # ---- standardisation, validation split, snapshots ----------------------------------

@@ -31,7 +31,7 @@ def test_race_tab_races_the_windows_data_and_pauses_the_run(window, qtbot):
     window.findChild(QTableWidget, "weightsTable").item(0, 0).setText("-1.5")
     window.controller.flush()
     qtbot.waitUntil(
-        lambda: window.race_panel.base_config().data.true_weights == [-1.5], timeout=WAIT_MS
+        lambda: window.race_panel.base_config().data.true_weights == (-1.5,), timeout=WAIT_MS
     )
     window.race_panel.epochs_spin.setValue(3)
     window.toggle_run()

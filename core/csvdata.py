@@ -1,9 +1,9 @@
 """Numeric columns from a CSV file with a header row; each defect is a DataError naming where.
 
-The rows are read by pandas' C reader, chunks of whole lines on parallel threads. From the first
-chunk it cannot read as plain numbers on (quoted cells, text, gaps, ragged rows, ...), the file
-is read row by row with the csv module and float(), which accepts the same files with the same
-values and names the first bad row and cell.
+The rows are read by pandas (core.csvpandas). From the first chunk of lines it cannot read as
+plain numbers on (quoted cells, text, gaps, ragged rows, ...), they are read row by row with the
+csv module and float(), which accept the same files with the same values and name the first
+bad row and cell.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import codecs
 import csv
 import io
 import math
-import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +21,7 @@ from typing import BinaryIO
 import numpy as np
 
 from core.config import MAX_CSV_FEATURES
+from core.csvpandas import read_rows
 from core.errors import DataError, one_line
 from core.progress import Progress
 
@@ -32,16 +32,6 @@ HEADER_PREFIX_BYTES = 1 << 20
 _SHOW_CHARS = 40
 # Names listed when a requested column is unknown; a wide file would otherwise flood the message.
 _SHOW_NAMES = 30
-# pandas reads a file in about this many chunks, so progress moves in steps of ~6%; a chunk is
-# 64 KiB at least (a call costs ~0.3 ms besides the parsing) and 4 MiB at most (fastest here on
-# a 66 MB file: 2 and 8 MiB were 5-10% slower). pandas holds the interpreter lock for ~1 ms of
-# a 4 MiB chunk, so a window loading a file in its training thread stays responsive.
-_CHUNKS = 16
-_MIN_CHUNK_BYTES = 1 << 16
-_MAX_CHUNK_BYTES = 1 << 22
-# Chunks parsed at once: pandas' C reader releases the interpreter lock while it tokenises and
-# converts, so threads run in parallel.
-_MAX_THREADS = 4
 # Values the slow path gathers as Python floats before packing them into an array.
 _SLOW_CHUNK_VALUES = 1 << 20
 # The slow path tells progress about every this many characters.
@@ -53,14 +43,6 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 # A quoted cell, so the delimiter sniffer does not count the delimiters inside it.
 _QUOTED = re.compile(r'"[^"]*"')
-# Cells pandas reads as numbers where float() refuses them, so a chunk holding them goes to the
-# slow path: "true" and "false" in any case (read as 1 and 0; each spelling has a u or an l),
-# and a mantissa signed '+' with whitespace after its exponent mark ("+2E 60" read as 2e60).
-_BOOL_LETTERS = (b"u", b"U", b"l", b"L")
-_LOOSE_EXPONENT = re.compile(rb"\+[\d.]*[eE]\s")
-# A chunk's first row, past blank lines: pandas drops the cells of that row beyond the column
-# names without an error (index_col=False), so its width is checked here.
-_FIRST_ROW = re.compile(rb"(?:[ \t\v\f]*(?:\r\n|\r|\n))*([^\r\n]*)")
 
 
 # eq=False: the generated __eq__/__hash__ would compare arrays element-wise and fail.
@@ -139,7 +121,7 @@ def _load(
         stream.seek(len(text[:body_start].encode(codec)))
     try:
         with stream:
-            blocks, stop = _parse_fast(stream, delimiter, len(names), cols, progress)
+            blocks, stop = read_rows(stream, delimiter, len(names), cols, progress)
     except OSError as e:
         raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
     if stop is not None:
@@ -435,98 +417,6 @@ def _choose_columns(
             )
         raise DataError(f"{where}: no feature columns chosen; {available}")
     return target, features
-
-
-def _parse_fast(
-    stream: BinaryIO,
-    delimiter: str,
-    n_cols: int,
-    cols: list[int],
-    progress: Progress | None = None,
-    chunk_bytes: int | None = None,
-) -> tuple[list[np.ndarray], int | None]:
-    """Parse the rows from the stream's position on with pandas, in chunks of whole lines.
-
-    Returns the chunks read, in order, as (rows, len(cols)) float64 arrays, and where the first
-    chunk pandas could not read as plain numbers starts (bytes past the first position), or
-    None when it read them all. What pandas reads here, float() reads too, to the same values:
-    the slow path settles the rest.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    # Imported here: pandas takes ~0.2 s to import, which only loading a CSV file should pay.
-    import pandas
-
-    begin = stream.tell()
-    size = stream.seek(0, io.SEEK_END)
-    stream.seek(begin)
-    chunk = chunk_bytes or min(_MAX_CHUNK_BYTES, max(_MIN_CHUNK_BYTES, size // _CHUNKS))
-    threads = min(_MAX_THREADS, os.cpu_count() or 1, max(1, -(-(size - begin) // chunk)))
-    blocks: list[np.ndarray] = []
-    with ThreadPoolExecutor(threads) as pool:
-        jobs = [
-            (
-                at,
-                len(piece),
-                pool.submit(_parse_chunk, pandas.read_csv, piece, delimiter, n_cols, cols),
-            )
-            for at, piece in _pieces(stream, chunk)
-        ]
-        for at, length, job in jobs:
-            block = job.result()
-            if block is None:
-                pool.shutdown(cancel_futures=True)
-                return blocks, at - begin
-            blocks.append(block)
-            if progress is not None:
-                progress((at + length) / size)
-    return blocks, None
-
-
-def _pieces(stream: BinaryIO, size: int) -> Iterator[tuple[int, bytes]]:
-    """Consecutive pieces of the stream of about size bytes that end at a line feed (or at the
-    end), each with the position it starts at."""
-    at = stream.tell()
-    while piece := stream.read(size):
-        if not piece.endswith(b"\n"):
-            piece += stream.readline()
-        yield at, piece
-        at += len(piece)
-
-
-def _parse_chunk(
-    read_csv: Callable[..., object], piece: bytes, delimiter: str, n_cols: int, cols: list[int]
-) -> np.ndarray | None:
-    """The piece's rows as a (rows, len(cols)) float64 array, or None where pandas could
-    disagree with the slow path (which then reads it)."""
-    if not piece.strip():
-        return np.empty((0, len(cols)))
-    first = _FIRST_ROW.match(piece)
-    if first is None or first.group(1).count(delimiter.encode()) != n_cols - 1:
-        return None
-    if any(c in piece for c in _BOOL_LETTERS) or (b"+" in piece and _LOOSE_EXPONENT.search(piece)):
-        return None
-    try:
-        frame = read_csv(
-            io.BytesIO(piece),
-            sep=delimiter,
-            header=None,
-            names=list(range(n_cols)),
-            index_col=False,
-            dtype=np.float64,
-            # An empty cell, "nan" or any text fails the conversion, and so does a short row.
-            na_filter=False,
-            # A quote is then part of a cell, so quoted cells fail the conversion (csv reads them).
-            quoting=csv.QUOTE_NONE,
-            engine="c",
-            low_memory=False,
-        )
-    except ValueError:  # a cell that is not a number, a row with too many cells, ...
-        return None
-    values = frame.to_numpy()  # type: ignore[attr-defined]
-    if not all(np.isfinite(values[:, j]).all() for j in cols):
-        return None
-    return values if len(cols) == n_cols else values[:, cols]
 
 
 def _count_lines(text: str, start: int, end: int) -> int:

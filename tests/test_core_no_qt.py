@@ -17,6 +17,8 @@ CORE_MODULES = (
     "core.analysis",
     "core.report",
     "core.csvdata",
+    "core.csvpandas",
+    "core.progress",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

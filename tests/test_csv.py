@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import csvdata
+from core import csvdata, csvpandas
 from core.csvdata import CsvTable, load_csv, read_header
 from core.errors import DataError, UserInputError
 
@@ -134,19 +134,19 @@ def test_a_semicolon_in_a_tab_separated_header_is_part_of_a_name(tmp_path: Path)
 
 
 def read_all_slowly(*args: object, **kwargs: object) -> tuple[list[np.ndarray], int]:
-    """A stand-in for _parse_fast that reads nothing: the slow path reads every row."""
+    """A stand-in for read_rows that reads nothing: the slow path reads every row."""
     return [], 0
 
 
 def fast_parse(body: str, delimiter: str, n_cols: int, cols: list[int], chunk: int) -> tuple:
-    """_parse_fast over body's UTF-8 bytes, as load_csv calls it."""
-    return csvdata._parse_fast(io.BytesIO(body.encode()), delimiter, n_cols, cols, None, chunk)
+    """read_rows over body's UTF-8 bytes, as load_csv calls it."""
+    return csvpandas.read_rows(io.BytesIO(body.encode()), delimiter, n_cols, cols, None, chunk)
 
 
 def test_slow_path_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "a,b,y\n0.1,-2,3e5\n\n4,5.25,6\n")
     fast = load_csv(path)
-    monkeypatch.setattr(csvdata, "_parse_fast", read_all_slowly)
+    monkeypatch.setattr(csvdata, "read_rows", read_all_slowly)
     slow = load_csv(path)
     assert fast.x.tobytes() == slow.x.tobytes() and fast.y.tobytes() == slow.y.tobytes()
 
@@ -159,7 +159,7 @@ def test_small_chunks_give_the_same_table(tmp_path: Path, monkeypatch: pytest.Mo
     assert stop is None and len(blocks) > 10
     fast = np.concatenate(blocks)
     assert fast.shape == (40, 3)
-    monkeypatch.setattr(csvdata, "_parse_fast", read_all_slowly)
+    monkeypatch.setattr(csvdata, "read_rows", read_all_slowly)
     monkeypatch.setattr(csvdata, "_SLOW_CHUNK_VALUES", 5)
     slow = load_csv(write(tmp_path, text))
     for table in (whole, slow):
@@ -523,7 +523,7 @@ def test_fast_path_agrees_with_slow_path(
 
 def test_progress_rises_to_the_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
-    n = 400_000  # ~5 MB: several of the fast path's chunks
+    n = 400_000  # ~5 MB: a big file (its header read first), pandas reading it in chunks
     rows = "\n".join(f"{i},{2 * i + 1}" for i in range(n))
     path.write_text("x,y\n" + rows + "\n", encoding="utf-8")
     seen: list[float] = []

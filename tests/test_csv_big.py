@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import csvdata
+from core import csvdata, csvpandas
 from core.csvdata import load_csv
 from core.errors import DataError
 from tests.test_csv import load_error, mangled_csv, write
@@ -133,7 +133,7 @@ def test_the_big_file_route_gives_what_the_small_file_route_gives(
     small = outcome()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(csvdata, "HEADER_PREFIX_BYTES", head)
-        patch.setattr(csvdata, "_MIN_CHUNK_BYTES", chunk)
+        patch.setattr(csvpandas, "MIN_CHUNK_BYTES", chunk)
         assert outcome() == small
 
 

@@ -38,6 +38,7 @@ _LOOSE_EXPONENT = re.compile(rb"\+[\d.]*[eE]\s")
 # A chunk's first row, past blank lines: pandas drops the cells of that row beyond the column
 # names without an error (index_col=False), so its width is checked here.
 _FIRST_ROW = re.compile(rb"(?:[ \t\v\f]*(?:\r\n|\r|\n))*([^\r\n]*)")
+# A chunk of blank lines (pandas reads no columns from it and says so).
 _BLANK = re.compile(rb"\s*")
 
 
@@ -56,7 +57,7 @@ def read_rows(
     not read as plain numbers starts (bytes past the first position), or None when it read them
     all. progress hears the share of the stream read.
     """
-    import pandas
+    import pandas  # here, not at start-up (see above)
 
     begin = stream.tell()
     size = stream.seek(0, io.SEEK_END)

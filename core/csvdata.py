@@ -12,7 +12,9 @@ import codecs
 import csv
 import io
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +63,7 @@ def read_header(path: str | Path) -> list[str]:
     """Return the column names of a CSV file (for a column chooser), raising DataError."""
     where = one_line(str(path))  # a name with a line break must not break the message
     # Only the start of the file is read, so choosing columns of a huge file stays instant.
-    text, _, _ = _head(_read_bytes(path, where, limit=HEADER_PREFIX_BYTES), where)
+    text, _, _ = _head(_read_bytes(path, where, limit=HEADER_PREFIX_BYTES)[0], where)
     names, _, _, _ = _parse_header(text, where)
     return names
 
@@ -77,8 +79,8 @@ def load_csv(
     where = one_line(str(path))  # a name with a line break must not break the message
     columns = (target_column, feature_columns)
     report = _forward_only(progress)
-    raw = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
-    if len(raw) > HEADER_PREFIX_BYTES:
+    raw, whole = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
+    if not whole:
         # A big file: the header comes from its start and the rows stream from the disk. What
         # that cannot settle is settled on the whole file below, so the values and messages
         # are those a small file gets (decoding errors first, say).
@@ -88,7 +90,7 @@ def load_csv(
             table = None
         if table is not None:
             return table
-        raw = _read_bytes(path, where)
+        raw, _ = _read_bytes(path, where)
     table = _load(path, raw, where, columns, report, whole=True)
     assert table is not None  # only a part of the file leaves the verdict open
     return table
@@ -181,11 +183,15 @@ def _open(path: str | Path, where: str) -> BinaryIO:
         raise DataError(f"{where!r}: not a usable file name ({e})") from None
 
 
-def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes:
-    """Read the file (at most limit + 1 bytes), turning OS errors into DataError."""
+def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> tuple[bytes, bool]:
+    """The file's bytes (at most limit + 1 of a regular file; all of a pipe, which cannot be
+    read twice) and whether they are all of it, turning OS errors into DataError."""
     with _open(path, where) as f:
         try:
-            return f.read() if limit is None else f.read(limit + 1)
+            if limit is not None and stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raw = f.read(limit + 1)
+                return raw, len(raw) <= limit
+            return f.read(), True
         except OSError as e:
             raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
 

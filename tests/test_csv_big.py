@@ -3,8 +3,10 @@ the first chunk pandas refuses, the header read from the file's start, progress.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +114,20 @@ def test_a_header_followed_by_a_mib_of_blank_lines(tmp_path: Path) -> None:
     load_error(
         write(tmp_path, "x,y\n" + blank + "1,2\n3\n", "bad.csv"), f"line {len(blank) // 2 + 3}"
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_big_file_from_a_pipe_is_read_once(tmp_path: Path) -> None:
+    # A pipe (<(zcat data.csv.gz) on the command line, say) cannot be opened and read twice.
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(("a,b,y\n" + rows(0, BIG)).encode(),))
+    writer.start()
+    try:
+        table = load_csv(fifo)
+    finally:
+        writer.join()  # it ends when it has written all, or on a broken pipe
+    assert table.x.shape == (BIG, 2) and table.feature_names == ["a", "b"]
 
 
 @settings(max_examples=150, deadline=None)

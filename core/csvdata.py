@@ -1,4 +1,10 @@
-"""Numeric columns from a CSV file with a header row; each defect is a DataError naming where."""
+"""Numeric columns from a CSV file with a header row; each defect is a DataError naming where.
+
+The rows are read by pandas (core.csvpandas). From the first chunk of lines it cannot read as
+plain numbers on (quoted cells, text, gaps, ragged rows, ...), they are read row by row with the
+csv module and float(), which accept the same files with the same values and name the first
+bad row and cell.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,32 @@ import codecs
 import csv
 import io
 import math
+import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from core.config import MAX_CSV_FEATURES
-from core.data import Progress
+from core.csvpandas import read_rows
 from core.errors import DataError, one_line
+from core.progress import Progress
 
 # read_header only needs the first line; a header longer than this is not a real CSV header.
+# load_csv reads a bigger file's header from this much of its start too.
 HEADER_PREFIX_BYTES = 1 << 20
 # Cell text quoted in messages is cut to this length so binary-ish junk cannot flood a dialog.
 _SHOW_CHARS = 40
 # Names listed when a requested column is unknown; a wide file would otherwise flood the message.
 _SHOW_NAMES = 30
-# Characters per numpy parse in the fast path: big enough to amortise calls, small in memory,
-# and short in time: numpy's reader holds the interpreter lock for a whole call, so a window
-# loading a file in its training thread stalls for as long as one chunk takes (4M characters:
-# ~65 ms; 512K: ~6 ms, and the whole parse was faster too).
-_CHUNK_CHARS = 1 << 19
 # Values the slow path gathers as Python floats before packing them into an array.
 _SLOW_CHUNK_VALUES = 1 << 20
+# The slow path tells progress about every this many characters.
+_REPORT_CHARS = 1 << 19
 # One physical line with its ending; csv and io (newline="") end lines at \r\n, \r or \n only.
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # Control characters no text file holds (tab, line feed, vertical tab, form feed and carriage
@@ -55,18 +63,7 @@ def read_header(path: str | Path) -> list[str]:
     """Return the column names of a CSV file (for a column chooser), raising DataError."""
     where = one_line(str(path))  # a name with a line break must not break the message
     # Only the start of the file is read, so choosing columns of a huge file stays instant.
-    raw = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
-    if len(raw) <= HEADER_PREFIX_BYTES:
-        text = _decode(raw, where)
-    else:
-        text = _decode(raw[:HEADER_PREFIX_BYTES], where, partial=True)
-        cut = text.rfind("\n")
-        if cut < 0:
-            raise DataError(
-                f"{where}: the first line is longer than {HEADER_PREFIX_BYTES} bytes; "
-                "this does not look like a CSV file with a header row"
-            )
-        text = text[: cut + 1]
+    text, _, _ = _head(_read_bytes(path, where, limit=HEADER_PREFIX_BYTES)[0], where)
     names, _, _, _ = _parse_header(text, where)
     return names
 
@@ -80,36 +77,99 @@ def load_csv(
     """Load numeric columns from a CSV file with a header row (progress hears the share of
     the file parsed, 0 to 1)."""
     where = one_line(str(path))  # a name with a line break must not break the message
-    text = _decode(_read_bytes(path, where), where)
-    names, delimiter, header_line, body_start = _parse_header(text, where)
-    target, features = _choose_columns(names, target_column, feature_columns, where)
+    columns = (target_column, feature_columns)
+    report = _forward_only(progress)
+    raw, whole = _read_bytes(path, where, limit=HEADER_PREFIX_BYTES)
+    if not whole:
+        # A big file: the header comes from its start and the rows stream from the disk. What
+        # that cannot settle is settled on the whole file below, so the values and messages
+        # are those a small file gets (decoding errors first, say).
+        try:
+            table = _load(path, raw, where, columns, report, whole=False)
+        except DataError:
+            table = None
+        if table is not None:
+            return table
+        raw, _ = _read_bytes(path, where)
+    table = _load(path, raw, where, columns, report, whole=True)
+    assert table is not None  # only a part of the file leaves the verdict open
+    return table
 
+
+def _load(
+    path: str | Path,
+    raw: bytes,
+    where: str,
+    columns: tuple[str | None, Sequence[str] | None],
+    progress: Progress | None,
+    whole: bool,
+) -> CsvTable | None:
+    """The table from raw, the whole file or (whole=False) its first bytes with the rows read
+    from the disk; None when only the whole file can settle it."""
+    text, codec, partial = _head(raw, where) if not whole else (*_decode(raw, where), False)
+    names, delimiter, header_line, body_start = _parse_header(text, where)
+    if partial and (codec == "utf-16" or not text[body_start:].strip()):
+        return None  # UTF-16 is converted in memory; the header may go on past the prefix
+    target, features = _choose_columns(names, *columns, where)
     index = {name: i for i, name in enumerate(names)}
     # Parse only the columns in use, in file order, so errors are reported left to right.
     cols = sorted(index[name] for name in [*features, target])
-    block = _parse_fast(text, body_start, delimiter, len(names), cols, progress=progress)
-    if block is None:
-        block = _parse_slow(
-            text, body_start, delimiter, names, cols, header_line + 1, where, progress=progress
-        )
 
-    n_rows = block.shape[0]
+    if codec == "utf-16":
+        # pandas reads bytes as UTF-8 (its chunks split at line feeds, not UTF-16 ones).
+        stream: BinaryIO = io.BytesIO(text[body_start:].encode("utf-8"))
+    else:
+        stream = _open(path, where) if partial else io.BytesIO(raw)
+        stream.seek(len(text[:body_start].encode(codec)))
+    try:
+        with stream:
+            blocks, stop = read_rows(stream, delimiter, len(names), cols, progress)
+    except OSError as e:
+        raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
+    if stop is not None:
+        if partial:
+            return None
+        # The chunks before stop were plain numbers (ASCII), one byte per character.
+        start = body_start + stop
+        first_line = header_line + 1 + _count_lines(text, body_start, start)
+        blocks.append(_parse_slow(text, start, delimiter, names, cols, first_line, where, progress))
+
+    n_rows = sum(len(block) for block in blocks)
     if n_rows == 0:
         raise DataError(f"{where}: no data rows after the header (line {header_line})")
     if n_rows < 2:
         raise DataError(f"{where}: only 1 data row; need at least 2")
     pos = {col: k for k, col in enumerate(cols)}
-    # Fancy indexing copies, so x is a fresh C-contiguous array independent of the block.
-    x = np.ascontiguousarray(block[:, [pos[index[name]] for name in features]])
-    y = np.ascontiguousarray(block[:, pos[index[target]]])
+    x, y = np.empty((n_rows, len(features))), np.empty(n_rows)
+    lo = 0
+    for block in blocks:
+        hi = lo + len(block)
+        for k, name in enumerate(features):
+            x[lo:hi, k] = block[:, pos[index[name]]]
+        y[lo:hi] = block[:, pos[index[target]]]
+        lo = hi
     return CsvTable(x=x, y=y, feature_names=features, target_name=target, path=str(path))
 
 
-def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes:
-    """Read the file (at most limit + 1 bytes), turning OS errors into DataError."""
+def _forward_only(progress: Progress | None) -> Progress | None:
+    """progress, told only shares above the last it heard (a second read does not go back)."""
+    if progress is None:
+        return None
+    heard = -1.0
+
+    def report(share: float) -> None:
+        nonlocal heard
+        if share > heard:
+            heard = share
+            progress(share)
+
+    return report
+
+
+def _open(path: str | Path, where: str) -> BinaryIO:
+    """Open the file for reading bytes, turning OS errors into DataError."""
     try:
-        with open(path, "rb") as f:
-            return f.read() if limit is None else f.read(limit + 1)
+        return open(path, "rb")
     except FileNotFoundError:
         raise DataError(f"{where}: file not found") from None
     except IsADirectoryError:
@@ -123,10 +183,39 @@ def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> bytes
         raise DataError(f"{where!r}: not a usable file name ({e})") from None
 
 
-def _decode(raw: bytes, where: str, partial: bool = False) -> str:
+def _read_bytes(path: str | Path, where: str, limit: int | None = None) -> tuple[bytes, bool]:
+    """The file's bytes (at most limit + 1 of a regular file; all of a pipe, which cannot be
+    read twice) and whether they are all of it, turning OS errors into DataError."""
+    with _open(path, where) as f:
+        try:
+            if limit is not None and stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raw = f.read(limit + 1)
+                return raw, len(raw) <= limit
+            return f.read(), True
+        except OSError as e:
+            raise DataError(f"{where}: cannot read the file ({e.strerror or e})") from None
+
+
+def _head(raw: bytes, where: str) -> tuple[str, str, bool]:
+    """Text, encoding and partial: raw decoded, or if longer than HEADER_PREFIX_BYTES, its
+    first HEADER_PREFIX_BYTES decoded up to the last whole line (partial)."""
+    if len(raw) <= HEADER_PREFIX_BYTES:
+        return (*_decode(raw, where), False)
+    text, codec = _decode(raw[:HEADER_PREFIX_BYTES], where, partial=True)
+    cut = text.rfind("\n")
+    if cut < 0:
+        raise DataError(
+            f"{where}: the first line is longer than {HEADER_PREFIX_BYTES} bytes; "
+            "this does not look like a CSV file with a header row"
+        )
+    return text[: cut + 1], codec, True
+
+
+def _decode(raw: bytes, where: str, partial: bool = False) -> tuple[str, str]:
     """Decode UTF-8 (optional BOM), UTF-16 with a BOM, or Windows-1252; reject binary data.
 
-    partial: raw is a prefix cut anywhere, so an incomplete last character is dropped.
+    Returns the text and the codec that encodes it back to raw's bytes. partial: raw is a
+    prefix cut anywhere, so an incomplete last character is dropped.
     """
     if not raw:
         raise DataError(f"{where}: the file is empty")
@@ -134,7 +223,7 @@ def _decode(raw: bytes, where: str, partial: bool = False) -> str:
         codecs.BOM_UTF32_LE
     ):
         # Spreadsheets' "Unicode text" export: UTF-16 with a byte-order mark.
-        return _decode_utf16(raw, where, partial)
+        return _decode_utf16(raw, where, partial), "utf-16"
     # NUL never occurs in text; it marks a binary file (or UTF-32, which is not supported).
     nul = raw.find(b"\x00")
     if nul >= 0:
@@ -144,13 +233,15 @@ def _decode(raw: bytes, where: str, partial: bool = False) -> str:
         cut = raw.rfind(b"\n")
         if cut < 0:
             # No line ends in the prefix: the caller reports the overlong first line.
-            return raw.decode("utf-8", "replace")
+            return raw.decode("utf-8", "replace"), "utf-8"
         # Cutting after a newline byte never splits a UTF-8 or Windows-1252 character.
         raw = raw[: cut + 1]
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         error = e
+    else:
+        return text, "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
     # Not UTF-8: a spreadsheet saved in the Windows code page (accents in column names) still
     # loads, but bytes that are control characters there mean binary data.
     try:
@@ -158,7 +249,7 @@ def _decode(raw: bytes, where: str, partial: bool = False) -> str:
     except UnicodeDecodeError:
         text = None
     if text is not None and not _CONTROL.search(text):
-        return text
+        return text, "cp1252"
     line = raw.count(b"\n", 0, error.start) + 1
     raise DataError(
         f"{where}, line {line}: not a text CSV file "
@@ -259,13 +350,13 @@ def _parse_header(text: str, where: str) -> tuple[list[str], str, int, int]:
 
 def _lines(text: str, start: int = 0, progress: Progress | None = None) -> Iterator[str]:
     """Yield lines from start on with their endings, split like a file opened with newline=""
-    (progress hears the share of the text passed, about every _CHUNK_CHARS characters)."""
+    (progress hears the share of the text passed, about every _REPORT_CHARS characters)."""
     # Lazy and copy-free: io.StringIO would hold the whole text at 4 bytes per character.
-    report_at = start + _CHUNK_CHARS
+    report_at = start + _REPORT_CHARS
     for match in _LINE.finditer(text, start):
         if progress is not None and match.end() >= report_at:
             progress(match.end() / len(text))
-            report_at = match.end() + _CHUNK_CHARS
+            report_at = match.end() + _REPORT_CHARS
         yield match.group()
     if progress is not None:
         progress(1.0)
@@ -334,55 +425,10 @@ def _choose_columns(
     return target, features
 
 
-def _parse_fast(
-    text: str,
-    start: int,
-    delimiter: str,
-    n_cols: int,
-    cols: list[int],
-    chunk_chars: int = _CHUNK_CHARS,
-    progress: Progress | None = None,
-) -> np.ndarray | None:
-    """Parse a plain all-numeric table with numpy's C reader; None means use the slow path.
-
-    The fast path only accepts what the slow path would accept with the same values: numpy
-    splits on the delimiter without quoting and parses with the same routine as float(), so
-    quoted cells, blank-but-spaced lines, ragged rows, text columns and non-finite values all
-    make it fail and leave the verdict (and the exact error message) to _parse_slow.
-    """
-    blocks = []
-    while start < len(text):
-        # Whole lines in chunks: io.StringIO stores 4 bytes per character, so one StringIO of a
-        # large file would cost several times the file's size in memory.
-        end = text.find("\n", start + chunk_chars)
-        end = len(text) if end < 0 else end + 1
-        piece = text[start:end]
-        start = end
-        # Input without data makes loadtxt warn; blank lines are skipped by the slow path too.
-        if piece.isspace():
-            continue
-        try:
-            full = np.loadtxt(
-                io.StringIO(piece),
-                delimiter=delimiter,
-                comments=None,
-                quotechar=None,
-                dtype=np.float64,
-                ndmin=2,
-            )
-        except ValueError:
-            return None
-        if full.shape[1] != n_cols:
-            return None  # every row has the same wrong number of cells
-        block = full[:, cols]
-        if not np.isfinite(block).all():
-            return None
-        blocks.append(block)
-        if progress is not None:
-            progress(start / len(text))
-    if not blocks:
-        return None  # the slow path reports "no data rows"
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+def _count_lines(text: str, start: int, end: int) -> int:
+    """Number of line endings (\r\n, \r or \n) in text[start:end]."""
+    crlf = text.count("\r\n", start, end)
+    return text.count("\n", start, end) + text.count("\r", start, end) - crlf
 
 
 def _parse_slow(

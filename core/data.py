@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.config import DataConfig
+from core.csvdata import load_csv
 from core.errors import DataError
-
-# Told the share of the data built so far (0 to 1), from the thread building it.
-Progress = Callable[[float], None]
+from core.progress import Progress
 
 
 @dataclass
@@ -210,8 +209,6 @@ def make_dataset(
     """Build the dataset a configuration describes (synthetic or CSV), features in dtype;
     progress, if given, hears how far generating or reading has got."""
     if cfg.csv_path:
-        from core.csvdata import load_csv
-
         table = load_csv(cfg.csv_path, cfg.target_column, cfg.feature_columns, progress)
         x, y = table.x, table.y
         names, target = list(table.feature_names), table.target_name

@@ -20,6 +20,8 @@ CORE_MODULES = (
     "core.files",
     "core.limits",
     "core.landscape",
+    "core.csvpandas",
+    "core.progress",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

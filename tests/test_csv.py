@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import csvdata
+from core import csvdata, csvpandas
 from core.csvdata import CsvTable, load_csv, read_header
 from core.errors import DataError, UserInputError
 
@@ -131,10 +133,20 @@ def test_a_semicolon_in_a_tab_separated_header_is_part_of_a_name(tmp_path: Path)
     np.testing.assert_array_equal(table.y, [2, 4])
 
 
+def read_all_slowly(*args: object, **kwargs: object) -> tuple[list[np.ndarray], int]:
+    """A stand-in for read_rows that reads nothing: the slow path reads every row."""
+    return [], 0
+
+
+def fast_parse(body: str, delimiter: str, n_cols: int, cols: list[int], chunk: int) -> tuple:
+    """read_rows over body's UTF-8 bytes, as load_csv calls it."""
+    return csvpandas.read_rows(io.BytesIO(body.encode()), delimiter, n_cols, cols, None, chunk)
+
+
 def test_slow_path_gives_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "a,b,y\n0.1,-2,3e5\n\n4,5.25,6\n")
     fast = load_csv(path)
-    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args, **kwargs: None)
+    monkeypatch.setattr(csvdata, "read_rows", read_all_slowly)
     slow = load_csv(path)
     assert fast.x.tobytes() == slow.x.tobytes() and fast.y.tobytes() == slow.y.tobytes()
 
@@ -143,9 +155,11 @@ def test_small_chunks_give_the_same_table(tmp_path: Path, monkeypatch: pytest.Mo
     rows = [f"{i * 0.5},{-i},{i**2}" for i in range(40)]
     text = "a,b,y\n" + "\n".join(rows[:20]) + "\n\n" + "\n".join(rows[20:])
     whole = load_csv(write(tmp_path, text))
-    fast = csvdata._parse_fast(text, 6, ",", 3, [0, 1, 2], chunk_chars=10)
-    assert fast is not None and fast.shape == (40, 3)
-    monkeypatch.setattr(csvdata, "_parse_fast", lambda *args, **kwargs: None)
+    blocks, stop = fast_parse(text[6:], ",", 3, [0, 1, 2], chunk=10)
+    assert stop is None and len(blocks) > 10
+    fast = np.concatenate(blocks)
+    assert fast.shape == (40, 3)
+    monkeypatch.setattr(csvdata, "read_rows", read_all_slowly)
     monkeypatch.setattr(csvdata, "_SLOW_CHUNK_VALUES", 5)
     slow = load_csv(write(tmp_path, text))
     for table in (whole, slow):
@@ -340,6 +354,22 @@ def test_non_finite_values(tmp_path: Path, cell: str) -> None:
     load_error(path, "line 3", "column 'y'", f"'{cell}' is not a finite number")
 
 
+@pytest.mark.parametrize(
+    ("rows", "cell"),
+    [
+        (["true", "FALSE"], "true"),  # pandas reads a column of such words as 1 and 0
+        (["+2E 60", "4"], "+2E 60"),  # and a '+' mantissa with a space after its E as 2e60
+        (["5", "+7e\t0"], "+7e\t0"),
+    ],
+)
+def test_cells_pandas_reads_as_numbers_and_float_does_not(
+    tmp_path: Path, rows: list[str], cell: str
+) -> None:
+    text = "x,y\n" + "".join(f"{i},{value}\n" for i, value in enumerate(rows))
+    line = 2 + rows.index(cell)
+    load_error(write(tmp_path, text), f"line {line}, column 'y': {cell!r} is not a number")
+
+
 def test_fewer_than_two_data_rows(tmp_path: Path) -> None:
     load_error(write(tmp_path, "x,y\n1,2\n\n"), "only 1 data row", "at least 2")
 
@@ -436,12 +466,14 @@ def test_mangled_files_load_or_raise_data_error(
 
 NUMBER = st.builds(
     lambda pad, value, end: pad + repr(value) + end,
-    st.sampled_from(["", " ", "\t", "\xa0"]),
+    st.sampled_from(["", " ", "\t", "\xa0", "+"]),
     st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, 1.0, -2.5]),
     st.sampled_from(["", " ", "\t"]),
 )
+# Cells pandas reads as numbers and float() does not.
+PANDAS_ONLY = ["TRUE", "false", "+2E 60", " +7e\t0", "+8E\x0c3"]
 ODD_CELL = st.sampled_from(
-    ["", " ", "\t", "nan", "inf", "1e400", "x", '"5"', '"', "1_0", "٣", "\r", "\x0b"]
+    ["", " ", "\t", "nan", "inf", "1e400", "x", '"5"', '"', "1_0", "٣", "\r", "\x0b", *PANDAS_ONLY]
 )
 LINE_END = st.sampled_from(["\n", "\n", "\r\n", "\r", "\n\n", " \n"])
 
@@ -456,7 +488,7 @@ LINE_END = st.sampled_from(["\n", "\n", "\r\n", "\r", "\n\n", " \n"])
 def test_fast_path_agrees_with_slow_path(
     data: st.DataObject, delimiter: str, n_cols: int, used: int
 ) -> None:
-    # Whatever numpy's fast reader accepts, the csv-based reader accepts with identical values.
+    # Whatever pandas accepts, the csv-based reader accepts with identical values.
     # Mostly well-formed lines of numbers, so both outcomes of the fast path are exercised.
     parts = []
     for _ in range(data.draw(st.integers(0, 5))):
@@ -469,21 +501,29 @@ def test_fast_path_agrees_with_slow_path(
     body = "".join(parts)
     cols = [j for j in range(n_cols) if used >> j & 1] or [0]
     names = [f"c{j}" for j in range(n_cols)]
-    # Tiny chunks too, so lines split across numpy calls are covered.
-    chunk = data.draw(st.sampled_from([1 << 22, 1, 7]))
-    fast = csvdata._parse_fast(body, 0, delimiter, n_cols, cols, chunk)
-    try:
-        slow = csvdata._parse_slow(body, 0, delimiter, names, cols, 2, "f.csv")
-    except DataError:
-        assert fast is None
-        return
-    if fast is not None:
-        assert fast.shape == slow.shape and fast.tobytes() == slow.tobytes()
+    # Tiny chunks too, so files split across pandas calls are covered.
+    chunk = data.draw(st.sampled_from([1 << 22, 1, 7, 20]))
+    blocks, stop = fast_parse(body, delimiter, n_cols, cols, chunk)
+
+    def slow(start: int) -> np.ndarray:
+        line = 2 + csvdata._count_lines(body, 0, start)
+        return csvdata._parse_slow(body, start, delimiter, names, cols, line, "f.csv")
+
+    def outcome(read: Callable[[], list[np.ndarray]]) -> bytes | str:
+        try:
+            return np.concatenate([np.empty((0, len(cols))), *read()]).tobytes()
+        except DataError as e:
+            return str(e)
+
+    # load_csv's way (pandas' chunks, the slow path from the first it refused) and the slow
+    # path alone: the same values to the bit, or the same message.
+    both = outcome(lambda: [*blocks, *([slow(stop)] if stop is not None else [])])
+    assert both == outcome(lambda: [slow(0)])
 
 
 def test_progress_rises_to_the_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
-    n = 400_000  # ~5 MB: several of the fast path's chunks
+    n = 400_000  # ~5 MB: a big file (its header read first), pandas reading it in chunks
     rows = "\n".join(f"{i},{2 * i + 1}" for i in range(n))
     path.write_text("x,y\n" + rows + "\n", encoding="utf-8")
     seen: list[float] = []

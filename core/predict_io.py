@@ -218,8 +218,8 @@ def saved_run_for_prediction(path: str | Path) -> tuple[Trainer, np.ndarray]:
     run = load_run(path)
     config = run.config
     for key, value in (
+        ("train.optimizer", "sgd"),  # first: numpy refuses the optimizers only torch has
         ("train.implementation", "numpy"),
-        ("train.optimizer", "sgd"),
         ("train.device", "cpu"),
     ):
         config = config.with_value(key, value)

@@ -17,6 +17,8 @@ CORE_MODULES = (
     "core.analysis",
     "core.report",
     "core.csvdata",
+    "core.predict",
+    "core.predict_io",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

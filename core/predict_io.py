@@ -229,3 +229,49 @@ def saved_run_for_prediction(path: str | Path) -> tuple[Trainer, np.ndarray]:
             f"{one_line(str(path))}: the run's data no longer has the features it was trained on"
         )
     return trainer, trainer.dataset.to_original(run.theta)
+
+
+def split_pasted(text: str, feature_names: Sequence[str]) -> list[list[str]]:
+    """Rows of pasted text as cells in feature order (kept as text: bad cells are shown, not
+    dropped). Cells split at tabs, commas, semicolons or spaces; a first row naming the
+    features maps columns by name. Raises DataError if a row cannot be matched to the features."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise DataError("nothing to paste: the clipboard holds no rows")
+    first = lines[0]
+    delimiter = next((d for d in ("\t", ",", ";") if d in first), None)
+
+    def cells(line: str) -> list[str]:
+        if delimiter is None:
+            return line.split()
+        return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
+
+    names = list(feature_names)
+    head = cells(first)
+    order = list(range(len(names)))
+    if not all(_is_number(cell) for cell in head if cell):
+        missing = [name for name in names if name not in head]
+        if not missing:
+            order = [head.index(name) for name in names]
+            lines = lines[1:]
+        elif len(missing) < len(names):
+            raise DataError(
+                f"pasted header row: no column {_show_names(missing)}; the model's features "
+                f"are {_show_names(names)}"
+            )
+    rows = []
+    for k, line in enumerate(lines, start=1):
+        row = cells(line)
+        if order == list(range(len(names))) and len(row) != len(names):
+            count = "1 value" if len(row) == 1 else f"{len(row)} values"
+            raise DataError(
+                f"pasted row {k} has {count}; the model has {len(names)} feature"
+                f"{'s' if len(names) != 1 else ''} ({', '.join(names)}): paste one value per "
+                "feature, or a header row naming them first"
+            )
+        if len(row) <= max(order):
+            raise DataError(f"pasted row {k} has {len(row)} cells; the header row has more")
+        rows.append([row[j] for j in order])
+    if not rows:
+        raise DataError("nothing to paste: only a header row")
+    return rows

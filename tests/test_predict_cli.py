@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,24 @@ def test_predict_into_a_folder_is_a_write_error(trained, tmp_path: Path) -> None
         str(tmp_path),
     )
     _assert_one_line(proc, "cannot write to")
+
+
+def test_predict_needs_no_pytorch(trained, tmp_path: Path) -> None:
+    # The run trained with the module engine; predicting rebuilds only its data (NumPy).
+    _, d = trained
+    code = (
+        "import sys, main; rc = main.main(sys.argv[1:]); "
+        "print('torch' in sys.modules); sys.exit(rc)"
+    )
+    proc = run(
+        "predict",
+        "--run",
+        str(d / "run" / "run.lrrun"),
+        "--input",
+        str(d / "new.csv"),
+        "--out",
+        str(tmp_path / "p.csv"),
+        exe=[sys.executable, "-c", code],
+    )
+    assert_ok(proc)
+    assert proc.stdout.splitlines()[-1] == "False"

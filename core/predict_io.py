@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,7 +145,8 @@ def read_predict_input(path: str | Path, feature_names: Sequence[str]) -> Predic
             rows.append(row)
     except csv.Error as e:
         raise DataError(f"{where}, line {done + 1}: cannot read the row ({e})") from None
-    assert header is not None  # the text has a non-blank line
+    if header is None:  # only empty quoted cells, say '""'
+        raise DataError(f"{where}: the file is empty (no header row)")
     if not rows:
         raise DataError(f"{where}: no data rows after the header (line {header_line})")
     x = np.array(values, dtype=np.float64).reshape(len(rows), len(cols))
@@ -247,13 +248,26 @@ def split_pasted(text: str, feature_names: Sequence[str]) -> list[list[str]]:
         return [cell.strip() for cell in next(csv.reader([line], delimiter=delimiter), [])]
 
     names = list(feature_names)
-    head = cells(first)
+    if not names:
+        raise DataError("there is no run to predict with yet")
+    try:
+        return _pasted_rows(lines, names, cells)
+    except csv.Error as exc:
+        raise DataError(f"cannot read the pasted rows ({exc})") from None
+
+
+def _pasted_rows(
+    lines: list[str], names: list[str], cells: Callable[[str], list[str]]
+) -> list[list[str]]:
+    """split_pasted's rows, once the delimiter is known."""
+    head = cells(lines[0])
     order = list(range(len(names)))
+    by_header = False
     if not all(_is_number(cell) for cell in head if cell):
         missing = [name for name in names if name not in head]
         if not missing:
             order = [head.index(name) for name in names]
-            lines = lines[1:]
+            lines, by_header = lines[1:], True
         elif len(missing) < len(names):
             raise DataError(
                 f"pasted header row: no column {_show_names(missing)}; the model's features "
@@ -262,7 +276,7 @@ def split_pasted(text: str, feature_names: Sequence[str]) -> list[list[str]]:
     rows = []
     for k, line in enumerate(lines, start=1):
         row = cells(line)
-        if order == list(range(len(names))) and len(row) != len(names):
+        if not by_header and len(row) != len(names):
             count = "1 value" if len(row) == 1 else f"{len(row)} values"
             raise DataError(
                 f"pasted row {k} has {count}; the model has {len(names)} feature"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.config import Config
 from core.errors import DataError
@@ -18,7 +21,12 @@ from core.predict import (
     student_t_quantile,
     write_model_json,
 )
-from core.predict_io import read_predict_input, saved_run_for_prediction, write_predictions
+from core.predict_io import (
+    read_predict_input,
+    saved_run_for_prediction,
+    split_pasted,
+    write_predictions,
+)
 from core.presets import preset_config
 from core.runfile import capture, save_run
 from core.runinfo import run_info
@@ -361,3 +369,40 @@ def test_saved_run_predicts_without_its_engine(tmp_path: Path) -> None:
         run_predictions(run_info(again), theta, x)["prediction"],
         run_predictions(run_info(trainer), trainer.theta_original(), x)["prediction"],
     )
+
+
+def test_pasted_rows_split_by_position_or_by_header() -> None:
+    assert split_pasted("1 2\n\n 3  4 \n", ["a", "b"]) == [["1", "2"], ["3", "4"]]
+    assert split_pasted("1\t2\n3\t4\n", ["a", "b"]) == [["1", "2"], ["3", "4"]]
+    assert split_pasted("1;x\n", ["a", "b"]) == [["1", "x"]]  # a bad cell is kept, shown red
+    assert split_pasted("id b a\nq 1 2\n", ["a", "b"]) == [["2", "1"]]
+    assert split_pasted('a,b,note\n1,2,"x, y"\n', ["a", "b"]) == [["1", "2"]]
+    with pytest.raises(DataError, match="pasted row 2 has 1 value; the model has 2 features"):
+        split_pasted("1,2\n3\n", ["a", "b"])
+    with pytest.raises(DataError, match="no run"):
+        split_pasted("1", [])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_any_input_file_reads_or_is_one_line_of_bad_input(raw: bytes) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "in.csv"
+        path.write_bytes(raw)
+        try:
+            table = read_predict_input(path, ["x1", "x2"])
+        except DataError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(str(path))
+        else:
+            assert table.x.shape == (len(table.rows), 2) and np.isfinite(table.x).all()
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(text=st.text(max_size=200))
+def test_any_pasted_text_splits_or_is_one_line_of_bad_input(text: str) -> None:
+    try:
+        rows = split_pasted(text, ["x1", "x2"])
+    except DataError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert rows and all(len(row) == 2 for row in rows)

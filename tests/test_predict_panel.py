@@ -142,6 +142,25 @@ def test_paste_that_does_not_fit_changes_nothing(panel, text: str, needle: str) 
     np.testing.assert_array_equal(panel.inputs(), [[1.0, 2.0]])
 
 
+def test_rows_scrolled_into_view_show_the_current_model(panel, qtbot) -> None:
+    trainer = _trainer([1.0])
+    _fed(panel, trainer)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_values([[i / 10] for i in range(MAX_ROWS)])
+    trainer.run_steps(20)
+    panel.update_snapshot(trainer.snapshot())  # a frame updates the rows on screen only
+    theta = trainer.theta_original()
+    want = np.arange(MAX_ROWS) / 10 * theta[0] + theta[1]
+    np.testing.assert_allclose(panel.results()["prediction"], want, rtol=1e-12)
+    assert _cell(panel, 0, "model").text() == f"{want[0]:.6g}"
+    QtWidgets.QApplication.processEvents()  # the table lays out its new rows (scroll range)
+    bar = panel.table.verticalScrollBar()
+    assert bar.maximum() > 0
+    bar.setValue(bar.maximum())
+    assert _cell(panel, MAX_ROWS - 1, "model").text() == f"{want[-1]:.6g}"
+
+
 def test_paste_beyond_the_row_limit_is_refused(panel) -> None:
     _fed(panel, _trainer([1.0]))
     assert not panel.paste_text("\n".join(str(i) for i in range(MAX_ROWS + 1)))

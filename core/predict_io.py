@@ -97,18 +97,26 @@ def _delimiter(header_line: str) -> str:
     return "\t" if "\t" in header_line else ","
 
 
-def _number(cell: str, where: str, line: int, name: str) -> float:
-    """One feature cell as a finite float, or a DataError naming line and column."""
-    text = cell.strip()
-    at = f"{where}, line {line}, column {name!r}"
+def parse_cell(text: str) -> tuple[float | None, str | None]:
+    """(value, problem) of one feature cell: (None, None) when it is empty."""
+    text = text.strip()
     if not text:
-        raise DataError(f"{at}: missing value (the cell is empty)")
+        return None, None
     try:
         value = float(text)
     except ValueError:
-        raise DataError(f"{at}: {_show(text)} is not a number") from None
+        return None, f"{_show(text)} is not a number"
     if not math.isfinite(value):
-        raise DataError(f"{at}: {_show(text)} is not a finite number")
+        return None, f"{_show(text)} is not a finite number"
+    return value, None
+
+
+def _number(cell: str, where: str, line: int, name: str) -> float:
+    """One feature cell as a finite float, or a DataError naming line and column."""
+    value, problem = parse_cell(cell)
+    if value is None:
+        problem = problem or "missing value (the cell is empty)"
+        raise DataError(f"{where}, line {line}, column {name!r}: {problem}")
     return value
 
 

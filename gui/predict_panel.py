@@ -1,9 +1,9 @@
-"""Predict with the current model: a table of inputs with their predictions, and an overlay that
-draws them (and the least-squares prediction band) on the fit plot.
+"""Predict with the current model: a table of inputs with their predictions; attached to a
+PredictionOverlay (gui/predict_overlay.py) it draws them, and the least-squares prediction
+band, on the fit plot.
 
 The panel is a view like the plots (set_run for a new run, update_snapshot for the current
-parameters) and holds no training state; the arithmetic is core.predict's. The overlay adds its
-items to the FitView's plot item without touching the FitView itself.
+parameters) and holds no training state; the arithmetic is core.predict's.
 """
 
 from __future__ import annotations
@@ -11,25 +11,21 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.errors import DataError
 from core.predict import LeastSquaresFit, model_predict, predict_columns
-from core.predict_io import split_pasted
+from core.predict_io import PredictInput, parse_cell, split_pasted, write_predictions
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.plots import FitView, finite_bounds, padded
+from gui.predict_overlay import PredictionOverlay
 
-MAX_ROWS = 1000  # rows the table holds (each costs a few table items; every frame updates them)
-BAND_POINTS = 200  # points along each edge of the prediction band
+MAX_ROWS = 1000  # rows the table holds (a whole file is for `python main.py predict`)
 DIGITS = 6  # significant digits shown in the table (the tooltip has them all)
 BAD_CELL = QtGui.QColor("#fdecea")
-TRUE_COLOR = "#2ca02c"  # the fit view's colours: true = green, least squares = purple,
-OLS_COLOR = "#9467bd"  # current model = red
-MODEL_COLOR = "#d62728"
 MESSAGE_STYLE = {
     "info": "color: #444444;",
     "error": "color: #611a15; background: #fdecea; border: 1px solid #e57373; padding: 3px;",
@@ -53,155 +49,6 @@ _READ_ONLY = QtCore.Qt.ItemFlag.ItemIsEnabled | QtCore.Qt.ItemFlag.ItemIsSelecta
 
 def _text(value: float) -> str:
     return f"{value:.{DIGITS}g}" if math.isfinite(value) else "—"
-
-
-def _pen(color: str, width: float = 1.5, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    pen = pg.mkPen(color, width=width)
-    if style is not None:
-        pen.setStyle(style)
-    pen.setCosmetic(True)
-    return pen
-
-
-class PredictionOverlay(QtCore.QObject):
-    """Entered points on the fit plot's lines and the least-squares 95 % prediction band.
-
-    Drawn only for one feature (with several, the fit plot shows predicted against actual).
-    Takes set_run/update_snapshot like a view; a PredictPanel it is attached to gives it the
-    entered rows and the band's on/off switch."""
-
-    def __init__(self, fit_view: FitView) -> None:
-        super().__init__(fit_view)
-        self.fit_view = fit_view
-        pi = fit_view.plotItem
-        band_pen = _pen(OLS_COLOR, 1, QtCore.Qt.PenStyle.DashLine)
-        self.band_lower = pg.PlotDataItem(pen=band_pen)
-        self.band_upper = pg.PlotDataItem(pen=band_pen)
-        self.band_fill = pg.FillBetweenItem(
-            self.band_lower, self.band_upper, brush=pg.mkBrush(148, 103, 189, 45)
-        )
-        self.band_fill.setZValue(-1)  # under the data points
-        self.band_key = pg.PlotDataItem(pen=band_pen)  # holds no data: the legend's sample
-
-        def points(color: str, z: float) -> pg.ScatterPlotItem:
-            item = pg.ScatterPlotItem(
-                size=12, symbol="d", pen=pg.mkPen("#222222", width=1), brush=pg.mkBrush(color)
-            )
-            item.setZValue(z)
-            return item
-
-        self.model_points = points(MODEL_COLOR, 13)
-        self.ols_points = points(OLS_COLOR, 12)
-        self.true_points = points(TRUE_COLOR, 11)
-        for item in (self.band_fill, self.band_lower, self.band_upper):
-            pi.addItem(item, ignoreBounds=True)
-        for item in (self.true_points, self.ols_points, self.model_points):
-            pi.addItem(item, ignoreBounds=True)
-        self._fit: LeastSquaresFit | None = None
-        self._true: np.ndarray | None = None
-        self._span = (0.0, 1.0)
-        self._one_feature = False
-        self._weights: np.ndarray | None = None
-        self._bias = 0.0
-        self._x = np.zeros((0, 1))
-        self._band_on = False
-        self._draw()
-
-    # ---- the view protocol -------------------------------------------------------------
-    def set_run(self, info: RunInfo) -> None:
-        """Take a new run: its least-squares fit, true line and the data's x range."""
-        self._fit = LeastSquaresFit.from_run_info(info)
-        self._true = None if info.true_theta is None else np.asarray(info.true_theta, float)
-        self._one_feature = len(info.feature_names) == 1
-        self._weights = None
-        x = np.asarray(info.x, dtype=np.float64)
-        bounds = finite_bounds(x[:, 0]) if self._one_feature and x.size else None
-        self._span = padded(*(bounds or (0.0, 1.0)))
-        self._draw()
-
-    def update_snapshot(self, snap: Snapshot) -> None:
-        """Move the entered points on the current model's line."""
-        self._weights = np.asarray(snap.weights, dtype=np.float64)
-        self._bias = float(snap.bias)
-        if self._one_feature and self._x.shape[0]:
-            self._draw_model()
-
-    def isVisible(self) -> bool:  # noqa: N802 (the views' Qt name, so a window treats it alike)
-        """Whether the fit plot it draws on is shown."""
-        return self.fit_view.isVisible()
-
-    # ---- inputs and the band ---------------------------------------------------------------
-    def set_inputs(self, x: np.ndarray) -> None:
-        """Draw these rows of features (original units) on the lines."""
-        x = np.asarray(x, dtype=np.float64)
-        self._x = x if x.ndim == 2 else x.reshape(-1, 1)
-        self._draw()
-
-    def set_band_visible(self, visible: bool) -> None:
-        """Show or hide the least-squares 95 % prediction band (one feature only)."""
-        self._band_on = bool(visible)
-        self._draw()
-
-    def band_visible(self) -> bool:
-        """Whether the band is switched on (it shows only with one feature)."""
-        return self._band_on
-
-    def band(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The band drawn: x, lower and upper edges (empty when hidden)."""
-        # xData/yData, not getData(): that is clipped to the shown range.
-        x, lo, hi = self.band_lower.xData, self.band_lower.yData, self.band_upper.yData
-        if x is None or not self.band_lower.isVisible():
-            return np.zeros(0), np.zeros(0), np.zeros(0)
-        return np.asarray(x), np.asarray(lo), np.asarray(hi)
-
-    # ---- drawing -----------------------------------------------------------------------------
-    def _draw(self) -> None:
-        one = self._one_feature and self._x.ndim == 2 and self._x.shape[1] == 1
-        x = self._x[:, 0] if one else np.zeros(0)
-        if one and x.size and self._fit is not None:
-            self.ols_points.setData(x, self._fit.predict(self._x))
-        else:
-            self.ols_points.setData([], [])
-        if one and x.size and self._true is not None:
-            self.true_points.setData(x, model_predict(self._x, self._true[:-1], self._true[-1]))
-        else:
-            self.true_points.setData([], [])
-        self._draw_model()
-        show_band = self._band_on and self._one_feature and self._fit is not None
-        if show_band:
-            lo, hi = self._span
-            if x.size:
-                lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
-            grid = np.linspace(lo, hi, BAND_POINTS)
-            _, lower, upper = self._fit.interval(grid[:, None])
-            show_band = bool(np.isfinite(lower).all() and np.isfinite(upper).all())
-            if show_band:
-                self.band_lower.setData(grid, lower)
-                self.band_upper.setData(grid, upper)
-        for item in (self.band_fill, self.band_lower, self.band_upper):
-            item.setVisible(show_band)
-        self._sync_legend(show_band, bool(x.size))
-
-    def _draw_model(self) -> None:
-        if self._weights is None or not self._one_feature or self._x.shape[0] == 0:
-            self.model_points.setData([], [])
-            return
-        if self._weights.size != self._x.shape[1]:
-            return  # a snapshot of another run, before its set_run
-        self.model_points.setData(self._x[:, 0], model_predict(self._x, self._weights, self._bias))
-
-    def _sync_legend(self, band: bool, points: bool) -> None:
-        """Legend entries for what is shown (the fit view clears its legend for each run)."""
-        legend = self.fit_view.legend
-        for item, label, wanted in (
-            (self.model_points, "your inputs", points),
-            (self.band_key, "95 % prediction band", band),
-        ):
-            present = any(sample.item is item for sample, _ in legend.items)
-            if wanted and not present:
-                legend.addItem(item, label)
-            elif present and not wanted:
-                legend.removeItem(item)
 
 
 class PredictPanel(QtWidgets.QWidget):
@@ -398,6 +245,15 @@ class PredictPanel(QtWidgets.QWidget):
         self._fill([])
         self._recompute()
 
+    def export(self, folder: str | Path) -> list[Path]:
+        """Write the valid rows and their predictions to folder/predictions.csv, as the
+        command line's `predict` writes them; [] when there are none."""
+        if not self._rows:
+            return []
+        rows = [[repr(v) for v in row] for row in self._x.tolist()]
+        table = PredictInput(header=list(self._names), rows=rows, x=self._x, path="")
+        return [write_predictions(Path(folder) / "predictions.csv", table, self._results)]
+
     def inputs(self) -> np.ndarray:
         """The valid rows' features, (m, d), in original units."""
         return self._x.copy()
@@ -483,14 +339,14 @@ class PredictPanel(QtWidgets.QWidget):
                     continue
                 row: list[float] = []
                 for c, text in enumerate(texts):
-                    value, problem = self._parse(text)
+                    value, problem = parse_cell(text)
                     item = self.table.item(r, c)
                     item.setBackground(BAD_CELL if problem else QtGui.QBrush())
                     item.setToolTip(problem or f"Value of {self._names[c]} (original units)")
                     if problem:
-                        errors.append(f"row {r + 1}, {self._names[c]}: {problem}")
+                        errors.append(f"Row {r + 1}, {self._names[c]}: {problem}")
                     elif value is None:
-                        incomplete.append(f"row {r + 1}: enter a value for {self._names[c]}")
+                        incomplete.append(f"Row {r + 1}: enter a value for {self._names[c]}")
                     else:
                         row.append(value)
                 if len(row) == d:
@@ -510,21 +366,6 @@ class PredictPanel(QtWidgets.QWidget):
             self._overlay.set_inputs(self._x)
         self._say(errors, incomplete)
         self.predictionsChanged.emit()
-
-    @staticmethod
-    def _parse(text: str) -> tuple[float | None, str | None]:
-        """(value, problem) of a cell: (None, None) when it is empty."""
-        text = text.strip()
-        if not text:
-            return None, None
-        try:
-            value = float(text)
-        except ValueError:
-            shown = text if len(text) <= 30 else text[:29] + "…"
-            return None, f"{shown!r} is not a number"
-        if not math.isfinite(value):
-            return None, f"{text!r} is not a finite number"
-        return value, None
 
     def _show_column(self, key: str, values: np.ndarray, shown_only: bool = False) -> None:
         """Put a result column's values in the table (shown_only: the rows on screen, which is
@@ -562,12 +403,11 @@ class PredictPanel(QtWidgets.QWidget):
         names = ", ".join(self._names)
         if errors:
             more = f" (and {len(errors) - 1} more cells)" if len(errors) > 1 else ""
-            text = f"{errors[0][0].upper()}{errors[0][1:]}{more}. Fix the cell marked red."
-            self._set_message("error", text)
+            self._set_message("error", f"{errors[0]}{more}. Fix the cell marked red.")
             return
         if not self._rows:
-            hint = incomplete[0] if incomplete else f"type values for {names} in the first row"
-            self._set_message("info", f"{hint[0].upper()}{hint[1:]}, or paste rows (Ctrl+V).")
+            hint = incomplete[0] if incomplete else f"Type values for {names} in the first row"
+            self._set_message("info", f"{hint}, or paste rows (Ctrl+V).")
             return
         parts = [f"{len(self._rows)} row{'s' if len(self._rows) != 1 else ''} predicted."]
         fit = self._fit
@@ -584,7 +424,7 @@ class PredictPanel(QtWidgets.QWidget):
             which = f"Rows {rows} lie" if len(outside) > 1 else f"Row {rows} lies"
             parts.append(f"{which} outside the training data: the interval widens there.")
         if incomplete:
-            parts.append(f"{incomplete[0][0].upper()}{incomplete[0][1:]}.")
+            parts.append(f"{incomplete[0]}.")
         self._set_message("info", " ".join(parts))
 
     def _outside(self) -> list[int]:

@@ -11,7 +11,8 @@ from core.predict import LeastSquaresFit
 from core.runinfo import RunInfo, run_info
 from core.trainer import Trainer
 from gui.plots import FitView
-from gui.predict_panel import BAD_CELL, MAX_ROWS, PredictionOverlay, PredictPanel
+from gui.predict_overlay import PredictionOverlay
+from gui.predict_panel import BAD_CELL, MAX_ROWS, PredictPanel
 
 
 def _trainer(weights: list[float], **data: object) -> Trainer:
@@ -176,6 +177,20 @@ def test_rows_survive_a_new_run_with_the_same_features(panel) -> None:
     assert _cell(panel, 1, "x2").text() == "x"
     _fed(panel, _trainer([3.0]))  # one feature now: the old rows do not apply
     assert panel.feature_names() == ["x1"] and panel.inputs().shape == (0, 1)
+
+
+def test_export_writes_the_rows_as_the_command_line_does(panel, tmp_path) -> None:
+    trainer = _trainer([1.0, 2.0])
+    _fed(panel, trainer)
+    assert panel.export(tmp_path) == []  # no rows: no file
+    panel.set_values([[0.1, 2], [3, "x"], [-1, 1e-3]])
+    (path,) = panel.export(tmp_path / "out")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "x1,x2,prediction,ols_prediction,ols_lower,ols_upper,true_value"
+    assert len(lines) == 3  # the row with a bad cell is not a prediction
+    cells = [float(v) for v in lines[2].split(",")]
+    assert cells[:2] == [-1.0, 1e-3]
+    assert cells[2] == panel.results()["prediction"][1]
 
 
 def test_remove_and_clear(panel) -> None:

@@ -273,7 +273,7 @@ def test_entered_points_sit_on_the_lines(qtbot, panel, fit_view) -> None:
     np.testing.assert_allclose(overlay.model_points.getData()[1], x * theta[0] + theta[1])
 
 
-def test_band_toggles_and_matches_the_interval(qtbot, panel, fit_view) -> None:
+def test_band_toggles_and_matches_the_interval(qtbot, panel, fit_view, tmp_path) -> None:
     trainer = _trainer([2.0])
     overlay, info = _attached(qtbot, panel, fit_view, trainer)
     panel.set_values([[8.0]])  # beyond the data: the band reaches it
@@ -286,6 +286,9 @@ def test_band_toggles_and_matches_the_interval(qtbot, panel, fit_view) -> None:
     np.testing.assert_array_equal(lo, want_lo)
     np.testing.assert_array_equal(hi, want_hi)
     assert "95 % prediction band" in _legend(fit_view)
+    fit_view.export_png(tmp_path / "fit.png")  # File > Export run draws the overlay too
+    fit_view.export_svg(tmp_path / "fit.svg")
+    assert "<path" in (tmp_path / "fit.svg").read_text(encoding="utf-8")
     # A new run clears the fit view's legend; the overlay's entries come back with it.
     fit_view.set_run(info)
     panel.set_run(info)

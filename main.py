@@ -1,4 +1,5 @@
-"""Command line: the window by default; `train`, `race`, `presets`, `screenshot` run headless."""
+"""Command line: the window by default; `train`, `predict`, `race`, `presets`, `screenshot` run
+headless."""
 
 from __future__ import annotations
 
@@ -72,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--predict",
+        metavar="FILE.csv",
+        help="also write predictions.csv: the trained model applied to this file's rows (a header"
+        " row naming the features: x1, x2, ... for generated data)",
+    )
+    predict = sub.add_parser(
+        "predict",
+        help="apply a saved run (.lrrun) to a CSV file of new rows",
+        description=(
+            "Read FILE.csv (a header row naming the run's features; other columns are carried"
+            " through) and write it with the columns prediction, ols_prediction, ols_lower,"
+            " ols_upper (a 95% least-squares prediction interval) and, for generated data,"
+            " true_value. The run's data is rebuilt from its configuration."
+        ),
+    )
+    predict.add_argument("--run", required=True, metavar="RUN.lrrun", help="a saved run")
+    predict.add_argument("--input", required=True, metavar="FILE.csv", help="rows to predict")
+    predict.add_argument("--out", required=True, metavar="FILE.csv", help="where to write them")
     race = sub.add_parser(
         "race",
         help="race up to four optimizers on the same data and write race.json + race_loss.png",
@@ -171,11 +191,14 @@ def _progress(total: int, quiet: bool) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train headless and write summary, history, config and plots."""
     config = load_config(args)
+    from core.predict_io import read_predict_input
     from core.report import summary, write_run_files
     from core.trainer import Trainer
 
     out = Path(args.out)
     trainer = Trainer(config)
+    # Read before training, so a bad file costs no training and leaves nothing written.
+    rows = read_predict_input(args.predict, trainer.dataset.feature_names) if args.predict else None
     with _progress(trainer.total_steps, args.quiet) as bar:
         while not trainer.done and trainer.stopped_reason != "diverged":
             ran = trainer.run_steps(
@@ -184,7 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(ran)
             bar.set_postfix(loss=f"{trainer.last_batch_loss or 0:.4g}", refresh=False)
     try:
-        paths = write_run_files(trainer, out)
+        paths = write_run_files(trainer, out, rows)
         if not args.no_plots:
             from gui.render import save_run_plots
 
@@ -200,6 +223,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     if trainer.stopped_reason == "diverged":
         print(trainer.message, file=sys.stderr)
         return EXIT_DIVERGED
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Apply a saved run to a CSV file of new rows and write them with their predictions."""
+    from core.predict import run_predictions
+    from core.predict_io import read_predict_input, saved_run_for_prediction, write_predictions
+    from core.runinfo import run_info
+
+    trainer, theta = saved_run_for_prediction(args.run)
+    rows = read_predict_input(args.input, trainer.dataset.feature_names)
+    columns = run_predictions(run_info(trainer), theta, rows.x)
+    out = Path(args.out)
+    try:
+        write_predictions(out, rows, columns)
+    except (OSError, ValueError) as exc:
+        raise _write_error(out, exc) from None
+    print(f"wrote {len(rows.rows)} predictions to {out}")
     return EXIT_OK
 
 
@@ -300,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_presets()
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "predict":
+            return cmd_predict(args)
         if args.command == "race":
             return cmd_race(args)
         if args.command == "screenshot":

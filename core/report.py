@@ -9,6 +9,10 @@ from typing import Any
 from core.analysis import r2
 from core.files import atomic_write_text, json_clean
 from core.history import write_epochs_csv, write_steps_csv
+from core.predict import run_predictions, write_model_json
+from core.predict_io import PredictInput, write_predictions
+from core.runfile import capture, save_run
+from core.runinfo import run_info
 from core.trainer import Trainer
 
 
@@ -48,12 +52,23 @@ def summary(trainer: Trainer) -> dict[str, Any]:
     )
 
 
-def write_run_files(trainer: Trainer, out: Path) -> list[Path]:
-    """Write summary.json, config.json, history.csv and epochs.csv into out; return the paths."""
+def write_run_files(
+    trainer: Trainer, out: Path, predict_input: PredictInput | None = None
+) -> list[Path]:
+    """Write summary.json, config.json, history.csv, epochs.csv, model.json and run.lrrun into
+    out (and predictions.csv for predict_input's rows); return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "summary.json", out / "config.json", out / "history.csv", out / "epochs.csv"]
     atomic_write_text(paths[0], json.dumps(summary(trainer), indent=2) + "\n")
     atomic_write_text(paths[1], trainer.config.to_json() + "\n")
     write_steps_csv(trainer.history, paths[2])
     write_epochs_csv(trainer.history, paths[3])
+    info = run_info(trainer)
+    theta = trainer.theta_original()
+    paths.append(write_model_json(out / "model.json", info, theta[:-1], float(theta[-1])))
+    # The whole run, to reopen in the window or to predict with later (`predict --run`).
+    paths.append(save_run(capture(trainer), out / "run.lrrun"))
+    if predict_input is not None:
+        columns = run_predictions(info, theta, predict_input.x)
+        paths.append(write_predictions(out / "predictions.csv", predict_input, columns))
     return paths

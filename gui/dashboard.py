@@ -20,6 +20,8 @@ from gui import replay
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
+from gui.predict_overlay import PredictionOverlay
+from gui.predict_panel import PredictPanel
 from gui.run_controller import RunController
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
 from gui.timeline import TimelineBar
@@ -58,6 +60,10 @@ class Dashboard(QWidget):
         self.landscape_view = LandscapeView()
         self.residual_view = ResidualView()
         self.weight_bars = WeightBarsView()
+        self.predict_panel = PredictPanel()
+        # The entered points and the band drawn on the fit plot; fed with the fit view.
+        self.predict_overlay = PredictionOverlay(self.fit_view)
+        self.predict_panel.attach_overlay(self.predict_overlay)
         self.timeline = TimelineBar()
         self._build()
         self.pacer = FramePacer(
@@ -80,16 +86,20 @@ class Dashboard(QWidget):
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
 
     def _build(self) -> None:
-        for view in self.views():
+        for view in self.views()[:-1]:
             attach_explain_button(view)
         self.fit_tabs = QTabWidget()
         self.fit_tabs.setObjectName("fitTabs")
         self.fit_tabs.addTab(self.fit_view, "Fit")
         self.fit_tabs.addTab(self.residual_view, "Residuals")
         self.fit_tabs.addTab(self.weight_bars, "Weights")
+        self.fit_tabs.addTab(self.predict_panel, "Predict")
         self.fit_tabs.setTabToolTip(0, "Data, true line, least-squares line and the current fit")
         self.fit_tabs.setTabToolTip(1, "Residuals (actual - predicted) against the prediction")
         self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
+        self.fit_tabs.setTabToolTip(
+            3, "Predictions of the current model and of least squares for inputs you enter"
+        )
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("topSplitter")
         top.addWidget(self.loss_view)
@@ -117,7 +127,13 @@ class Dashboard(QWidget):
             self.landscape_view,
             self.residual_view,
             self.weight_bars,
+            self.predict_panel,
         )
+
+    def show_predict(self) -> None:
+        """Bring the Predict tab forward, ready for input."""
+        self.fit_tabs.setCurrentWidget(self.predict_panel)
+        self.predict_panel.setFocus()
 
     def can_be_seen(self) -> bool:
         """Whether the dashboard is on screen (its tab shown, the window not minimized)."""
@@ -132,8 +148,8 @@ class Dashboard(QWidget):
         self.timeline.set_last_step(0)
         for view in self.views():
             view.set_run(info)
-        for view in self.views()[1:]:
-            view.update_snapshot(initial)
+        self.predict_overlay.set_run(info)
+        self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
@@ -150,14 +166,17 @@ class Dashboard(QWidget):
         top = [self.loss_view, self.fit_tabs.currentWidget()]
         bottom = [self.param_view, self.landscape_view]
 
-        def update(views: list[QWidget]) -> None:
-            for view in views:
-                view.update_snapshot(snap)
-
         return [
-            Stage(lambda: update(top), [paint_target(v) for v in top]),
-            Stage(lambda: update(bottom), [paint_target(v) for v in bottom]),
+            Stage(lambda: self._draw(top, snap), [paint_target(v) for v in top]),
+            Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
         ]
+
+    def _draw(self, views: list[QWidget] | tuple[QWidget, ...], snap: Snapshot) -> None:
+        """Show snap in views (the fit view's prediction overlay with it)."""
+        for view in views:
+            view.update_snapshot(snap)
+            if view is self.fit_view:
+                self.predict_overlay.update_snapshot(snap)
 
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it."""
@@ -186,8 +205,7 @@ class Dashboard(QWidget):
             snap = self.pacer.take_pending() or self._controller.current_snapshot()
         if snap is None or self._controller.run_info() is None:
             return
-        for view in self.views():
-            view.update_snapshot(snap)
+        self._draw(self.views(), snap)
         self.shown.emit(snap, self._review is not None)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -235,8 +253,7 @@ class Dashboard(QWidget):
             self.pacer.cancel()
         snap = snapshot_at(self._review, info, base, step)
         self._review_snap = snap
-        for view in self.views()[1:]:
-            view.update_snapshot(snap)
+        self._draw(self.views()[1:], snap)
         self.loss_view.set_cursor(snap.step)
         self.timeline.show_step(step)
         self.shown.emit(snap, True)
@@ -270,8 +287,7 @@ class Dashboard(QWidget):
         try:
             for step in replay.frame_steps(recording.last_step, frames):
                 snap = snapshot_at(recording, info, base, step)
-                for view in self.views():
-                    view.update_snapshot(snap)
+                self._draw(self.views(), snap)
                 self.timeline.show_step(snap.step)
                 # Let the plots lay out their new ranges; no user input mid-export.
                 QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)

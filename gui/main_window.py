@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from core.config import Config
 from core.errors import UserInputError
 from core.history import History
+from core.predict import write_model_json
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
 from core.runfile import STATEFUL, load_run, save_run
 from core.runinfo import RunInfo
@@ -319,6 +320,11 @@ class MainWindow(QMainWindow):
         """Redraw the views now from the newest snapshot (before a grab or export)."""
         self.dashboard.refresh()
 
+    def show_predict(self) -> None:
+        """Run > Predict: the Training tab with its Predict tab forward."""
+        self.main_tabs.setCurrentWidget(self.dashboard)
+        self.dashboard.show_predict()
+
     def toggle_race(self) -> None:
         """Show the race tab and start a race, or stop the one running."""
         self.main_tabs.setCurrentIndex(1)
@@ -403,6 +409,10 @@ class MainWindow(QMainWindow):
             paths += export.export_history(history, folder)
         paths.append(folder / "config.json")
         export.export_config(self.config(), paths[-1])
+        info, snap = self.run_info(), self.controller.current_snapshot()
+        if info is not None and snap is not None:
+            paths.append(write_model_json(folder / "model.json", info, snap.weights, snap.bias))
+            paths += self.dashboard.predict_panel.export(folder)
         paths += self.race_panel.export(folder)
         return paths
 

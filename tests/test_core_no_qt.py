@@ -22,6 +22,8 @@ CORE_MODULES = (
     "core.landscape",
     "core.csvpandas",
     "core.progress",
+    "core.predict",
+    "core.predict_io",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

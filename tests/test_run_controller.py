@@ -1,0 +1,218 @@
+"""One owner for the run's state: the run controller, the worker base, the frame pacer and the
+actions table, through the window as a user drives it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QToolButton
+
+from core.analysis import max_stable_lr
+from core.presets import preset_config
+from gui.actions import ACTIONS, MENUS, TOOLBAR, attribute_name
+from gui.controls import slider_for_lr
+from gui.race_worker import RaceWorker
+from gui.worker import TrainingWorker
+from gui.worker_base import LoopWorker
+from tests.conftest import WAIT_MS, settle
+
+
+def _spin(window, name: str) -> QDoubleSpinBox:
+    return window.findChild(QDoubleSpinBox, name)
+
+
+def test_a_learning_rate_change_reaches_every_holder(window, qtbot):
+    # Found on the old window: the box showed 0.0421, config() and the race still said 0.01.
+    settle(window, qtbot)
+    _spin(window, "lrSpin").setValue(0.0421)
+    assert window.config().train.lr == 0.0421
+    assert window.race_panel.base_config().train.lr == 0.0421
+    assert window.race_panel.entries()[0].lr == 0.0421  # untouched rows follow
+    settle(window, qtbot)
+    assert window.worker.trained_config().train.lr == 0.0421
+    assert window.panel.config() is window.config()  # one owner, nothing copied
+
+
+def test_the_stable_mark_follows_weight_decay(window, qtbot):
+    settle(window, qtbot)
+    slider = window.panel.lr_slider
+    before = slider.marker()
+    window.findChild(QComboBox, "optimizerCombo").setCurrentIndex(0)  # sgd
+    _spin(window, "weightDecaySpin").setValue(5.0)
+    info = window.run_info()
+    expected = max_stable_lr(info.stats, "mse", True, weight_decay=5.0)
+    assert window.controller.stable_lr() == pytest.approx(expected)
+    assert slider.marker() == slider_for_lr(expected) != before
+    assert f"{float(f'{expected:.3g}'):g}" in window.panel.lr_bound_label.text()
+
+
+def test_data_edits_rebuild_the_run_once_after_a_drag(window, qtbot):
+    settle(window, qtbot)
+    resets = []
+    window.controller.runReset.connect(lambda info, snap: resets.append(info))
+    noise = _spin(window, "noiseSpin")
+    for value in (0.6, 0.7, 0.8, 0.9):
+        noise.setValue(value)
+    assert window.config().data.noise_std == 0.9  # at once, before the rebuild
+    assert resets == []
+    settle(window, qtbot)
+    assert len(resets) == 1
+    assert window.worker.trained_config().data.noise_std == 0.9
+
+
+def test_live_changes_keep_the_run_and_setup_changes_rebuild_it(window, qtbot):
+    window.step_epoch()
+    settle(window, qtbot)
+    info = window.run_info()
+    step = window.latest_snapshot().step
+    _spin(window, "lrSpin").setValue(0.05)
+    window.findChild(QSpinBox, "epochsSpin").setValue(77)
+    settle(window, qtbot)
+    assert window.run_info() is info and window.latest_snapshot().step == step
+    assert window.worker.trained_config().train.epochs == 77
+    window.findChild(QSpinBox, "batchSizeSpin").setValue(32)
+    settle(window, qtbot)
+    assert window.run_info() is not info
+    assert window.run_info().n_batches == math.ceil(window.run_info().n_train / 32)
+
+
+def test_both_workers_share_one_base_with_named_calls():
+    for cls in (TrainingWorker, RaceWorker):
+        assert issubclass(cls, LoopWorker)
+        assert not hasattr(cls, "send")  # no command strings
+    for name in ("configure", "run", "pause", "step_batch", "step_epoch", "set_hyper", "stop"):
+        assert callable(getattr(TrainingWorker, name))
+    for name in ("start_race", "stop_race", "stop"):
+        assert callable(getattr(RaceWorker, name))
+
+
+def test_menus_toolbar_and_shortcuts_come_from_the_table(window):
+    menus = {}
+    for menu_action in window.menuBar().actions():
+        menu = menu_action.menu()
+        menus[menu.title().replace("&", "")] = list(menu.actions())
+    assert list(menus) == list(MENUS)
+    for spec in ACTIONS:
+        action = window.actions_by_name[spec.name]
+        assert action.objectName() == spec.name
+        assert getattr(window, attribute_name(spec.name)) is action
+        assert action in menus[spec.menu], spec.name
+        if spec.button:
+            assert window.findChild(QToolButton, spec.button).defaultAction() is action
+    buttons = [s.name for s in ACTIONS if s.button]
+    assert sorted(buttons) == sorted(n for n in TOOLBAR if n)
+
+
+def test_every_shortcut_works_as_a_key_event(window, qtbot):
+    # Each shortcut, typed: the action it names fires (Quit last: it closes the window).
+    window.activateWindow()
+    fired = []
+    for spec in ACTIONS:
+        action = window.actions_by_name[spec.name]
+        action.triggered.connect(lambda _=False, n=spec.name: fired.append(n))
+    opened = []
+    window.dialogs.open_config = lambda: opened.append("config")  # no real dialogs offscreen
+    window.dialogs.save_config = lambda: opened.append("save")
+    window.dialogs.open_csv = lambda: opened.append("csv")
+    window.dialogs.open_run = lambda: opened.append("run")
+    window.dialogs.save_run = lambda: opened.append("saverun")
+    window.dialogs.export_run = lambda: opened.append("export")
+    window.dialogs.export_gif = lambda: opened.append("gif")
+    window.show_guide = lambda: opened.append("guide")
+    for spec in ACTIONS:
+        if not spec.shortcut or spec.name == "quitAction":
+            continue
+        action = window.actions_by_name[spec.name]
+        key = action.shortcut()[0]
+        qtbot.keyClick(window, key.key(), key.keyboardModifiers())
+        assert fired and fired[-1] == spec.name, spec.name
+    window.race_panel.stop_and_wait()
+
+
+def test_space_runs_from_a_numeric_field(window, qtbot):
+    # A focused number box took the space for itself: it blanked the box and nothing ran.
+    settle(window, qtbot)
+    lr = _spin(window, "lrSpin")
+    text, value = lr.text(), window.config().train.lr
+    lr.setFocus()
+    qtbot.waitUntil(lr.hasFocus, timeout=WAIT_MS)
+    qtbot.keyClick(lr, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    assert lr.text() == text and window.config().train.lr == value
+    qtbot.keyClick(lr, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+
+
+def test_run_while_rewound_goes_live_and_runs(window, qtbot):
+    window.step_epoch()
+    window.step_epoch()
+    settle(window, qtbot)
+    window.rewind_to(5)
+    assert window.is_reviewing()
+    window.toggle_run()
+    assert not window.is_reviewing()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    settle(window, qtbot)
+
+
+def test_a_hidden_dashboard_neither_parks_nor_waits(window, qtbot):
+    pacer = window.dashboard.pacer
+    window.toggle_run()
+    qtbot.waitUntil(lambda: pacer.frames >= 2, timeout=WAIT_MS)
+    window.main_tabs.setCurrentIndex(1)  # the race tab: no training view can be seen
+    qtbot.waitUntil(lambda: not pacer.is_drawing(), timeout=WAIT_MS)
+    frames, parks = pacer.frames, pacer.parks
+    step = window.latest_snapshot().step
+    qtbot.waitUntil(lambda: window.latest_snapshot().step > step + 500, timeout=WAIT_MS)
+    assert (pacer.frames, pacer.parks) == (frames, parks)
+    window.showMinimized()
+    window.main_tabs.setCurrentIndex(0)
+    step = window.latest_snapshot().step
+    qtbot.waitUntil(lambda: window.latest_snapshot().step > step + 500, timeout=WAIT_MS)
+    assert (pacer.frames, pacer.parks) == (frames, parks)
+    window.showNormal()
+    qtbot.waitUntil(lambda: pacer.frames > frames, timeout=WAIT_MS)
+    settle(window, qtbot)
+
+
+def test_predict_tab_predicts_with_the_current_model_and_exports(window, qtbot, tmp_path):
+    window.step_epoch()
+    settle(window, qtbot)
+    window.actions_by_name["predictAction"].trigger()
+    panel = window.dashboard.predict_panel
+    assert window.fit_tabs.currentWidget() is panel
+    panel.set_values([[0.5], [-1.25]])
+    snap = window.latest_snapshot()
+    x = np.array([[0.5], [-1.25]])
+    np.testing.assert_allclose(panel.results()["prediction"], x @ snap.weights + snap.bias)
+    paths = window.export_run(tmp_path / "out")
+    names = {p.name for p in paths}
+    assert {"model.json", "predictions.csv"} <= names
+    model = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert model["weights"] == pytest.approx(list(snap.weights))
+
+
+def test_race_tab_starts_from_what_the_controls_show(window, qtbot):
+    settle(window, qtbot)
+    window.findChild(QComboBox, "optimizerCombo").setCurrentIndex(0)
+    window.findChild(QSpinBox, "batchSizeSpin").setValue(16)
+    base = window.race_panel.base_config()
+    assert base.train.batch_size == 16
+    assert base.data == window.config().data
+
+
+@pytest.mark.parametrize("name", ["playground", "d2l-concise-3"])
+def test_config_is_what_the_run_trains_with_after_settling(qtbot, name):
+    from gui.main_window import MainWindow
+
+    win = MainWindow(preset_config(name))
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.run_info() is not None, timeout=WAIT_MS)
+    _spin(win, "lrSpin").setValue(0.0123)
+    settle(win, qtbot)
+    assert win.worker.trained_config() == win.config()
+    win.shutdown()

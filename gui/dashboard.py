@@ -11,7 +11,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, Qt, Signal
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QApplication, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
@@ -93,7 +100,13 @@ class Dashboard(QWidget):
         self.fit_tabs.addTab(self.fit_view, "Fit")
         self.fit_tabs.addTab(self.residual_view, "Residuals")
         self.fit_tabs.addTab(self.weight_bars, "Weights")
-        self.fit_tabs.addTab(self.predict_panel, "Predict")
+        # Scrolled: its rows of inputs must not set how narrow the plots may get.
+        predict_scroll = QScrollArea()
+        predict_scroll.setObjectName("predictScroll")
+        predict_scroll.setWidget(self.predict_panel)
+        predict_scroll.setWidgetResizable(True)
+        predict_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.fit_tabs.addTab(predict_scroll, "Predict")
         self.fit_tabs.setTabToolTip(0, "Data, true line, least-squares line and the current fit")
         self.fit_tabs.setTabToolTip(1, "Residuals (actual - predicted) against the prediction")
         self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
@@ -132,7 +145,7 @@ class Dashboard(QWidget):
 
     def show_predict(self) -> None:
         """Bring the Predict tab forward, ready for input."""
-        self.fit_tabs.setCurrentWidget(self.predict_panel)
+        self.fit_tabs.setCurrentIndex(self.fit_tabs.count() - 1)
         self.predict_panel.setFocus()
 
     def can_be_seen(self) -> bool:
@@ -163,7 +176,8 @@ class Dashboard(QWidget):
         if not self.can_be_seen() or self._review is not None:
             return []
         assert isinstance(snap, Snapshot)
-        top = [self.loss_view, self.fit_tabs.currentWidget()]
+        fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
+        top = [self.loss_view, fit_tab[self.fit_tabs.currentIndex()]]
         bottom = [self.param_view, self.landscape_view]
 
         return [

@@ -184,7 +184,7 @@ def test_predict_tab_predicts_with_the_current_model_and_exports(window, qtbot, 
     settle(window, qtbot)
     window.actions_by_name["predictAction"].trigger()
     panel = window.dashboard.predict_panel
-    assert window.fit_tabs.currentWidget() is panel
+    assert window.fit_tabs.currentWidget().widget() is panel and panel.isVisible()
     panel.set_values([[0.5], [-1.25]])
     snap = window.latest_snapshot()
     x = np.array([[0.5], [-1.25]])

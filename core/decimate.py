@@ -101,11 +101,14 @@ def envelope(
     n = x.shape[0]
     if n <= 2 or (n <= max_points and lows is None):
         return x.copy(), vals.copy()
+    if max_points < 4:  # no room for a cell's low and high
+        ends = np.array([0, n - 1])
+        return x[ends], vals[ends]
     flat = vals.ndim == 1
     vals2 = vals.reshape(n, -1)
     lo = vals2 if lows is None else np.asarray(lows).reshape(vals2.shape)
     hi = vals2 if highs is None else np.asarray(highs).reshape(vals2.shape)
-    firsts = cells(x, max(1, (max_points - 2) // 2))
+    firsts = cells(x, (max_points - 2) // 2)
     lasts = np.append(firsts[1:] - 1, n - 1)
     mins, maxs = merge_cells(firsts, lo, hi)
     # The last cell: its rows' summaries but the last row's value.

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QPushButton, QSlider
 
+from core.history import History
 from core.presets import preset_config
 from core.review import Recording, snapshot_at
 from core.runinfo import run_info
@@ -56,6 +57,48 @@ def test_snapshot_at_step_zero_is_the_initial_state():
     assert snap.step == 0 and snap.epoch == 0
     np.testing.assert_allclose(snap.theta_trained, trainer.theta0)
     assert snap.train_loss == _approx(info.initial_loss)
+
+
+def _bump(steps: np.ndarray) -> np.ndarray:
+    """A weight that rises to 3.0 at step 123,457 and falls again, curved both ways."""
+    return 3.0 * np.exp(-(((steps - 123_457) / 150_000.0) ** 2))
+
+
+def _long_run() -> tuple[Trainer, History]:
+    """A playground trainer whose history is a million recorded steps (written directly)."""
+    trainer = _trained("playground", 5)
+    h = History(trainer.history.n_params, trainer.history.param_names)
+    rng = np.random.default_rng(11)
+    n, chunk = 1_000_000, 50_000
+    for first in range(0, n, chunk):
+        steps = np.arange(first, first + chunk)
+        params = np.column_stack((_bump(steps), 1.0 - _bump(steps)))
+        h.record_steps(first, rng.exponential(size=chunk), params)
+    epochs = np.arange(n // 20)
+    h.record_epochs(epochs, 20 * epochs, 1.0 / (1 + epochs), np.full(epochs.size, np.nan), 0.0)
+    trainer.history = h
+    return trainer, h
+
+
+def test_long_run_rewound_keeps_its_peak_and_draws_the_live_curve():
+    trainer, h = _long_run()
+    info = run_info(trainer)
+    live = trainer.snapshot(1500)
+    rec = Recording.of(h)
+    # Rewound to the newest step: exactly the live snapshot's curves.
+    same = snapshot_at(rec, info, live, h.last_step, max_points=1500)
+    for name in ("loss_steps", "loss_values", "param_values", "epoch_steps", "epoch_train"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(live, name), err_msg=name)
+    np.testing.assert_array_equal(same.epoch_val, live.epoch_val)
+    # Every replayed frame (mid-run and last) draws the run's curve with its peak, not
+    # straight ramps between evenly spread rows.
+    for step in (200_000, 640_000, h.last_step):
+        snap = snapshot_at(rec, info, live, step, max_points=1500)
+        assert snap.loss_steps[-1] == step
+        assert snap.param_values[:, 0].max() == 3.0
+        assert snap.param_values[:, 1].min() == -2.0
+        assert np.diff(snap.loss_steps).max() <= step / 250
+        np.testing.assert_allclose(snap.param_values[:, 0], _bump(snap.loss_steps), atol=1e-3)
 
 
 def _history_state(win):

@@ -17,8 +17,10 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.axes import LogLabelAxis
 from gui.export import export_plot_png, export_plot_svg
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis
@@ -33,10 +35,6 @@ MAX_LIVE_POINTS = 2000
 # ... and leaves them alone while no prediction moves more than this fraction of the shown
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
-# Least distance in pixels between two log-axis labels (they are ~12 px tall): closer ones
-# printed into each other.
-LOG_LABEL_GAP = 18
-PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
 LEGEND_MAX_HEIGHT = 0.5  # share of a plot's height kept above the data for a top legend, at most
@@ -109,43 +107,6 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
     return span > 0 and span < SHRINK * shown_span
 
 
-class LogLabelAxis(pg.AxisItem):
-    """An axis whose log-mode labels thin out (decades first, then 5, 2, 3, ...) so none overlap."""
-
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
-        """Labels for log-mode ticks; a minor tick keeps its mark but loses a crowded label."""
-        strings = super().logTickStrings(values, scale, spacing)
-        # Plain numbers where they are short ("10", not "10¹" beside "5" and "2").
-        for i, v in enumerate(values):
-            x = float(f"{10**v * scale:.1g}")
-            if PLAIN_LOG_LABELS[0] <= x < PLAIN_LOG_LABELS[1]:
-                strings[i] = f"{x:g}"
-        lo, hi = self.range
-        height = self.geometry().height() if self.orientation in ("left", "right") else 0.0
-        if hi <= lo or height <= 0:
-            return strings
-        px = height / (hi - lo)
-        kept: list[float] = []
-        # Greedy by rank, so a dense axis keeps the labels that orient the eye best.
-        for i in sorted(range(len(values)), key=lambda i: _LOG_RANK[_leading_digit(values[i])]):
-            y = float(values[i]) * px
-            if all(abs(y - k) >= LOG_LABEL_GAP for k in kept):
-                kept.append(y)
-            else:
-                strings[i] = ""
-        return strings
-
-
-# Which log ticks keep their label first when there is no room for all.
-_LOG_RANK = {digit: rank for rank, digit in enumerate((1, 5, 2, 3, 4, 6, 7, 8, 9))}
-
-
-def _leading_digit(log_value: float) -> int:
-    """The leading digit of 10**log_value (log tick values are inexact: 0.3010299 is 2)."""
-    digit = round(10 ** (log_value - math.floor(log_value + 1e-6)))
-    return 1 if digit == 10 else digit
-
-
 class PlotView(pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
@@ -155,7 +116,9 @@ class PlotView(pg.PlotWidget):
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
     ) -> None:
-        super().__init__(parent=parent, background="w", axisItems={"left": LogLabelAxis("left")})
+        # No SI scale factor on any axis ("loss (x1e+09)"); the step axis may be logarithmic.
+        axes = {"left": LogLabelAxis("left"), "bottom": LogLabelAxis("bottom")}
+        super().__init__(parent=parent, background="w", axisItems=axes)
         self.setObjectName(object_name)
         pi = self.plotItem
         pi.setTitle(title, color=TEXT, size="11pt")
@@ -180,6 +143,8 @@ class PlotView(pg.PlotWidget):
         )
         self._x_shown: tuple[float, float] | None = None
         self._y_shown: tuple[float, float] | None = None
+        self._log_x = False  # a logarithmic step axis (set_log_steps of the step views)
+        self._steps_hi = 1.0  # the last step the step axis was set to reach
         self._top_room = 0.0  # extra y headroom (fraction of the data span) kept for a legend
         # After the user pans or zooms, the view stops moving the axes until reset_view().
         self._follow = True
@@ -277,14 +242,62 @@ class PlotView(pg.PlotWidget):
         if not self._follow:
             return
         if stopped:
-            self._set_x(*padded(0.0, max(last_step, 1.0), PAD / 2))
+            self._set_steps_x(max(last_step, 1.0))
             return
-        if self._x_shown is not None and last_step <= self._x_shown[1]:
+        if self._x_shown is not None and self._x_of(last_step) <= self._x_shown[1]:
             return
         target = max(last_step * X_GROWTH, 10.0)
         if last_step <= planned:
             target = min(target, planned)
-        self._set_x(*padded(0.0, max(target, 1.0), PAD / 2))
+        self._set_steps_x(max(target, 1.0))
+
+    def _set_steps_x(self, hi_step: float) -> None:
+        """Show steps 0 (1 on a log axis) to hi_step, with a little room at both ends."""
+        self._steps_hi = hi_step
+        if self._log_x:
+            # At least a decade, so a new run's first steps do not fill a sliver.
+            self._set_x(*padded(0.0, math.log10(max(hi_step, 10.0)), PAD / 2))
+        else:
+            self._set_x(*padded(0.0, hi_step, PAD / 2))
+
+    def _x_of(self, step: float) -> float:
+        """Where a step sits on the x axis (log10 units on a log axis, where step 0 sits at
+        the left end with step 1)."""
+        return math.log10(max(step, 1.0)) if self._log_x else step
+
+    def _drawn_steps(self, steps: np.ndarray, *series: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The steps and their rows that the step axis can show: from step 1 on a log axis
+        (log10 of step 0 is -inf)."""
+        if not self._log_x:
+            return (steps, *series)
+        first = int(np.searchsorted(steps, 1.0))  # steps are sorted
+        return (steps[first:], *(s[first:] for s in series))
+
+    def _set_log_steps(self, on: bool, log_y: bool = False) -> None:
+        """Switch the step axis between log10 and linear; the axes follow the data again."""
+        if on == self._log_x:
+            return
+        self._log_x = on
+        self.plotItem.setLogMode(x=on, y=log_y)
+        # setLogMode switches autorange back on (every later frame would pay for it).
+        self.plotItem.enableAutoRange(False)
+        # A zoom in the other scale means nothing in this one.
+        self._follow = True
+        self._x_shown = self._y_shown = None
+        self._place_step_items()
+        self._set_steps_x(self._steps_hi)
+        if self._last is not None:
+            self.update_snapshot(self._last)
+        else:
+            self._keep_y(self._idle_bounds())
+
+    def _place_step_items(self) -> None:
+        """Put items placed at steps (markers, cursors) where the step axis now shows them."""
+
+    @property
+    def log_steps(self) -> bool:
+        """Whether the step axis is logarithmic."""
+        return self._log_x
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         """Paint, then say so (a frame ends when the views it changed have painted)."""
@@ -353,12 +366,14 @@ class LossView(PlotView):
         pi.addItem(self.cursor_line, ignoreBounds=True)
         self.cursor_line.hide()
         self.markers: deque[pg.InfiniteLine] = deque()
+        self._marker_steps: deque[int] = deque()  # the step of each marker, in order
+        self._cursor_step = 0
         self._events_drawn = 0
         self._log_y = False
         self._floor = math.nan
         self._initial = math.nan
         self._planned = 1.0
-        self._set_x(*padded(0.0, 10.0, PAD / 2))
+        self._set_steps_x(10.0)
         self._set_y(*padded(0.0, 1.0))
 
     def set_run(self, info: RunInfo) -> None:
@@ -369,6 +384,7 @@ class LossView(PlotView):
         for marker in self.markers:
             self.plotItem.removeItem(marker)
         self.markers.clear()
+        self._marker_steps.clear()
         self._events_drawn = 0
         self._last = None
         self._follow = True
@@ -379,7 +395,7 @@ class LossView(PlotView):
         self.plotItem.setLabel("left", f"loss ({kind})", color=TEXT)
         self._place_floor()
         self._x_shown = self._y_shown = None
-        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
         self._keep_y(self._y_bounds(np.array([self._initial])))
 
     def set_log_y(self, on: bool) -> None:
@@ -388,7 +404,7 @@ class LossView(PlotView):
             return
         self._log_y = on
         x_shown = self._x_shown
-        self.plotItem.setLogMode(x=False, y=on)
+        self.plotItem.setLogMode(x=self._log_x, y=on)
         # setLogMode switches autorange back on (every later frame would pay for it).
         self.plotItem.enableAutoRange(False)
         self._place_floor()
@@ -405,6 +421,15 @@ class LossView(PlotView):
         """Whether the loss axis is logarithmic."""
         return self._log_y
 
+    def set_log_steps(self, on: bool) -> None:
+        """Show the step on a log10 axis (True; drawn from step 1) or a linear one."""
+        self._set_log_steps(on, self._log_y)
+
+    def _place_step_items(self) -> None:
+        for marker, step in zip(self.markers, self._marker_steps, strict=True):
+            marker.setPos(self._x_of(step))
+        self.cursor_line.setPos(self._x_of(self._cursor_step))
+
     def mark_event(self, step: int, text: str) -> None:
         """Draw a labelled vertical dashed line at a step (e.g. 'lr 0.03 -> 0.1')."""
         color = "#d62728" if "diverg" in text else "#9467bd"
@@ -412,7 +437,7 @@ class LossView(PlotView):
         # the legend in the top-right corner.
         position = 0.82 - 0.08 * (len(self.markers) % 6)
         marker = pg.InfiniteLine(
-            pos=float(step),
+            pos=self._x_of(step),
             angle=90,
             pen=_pen(color, 1.5, _DASH),
             label=text,
@@ -427,8 +452,10 @@ class LossView(PlotView):
         )
         self.plotItem.addItem(marker, ignoreBounds=True)
         self.markers.append(marker)
+        self._marker_steps.append(int(step))
         if len(self.markers) > MAX_MARKERS:
             self.plotItem.removeItem(self.markers.popleft())
+            self._marker_steps.popleft()
 
     def event_count(self) -> int:
         """Number of event markers currently drawn."""
@@ -439,13 +466,17 @@ class LossView(PlotView):
         if step is None:
             self.cursor_line.hide()
         else:
-            self.cursor_line.setPos(float(step))
+            self._cursor_step = int(step)
+            self.cursor_line.setPos(self._x_of(step))
             self.cursor_line.show()
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the loss series of a snapshot and any events not yet marked."""
         self._last = snap
-        batch_y, train_y, val_y = snap.loss_values, snap.epoch_train, snap.epoch_val
+        batch_x, batch_y = self._drawn_steps(snap.loss_steps, snap.loss_values)
+        epoch_x, train_y, val_y = self._drawn_steps(
+            snap.epoch_steps, snap.epoch_train, snap.epoch_val
+        )
         has_val = val_y.size > 0 and bool(np.isfinite(val_y).any())
         if self._log_y:
             # log10 of zero or a negative loss is -inf/nan: show those at the smallest positive.
@@ -454,15 +485,15 @@ class LossView(PlotView):
             train_y = np.maximum(train_y, tiny)
             val_y = np.maximum(val_y, tiny)
         # Dots show how sparse epoch values are; past a few dozen they only clutter and cost.
-        symbols = 0 < snap.epoch_steps.size <= MAX_EPOCH_SYMBOLS
+        symbols = 0 < epoch_x.size <= MAX_EPOCH_SYMBOLS
         if symbols != self._epoch_symbols:
             self._epoch_symbols = symbols
             for curve in (self.train_curve, self.val_curve):
                 curve.setSymbol("o" if symbols else None)
-        self.batch_curve.setData(snap.loss_steps, batch_y)
-        self.train_curve.setData(snap.epoch_steps, train_y)
+        self.batch_curve.setData(batch_x, batch_y)
+        self.train_curve.setData(epoch_x, train_y)
         if has_val:
-            self.val_curve.setData(snap.epoch_steps, val_y)
+            self.val_curve.setData(epoch_x, val_y)
         elif self._val_in_legend:
             self.val_curve.setData([], [])
         self._show_val(has_val)
@@ -568,7 +599,7 @@ class FitView(PlotView):
         y_bounds = finite_bounds(self._y) or (0.0, 1.0)
         if self._multi:
             m = self._y.shape[0]
-            self._live = np.unique(np.linspace(0, m - 1, min(m, MAX_LIVE_POINTS)).astype(np.int64))
+            self._live = even_indices(m, MAX_LIVE_POINTS)
             self._live_pred = np.zeros(0)
             self.points.setData([], [])
             lo, hi = y_bounds
@@ -714,16 +745,19 @@ class ParamView(PlotView):
         if not named:
             self.legend.addItem(self.more_key, f"and {len(self._visible) - 1} weights")
         self._fit_top_legend()
-        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
         self._keep_y(self._idle_bounds())
+
+    def set_log_steps(self, on: bool) -> None:
+        """Show the step on a log10 axis (True; drawn from step 1) or a linear one."""
+        self._set_log_steps(on)
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the parameter trajectories of a snapshot."""
         self._last = snap
-        values = snap.param_values
-        if values.ndim != 2 or values.shape[1] != len(self.curves):
+        if snap.param_values.ndim != 2 or snap.param_values.shape[1] != len(self.curves):
             return
-        steps = snap.loss_steps
+        steps, values = self._drawn_steps(snap.loss_steps, snap.param_values)
         for k in self._visible:
             self.curves[k].setData(steps, values[:, k])
         last = float(steps[-1]) if steps.size else float(snap.step)

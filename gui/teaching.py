@@ -15,6 +15,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
@@ -89,13 +90,6 @@ def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = Non
     # Cosmetic pens keep their pixel width when exported at another size.
     pen.setCosmetic(True)
     return pen
-
-
-def even_subsample(n: int, limit: int) -> np.ndarray:
-    """Indices of at most limit rows spread evenly over n rows (all rows when n <= limit)."""
-    if n <= limit:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, limit).astype(np.int64))
 
 
 class _BarSample(pg.ItemSample):
@@ -198,7 +192,7 @@ class ResidualView(_TeachingView):
     def set_run(self, info: RunInfo) -> None:
         """Take a new run's display sample; clear the points until the first snapshot."""
         x = np.asarray(info.x, dtype=np.float64)
-        keep = even_subsample(x.shape[0], MAX_RESIDUAL_POINTS)
+        keep = even_indices(x.shape[0], MAX_RESIDUAL_POINTS)
         self._x = np.ascontiguousarray(x[keep])
         self._y = np.asarray(info.y, dtype=np.float64)[keep]
         self._half = info.loss_kind == "half_mse"

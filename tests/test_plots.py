@@ -16,10 +16,9 @@ from pytestqt.qtbot import QtBot
 from core.presets import preset_config
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
+from gui.axes import LOG_LABEL_GAP, LogLabelAxis
 from gui.plots import (
-    LOG_LABEL_GAP,
     FitView,
-    LogLabelAxis,
     LossView,
     ParamView,
     PlotView,

@@ -9,7 +9,7 @@ digits as the tick spacing needs, and thin out crowded log-mode labels.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pyqtgraph as pg
 from PySide6 import QtGui
@@ -31,32 +31,24 @@ def format_ticks(values: Sequence[float], spacing: float) -> list[str]:
     values = [0.0 if abs(v) < spacing * 1e-9 else float(v) for v in values]
     biggest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
     step_exp = math.floor(math.log10(spacing) + 1e-9)
+    # Decimals of the spacing's own mantissa: 2.5e7 needs one more digit than 2e7.
+    mantissa = spacing / 10.0**step_exp
+    extra = next((d for d in range(6) if abs(mantissa * 10**d - round(mantissa * 10**d)) < 1e-6), 6)
     if biggest == 0.0 or PLAIN_TICKS[0] <= biggest < PLAIN_TICKS[1]:
-        places = max(0, -step_exp)
-        return _distinct(values, lambda v, extra: f"{v:.{places + extra}f}")
-
-    def sci(v: float, extra: int) -> str:
-        if v == 0.0:
-            return "0"
-        if not math.isfinite(v):
-            return f"{v:g}"
-        digits = max(0, math.floor(math.log10(abs(v))) - step_exp) + extra
-        mantissa, _, exponent = f"{v:.{digits}e}".partition("e")
-        if "." in mantissa:
-            mantissa = mantissa.rstrip("0").rstrip(".")
-        return f"{mantissa}e{int(exponent)}"
-
-    return _distinct(values, sci)
+        places = max(0, extra - step_exp)
+        return [f"{v:.{places}f}" for v in values]
+    return [_scientific(v, max(0, extra - step_exp)) for v in values]
 
 
-def _distinct(values: list[float], fmt: Callable[[float, int], str]) -> list[str]:
-    """Labels from fmt(value, extra digits), with more digits until distinct values read
-    distinct (a spacing of 2.5 x 10^k needs one more than its exponent says)."""
-    for extra in range(4):
-        strings = [fmt(v, extra) for v in values]
-        if len(set(strings)) == len(set(values)):
-            break
-    return strings
+def _scientific(v: float, places: int) -> str:
+    """v as 1.25e9 with the digits that resolve 10**-places (trailing zeros dropped)."""
+    if v == 0.0 or not math.isfinite(v):
+        return f"{v:g}"
+    digits = max(0, math.floor(math.log10(abs(v))) + places)
+    mantissa, _, exponent = f"{v:.{digits}e}".partition("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 class ReadableAxis(pg.AxisItem):

@@ -28,17 +28,23 @@ def even_indices(n: int, max_points: int) -> np.ndarray:
 
 
 def cell_starts(steps: np.ndarray, width: int, per_octave: int = PER_OCTAVE) -> np.ndarray:
-    """The first step of the cell holding each step (steps >= 0; width and per_octave: powers
-    of two; per_octave 0: no refinement near the start)."""
+    """The first step of the cell holding each step (sorted steps >= 0; width and per_octave:
+    powers of two; per_octave 0: no refinement near the start)."""
     s = np.asarray(steps, dtype=np.int64)
     top = int(width).bit_length() - 1  # log2 of the widest cell
+    starts = (s >> top) << top
     if per_octave <= 0:
-        return (s >> top) << top
-    # frexp gives s = m * 2**e with m in [0.5, 1): the octave of s is 2**(e - 1), and its
-    # cells are 2**(e - 1) / per_octave steps wide (at least 1, at most width).
-    _, exponent = np.frexp(s.astype(np.float64))
-    shift = np.clip(exponent - int(per_octave).bit_length(), 0, top).astype(np.int64)
-    return (s >> shift) << shift
+        return starts
+    # Refined cells are narrower than width only below width * per_octave: a prefix.
+    fine = int(np.searchsorted(s, width * per_octave))
+    if fine:
+        # frexp gives s = m * 2**e with m in [0.5, 1): the octave of s is 2**(e - 1), and
+        # its cells are 2**(e - 1) / per_octave steps wide (at least 1).
+        head = s[:fine]
+        _, exponent = np.frexp(head.astype(np.float64))
+        shift = np.clip(exponent - int(per_octave).bit_length(), 0, top).astype(np.int64)
+        starts[:fine] = (head >> shift) << shift
+    return starts
 
 
 def cell_firsts(starts: np.ndarray) -> np.ndarray:
@@ -71,12 +77,24 @@ def cells(steps: np.ndarray, max_cells: int) -> np.ndarray:
 
 
 def merge_cells(
-    firsts: np.ndarray, lows: np.ndarray, highs: np.ndarray
+    firsts: np.ndarray,
+    values: np.ndarray,
+    lows: np.ndarray | None = None,
+    highs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per cell (rows firsts[i] up to firsts[i+1]) the smallest low and the largest high of
-    each column; NaN is skipped unless a cell has nothing else."""
+    """Per cell (rows firsts[i] up to firsts[i+1]) the least and the most of each column of
+    values (m, k), where lows/highs (r, k) (both or neither) widen the first r rows: those
+    rows summarise merged cells. NaN is skipped unless a cell has nothing else."""
     # fmin/fmax skip NaN, so one bad minibatch does not hide the whole cell's range.
-    return np.fmin.reduceat(lows, firsts, axis=0), np.fmax.reduceat(highs, firsts, axis=0)
+    mins = np.fmin.reduceat(values, firsts, axis=0)
+    maxs = np.fmax.reduceat(values, firsts, axis=0)
+    r = 0 if lows is None else lows.shape[0]
+    if r and highs is not None and lows is not None:
+        # The cells that start among the summarised rows (firsts[0] is 0: at least one).
+        j = int(np.searchsorted(firsts, r))
+        mins[:j] = np.fmin(mins[:j], np.fmin.reduceat(lows, firsts[:j], axis=0))
+        maxs[:j] = np.fmax(maxs[:j], np.fmax.reduceat(highs, firsts[:j], axis=0))
+    return mins, maxs
 
 
 def envelope(
@@ -89,47 +107,41 @@ def envelope(
     """At most max_points points of a step series: the first and the last point as recorded,
     and for each cell of steps its minimum and maximum, in the order they rise or fall.
 
-    x: sorted steps >= 0, (m,); values: (m,) or (m, k). lows/highs (both or neither, shaped
-    like values): the least and the most each row stands for, when rows summarise merged
-    steps; an unmerged series of at most max_points rows comes back whole. The last row
-    counts as its value alone: its summary may reach past it (a rewound step inside a cell).
+    x: sorted steps >= 0, (m,); values: (m,) or (m, k). lows/highs (both or neither, (r,) or
+    (r, k)): the least and the most in the merged cells the first r rows stand for; later
+    rows stand for themselves. A series of at most max_points rows none of which stands for
+    a merged cell comes back whole. The last row counts as its value alone: its summary
+    may reach past it (a rewound step inside a merged cell).
     """
     if max_points < 2:
         raise ValueError(f"max_points must be at least 2, got {max_points}")
     x = np.asarray(x)
     vals = np.asarray(values)
     n = x.shape[0]
-    if n <= 2 or (n <= max_points and lows is None):
+    k = 1 if vals.ndim == 1 else vals.shape[1]
+    r = 0 if lows is None else min(lows.shape[0], n - 1)
+    if n <= 2 or (n <= max_points and r == 0):
         return x.copy(), vals.copy()
     if max_points < 4:  # no room for a cell's low and high
         ends = np.array([0, n - 1])
         return x[ends], vals[ends]
-    flat = vals.ndim == 1
-    vals2 = vals.reshape(n, -1)
-    lo = vals2 if lows is None else np.asarray(lows).reshape(vals2.shape)
-    hi = vals2 if highs is None else np.asarray(highs).reshape(vals2.shape)
+    vals2 = vals.reshape(n, k)
+    summary = (None, None)
+    if r and lows is not None and highs is not None:
+        summary = (np.asarray(lows)[:r].reshape(r, k), np.asarray(highs)[:r].reshape(r, k))
     firsts = cells(x, (max_points - 2) // 2)
     lasts = np.append(firsts[1:] - 1, n - 1)
-    mins, maxs = merge_cells(firsts, lo, hi)
-    # The last cell: its rows' summaries but the last row's value.
-    f = int(firsts[-1])
-    tail = (lo[f : n - 1], hi[f : n - 1])
-    if tail[0].shape[0]:
-        tail_lo, tail_hi = merge_cells(np.zeros(1, dtype=np.int64), *tail)
-        mins[-1] = np.fmin(tail_lo[0], vals2[-1])
-        maxs[-1] = np.fmax(tail_hi[0], vals2[-1])
-    else:
-        mins[-1] = maxs[-1] = vals2[-1]
+    mins, maxs = merge_cells(firsts, vals2, *summary)
     with np.errstate(invalid="ignore"):
         rising = vals2[lasts] >= vals2[firsts]
     pair_x = np.column_stack((x[firsts], x[lasts])).reshape(-1)
     pair_y = np.stack((np.where(rising, mins, maxs), np.where(rising, maxs, mins)), axis=1)
     out_x = np.concatenate((x[:1], pair_x, x[-1:]))
-    out_y = np.concatenate((vals2[:1], pair_y.reshape(-1, vals2.shape[1]), vals2[-1:]))
+    out_y = np.concatenate((vals2[:1], pair_y.reshape(-1, k), vals2[-1:]))
     # A point equal to the one before it (a cell of one unmerged row) adds nothing.
     same = (out_x[1:] == out_x[:-1]) & np.all(
         (out_y[1:] == out_y[:-1]) | (np.isnan(out_y[1:]) & np.isnan(out_y[:-1])), axis=1
     )
     keep = np.concatenate(([True], ~same))
     out_y = out_y[keep]
-    return out_x[keep], (out_y[:, 0] if flat else out_y)
+    return out_x[keep], (out_y[:, 0] if vals.ndim == 1 else out_y)

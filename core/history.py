@@ -2,7 +2,7 @@
 
 Step records live in preallocated NumPy buffers of fixed capacity C. When the buffers are full,
 all but the newest C/4 rows are merged into cells of steps (core.decimate: aligned, as wide as
-needed for at most C/2 of them, finer near the start), so memory never grows and appending
+needed for at most C/4 of them, finer near the start), so memory never grows and appending
 costs O(1) amortised. A merged row keeps its cell's first recorded row and, beside it, the
 least and the most loss and parameters recorded anywhere in the cell: the curves of a long run
 keep their peaks and their shape, whatever was merged away. Old history is evenly coarse;
@@ -42,11 +42,13 @@ _CSV_CHUNK = 16_384
 
 def step_capacity(n_params: int, max_bytes: int) -> int:
     """Rows the step buffers hold for this many parameters within max_bytes (clamped, /4)."""
-    # A step, then the loss and the parameters three times: as recorded, least and most.
-    row_bytes = 8 * (1 + 3 * (1 + n_params))
+    # A step and the loss and parameters as recorded; a quarter of the rows (those merged)
+    # also keep the least and the most of their cells.
+    k = 1 + n_params
+    row_bytes = 8 * (1 + k) + 4 * k
     # The epoch buffers' first 64 rows share the budget.
     rows = min(max((max_bytes - _EPOCH_START_BYTES) // row_bytes, MIN_CAPACITY), MAX_CAPACITY)
-    # A multiple of 4 makes each thinning halve the oldest half exactly (C/2 rows -> C/4 rows).
+    # A multiple of 4: thinning keeps the newest C/4 rows and merges the rest into C/4 cells.
     return rows - rows % 4
 
 
@@ -68,11 +70,12 @@ class History:
         # np.empty only reserves address space; pages are committed as rows are written.
         # Columns: the loss, then the parameters. Column-major, so that merging a column's
         # cells (np.fmin.reduceat) runs along contiguous memory, ~8x faster.
-        shape = (self._cap, 1 + self._n_params)
+        k = 1 + self._n_params
         self._step = np.empty(self._cap, dtype=np.int64)
-        self._vals = np.empty(shape, dtype=np.float64, order="F")
-        self._lows = np.empty(shape, dtype=np.float64, order="F")
-        self._highs = np.empty(shape, dtype=np.float64, order="F")
+        self._vals = np.empty((self._cap, k), dtype=np.float64, order="F")
+        # The least and the most of each merged row's cell (rows [0, _merged), at most C/4).
+        self._lows = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
+        self._highs = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
         self._n = 0
         self._merged = 0  # leading rows that stand for merged cells
         self._width = 1  # the merge grid (core.decimate.cell_starts); it only grows coarser
@@ -100,12 +103,9 @@ class History:
             return
         if first_step <= self.last_step:
             raise ValueError(f"step {first_step} does not follow the last step {self.last_step}")
-        vals = np.column_stack((losses, params))
-        self._append(np.arange(first_step, first_step + k, dtype=np.int64), vals, vals, vals)
+        self._append(np.arange(first_step, first_step + k, dtype=np.int64), losses, params)
 
-    def _append(
-        self, steps: np.ndarray, vals: np.ndarray, lows: np.ndarray, highs: np.ndarray
-    ) -> None:
+    def _append(self, steps: np.ndarray, losses: np.ndarray, params: np.ndarray) -> None:
         """Copy rows in with slice assignment, thinning whenever the buffers are full."""
         k = steps.shape[0]
         done = 0
@@ -118,21 +118,20 @@ class History:
             dst = slice(self._n, self._n + take)
             src = slice(done, done + take)
             self._step[dst] = steps[src]
-            self._vals[dst] = vals[src]
-            self._lows[dst] = lows[src]
-            self._highs[dst] = highs[src]
+            self._vals[dst, 0] = losses[src]
+            self._vals[dst, 1:] = params[src]
             self._n += take
             done += take
 
     def _thin(self) -> None:
-        """Merge all but the newest C/4 rows into at most C/2 cells of steps (frees >= C/4)."""
+        """Merge all but the newest C/4 rows into at most C/4 cells of steps (frees >= C/2)."""
         keep = self._cap // 4
         fold = self._n - keep
         steps = self._step[:fold]
         last = max(int(steps[-1]), 1)
         width, per_octave = self._width, self._per_octave
         rows = cell_firsts(cell_starts(steps, width, per_octave))
-        while rows.size > self._cap // 2:
+        while rows.size > self._cap // 4:
             # Coarser cells are unions of finer ones: only each cell's first step is needed.
             if width <= last or per_octave == 0:
                 width *= 2
@@ -140,13 +139,16 @@ class History:
                 per_octave //= 2
             rows = rows[cell_firsts(cell_starts(steps[rows], width, per_octave))]
         m = rows.size
-        lows, highs = merge_cells(rows, self._lows[:fold], self._highs[:fold])
+        merged = self._merged
+        lows, highs = merge_cells(
+            rows, self._vals[:fold], self._lows[:merged], self._highs[:merged]
+        )
         # Fancy indexing copies, so these never read rows already overwritten.
         self._step[:m] = self._step[rows]
         self._vals[:m] = self._vals[rows]
         self._lows[:m] = lows
         self._highs[:m] = highs
-        for buf in (self._step, self._vals, self._lows, self._highs):
+        for buf in (self._step, self._vals):
             buf[m : m + keep] = buf[fold : self._n]  # m + keep <= fold: no overlap
         self._n = m + keep
         self._merged = m
@@ -236,19 +238,20 @@ class History:
 
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Return copies of (step (m,), values (m, 1 + n_params) [loss, params...], lows,
-        highs): lows/highs hold the least and the most recorded in each row's cell, and are
-        None when no row stands for merged steps."""
-        n = self._n
-        copies = [np.array(a[:n], order="F") for a in (self._vals, self._lows, self._highs)]
-        if not self._merged:
-            copies[1] = copies[2] = None
-        return self._step[:n].copy(), copies[0], copies[1], copies[2]
+        highs): lows/highs (r, 1 + n_params) hold the least and the most recorded in the cells
+        the first r rows stand for (later rows stand for themselves); None when r is 0."""
+        n, r = self._n, self._merged
+        values = np.array(self._vals[:n], order="F")
+        if not r:
+            return self._step[:n].copy(), values, None, None
+        lows, highs = (np.array(a[:r], order="F") for a in (self._lows, self._highs))
+        return self._step[:n].copy(), values, lows, highs
 
     def series(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, loss, params) to draw in at most max_points points: per cell of steps the
         least and the most recorded (core.decimate.envelope), first and last points exact."""
-        n = self._n
-        summary = (self._lows[:n], self._highs[:n]) if self._merged else (None, None)
+        n, r = self._n, self._merged
+        summary = (self._lows[:r], self._highs[:r]) if r else (None, None)
         x, y = envelope(self._step[:n], self._vals[:n], max_points, *summary)
         return x, np.ascontiguousarray(y[:, 0]), np.ascontiguousarray(y[:, 1:])
 
@@ -336,23 +339,24 @@ class History:
             raise ValueError("history state has step/loss/params of different lengths")
         if step.size and (step[0] < 0 or np.any(np.diff(step) <= 0)):
             raise ValueError("history state steps are not increasing")
-        vals = np.column_stack((loss, params))
-        lows, highs = vals.copy(), vals.copy()
         merged = 0
         if version >= 2:  # version 1 kept no summaries: its rows stand for themselves
-            k = vals.shape[1]
-            merged_lows = np.asarray(state["merged_lows"], dtype=np.float64).reshape(-1, k)
-            merged_highs = np.asarray(state["merged_highs"], dtype=np.float64).reshape(-1, k)
-            merged = merged_lows.shape[0]
-            if merged_highs.shape[0] != merged or merged > step.shape[0]:
-                raise ValueError("history state has more merged summaries than rows")
-            lows[:merged], highs[:merged] = merged_lows, merged_highs
+            k = 1 + history.n_params
+            lows = np.asarray(state["merged_lows"], dtype=np.float64).reshape(-1, k)
+            highs = np.asarray(state["merged_highs"], dtype=np.float64).reshape(-1, k)
+            merged = lows.shape[0]
+            if highs.shape[0] != merged or merged > min(step.shape[0], history._cap // 4):
+                raise ValueError("history state has more merged summaries than it can hold")
+            if step.shape[0] > history.capacity:
+                raise ValueError("history state has more step rows than its capacity")
             width, per_octave = (int(v) for v in np.asarray(state["merge_grid"]).tolist())
             if width < 1 or width & (width - 1) or per_octave < 0 or per_octave & (per_octave - 1):
                 raise ValueError("history state has a bad merge grid")
             history._width, history._per_octave = width, per_octave
-        history._append(step, vals, lows, highs)
-        if history._n == step.shape[0]:  # else thinning while loading set it
+            history._lows[:merged], history._highs[:merged] = lows, highs
+        # (A version 1 state larger than today's capacity is thinned as it goes in.)
+        history._append(step, loss, params)
+        if merged:
             history._merged = merged
         columns = [np.asarray(state[f"epoch_{name}"]) for name in _EPOCH_FIELDS]
         n_epochs = columns[0].shape[0]
@@ -377,11 +381,10 @@ def epoch_series(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(steps, train_loss, val_loss) of the first n epoch records in at most max_points points
     (core.decimate.envelope; val_loss nan where there is none)."""
-    x, y = envelope(
-        epochs["step"][:n],
-        np.column_stack((epochs["train_loss"][:n], epochs["val_loss"][:n])),
-        max_points,
-    )
+    values = np.empty((n, 2), order="F")  # column-major: see History's step buffers
+    values[:, 0] = epochs["train_loss"][:n]
+    values[:, 1] = epochs["val_loss"][:n]
+    x, y = envelope(epochs["step"][:n], values, max_points)
     return x, np.ascontiguousarray(y[:, 0]), np.ascontiguousarray(y[:, 1])
 
 

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
+from gui.plot_base import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.
 MAX_RESIDUAL_POINTS = 2000
@@ -106,7 +106,7 @@ class _BarSample(pg.ItemSample):
 
 
 class _TeachingView(PlotView):
-    """The views' common look, ranges and export (gui.plots.PlotView), with a legend top-left."""
+    """The views' common look, ranges and export (gui.plot_base.PlotView), legend top-left."""
 
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None

@@ -294,9 +294,11 @@ class PlotView(pg.PlotWidget):
     # ---- export ------------------------------------------------------------------
     def _settle_layout(self) -> None:
         # A never-shown widget keeps its first layout (640x480) after resize(); grab() delivers
-        # the pending resize, so exports of hidden views match the widget's size.
-        if self.testAttribute(QtCore.Qt.WidgetAttribute.WA_PendingResizeEvent):
-            self.grab()
+        # it. Tick labels are measured while painting, and a wider label (a new range, such as
+        # 100.0012) relays the axes through a posted event: paint once and deliver it, so
+        # exports never show hidden or overlapping labels.
+        self.grab()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
 
     def export_png(self, path: str | Path, width: int | None = None) -> None:
         """Write the plot as PNG (optionally width pixels wide), atomically."""

@@ -135,14 +135,6 @@ class _TeachingView(PlotView):
             y_lo, y_hi = padded(lo, hi)
             self._set_y(y_lo, y_hi + self._top_room * (y_hi - y_lo))
 
-    # ---- export ------------------------------------------------------------------
-    def _settle_layout(self) -> None:
-        # A never-shown widget keeps its first layout after resize(); grab() delivers it. Tick
-        # labels are measured while painting, and a wider label (a new range) relays the axes
-        # through a posted event: paint once and deliver it, so exports never show overlaps.
-        self.grab()
-        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
-
 
 class ResidualView(_TeachingView):
     """Residuals (actual - predicted) against prediction, with zero and ±2σ reference lines."""

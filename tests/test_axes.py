@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from PySide6 import QtGui
 from pytestqt.qtbot import QtBot
 
 from core.presets import preset_config
@@ -114,3 +115,21 @@ def test_every_view_axis_is_readable(qtbot: QtBot, cls: type[PlotView]) -> None:
     for name in ("left", "bottom"):
         axis = view.plotItem.getAxis(name)
         assert isinstance(axis, ReadableAxis) and not axis.autoSIPrefix
+
+
+def test_an_export_makes_room_for_the_tick_labels(qtbot: QtBot, run, tmp_path) -> None:
+    # Labels are measured while painting: a never-shown view exported at once hid labels
+    # wider than its axis (all of "100.0012", ...).
+    info, snap = run
+    view = ParamView()
+    qtbot.addWidget(view)
+    view.resize(700, 350)
+    view.set_run(dataclasses.replace(info, true_theta=None))
+    values = np.column_stack((np.linspace(100.001, 100.002, 41), np.linspace(100.002, 100.001, 41)))
+    view.update_snapshot(_with_params(snap, values))
+    view.export_png(tmp_path / "p.png")
+    axis = view.plotItem.getAxis("left")
+    label_px = QtGui.QFontMetricsF(axis.style.get("tickFont") or QtGui.QFont()).horizontalAdvance(
+        "100.0012"
+    )
+    assert axis.width() > label_px

@@ -11,7 +11,7 @@ from core.history import History, epoch_series
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 
-MAX_POINTS = 2000  # display points per series, as live snapshots have (Trainer.snapshot)
+MAX_POINTS = 2000  # display points per series when the live snapshot does not say
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,16 @@ def to_trained(info: RunInfo, theta: np.ndarray) -> np.ndarray:
 
 
 def snapshot_at(
-    rec: Recording, info: RunInfo, live: Snapshot, step: int, max_points: int = MAX_POINTS
+    rec: Recording, info: RunInfo, live: Snapshot, step: int, max_points: int | None = None
 ) -> Snapshot:
     """The run as it stood after `step` (the nearest recorded step at or before it).
 
-    Its series are drawn as live snapshots draw theirs (History.series, epoch_series): with
-    the same max_points, a rewound step shows exactly the curves the live view showed then.
+    Its series are drawn as live snapshots draw theirs (History.series, epoch_series), with
+    the live snapshot's max_points unless given: rewound to the live step, the views show
+    exactly the live curves, and at an earlier step the same run's envelope up to there.
     """
+    if max_points is None:
+        max_points = live.series_points or MAX_POINTS
     step = int(min(max(step, 0), rec.last_step))
     i = int(np.searchsorted(rec.steps, step, side="right")) - 1  # -1: before the first row
     if i >= 0:

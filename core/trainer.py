@@ -487,6 +487,7 @@ class Trainer:
             epoch_train=ep_train,
             epoch_val=ep_val,
             events=tuple(self.history.events()),
+            series_points=max_points,
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )

@@ -468,6 +468,15 @@ def test_state_of_version_1_still_loads() -> None:
     assert_consistent(restored)
 
 
+def test_from_state_rejects_summaries_it_cannot_hold() -> None:
+    state = filled_history().to_state()
+    extra = np.zeros((state["merged_lows"].shape[0] + 1, 5))
+    with pytest.raises(ValueError, match="merged summaries"):
+        History.from_state({**state, "merged_lows": extra})
+    with pytest.raises(ValueError, match="merge grid"):
+        History.from_state({**state, "merge_grid": np.array([3, 64])})
+
+
 def test_from_state_rejects_bad_version() -> None:
     state = History(2, ["w", "b"]).to_state()
     state["version"] = 99

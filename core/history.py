@@ -1,8 +1,12 @@
 """Bounded training history (per step and per epoch) and its CSV writers.
 
 Step records live in preallocated NumPy buffers of fixed capacity C. When the buffers are full,
-the oldest half is thinned to every other row, so recent steps stay at full resolution, older
-history gets progressively sparser, memory never grows and appending costs O(1) amortised.
+all but the newest C/4 rows are merged into cells of steps (core.decimate: aligned, as wide as
+needed for at most C/4 of them, finer near the start), so memory never grows and appending
+costs O(1) amortised. A merged row keeps its cell's first recorded row and, beside it, the
+least and the most loss and parameters recorded anywhere in the cell: the curves of a long run
+keep their peaks and their shape, whatever was merged away. Old history is evenly coarse;
+recent steps stay at full resolution.
 """
 
 from __future__ import annotations
@@ -16,22 +20,32 @@ from typing import Any
 
 import numpy as np
 
+from core.decimate import cell_firsts, cell_starts, envelope, even_indices, merge_cells
 from core.files import atomic_open
 
 MIN_CAPACITY = 4096
 MAX_CAPACITY = 262_144
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: merged rows carry their cells' lows and highs
+# Cells per doubling of the step near the start of a run (finer than the views' 8, so their
+# cells are unions of the history's).
+HISTORY_PER_OCTAVE = 64
 _EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "seconds")
 _EPOCH_DTYPES = (np.int64, np.int64, np.float64, np.float64, np.float64)
+_EPOCH_START = 64  # epoch rows allocated at first; the buffers double when full
+_EPOCH_START_BYTES = _EPOCH_START * 8 * len(_EPOCH_FIELDS)
 # Rows written per csv.writerows call: bounds the temporary Python lists when exporting.
 _CSV_CHUNK = 16_384
 
 
 def step_capacity(n_params: int, max_bytes: int) -> int:
     """Rows the step buffers hold for this many parameters within max_bytes (clamped, /4)."""
-    row_bytes = 8 * (2 + n_params)
-    rows = min(max(max_bytes // row_bytes, MIN_CAPACITY), MAX_CAPACITY)
-    # A multiple of 4 makes each thinning halve the oldest half exactly (C/2 rows -> C/4 rows).
+    # A step and the loss and parameters as recorded; a quarter of the rows (those merged)
+    # also keep the least and the most of their cells.
+    k = 1 + n_params
+    row_bytes = 8 * (1 + k) + 4 * k
+    # The epoch buffers' first 64 rows share the budget.
+    rows = min(max((max_bytes - _EPOCH_START_BYTES) // row_bytes, MIN_CAPACITY), MAX_CAPACITY)
+    # A multiple of 4: thinning keeps the newest C/4 rows and merges the rest into C/4 cells.
     return rows - rows % 4
 
 
@@ -51,12 +65,21 @@ class History:
         self._max_bytes = int(max_bytes)
         self._cap = step_capacity(self._n_params, self._max_bytes)
         # np.empty only reserves address space; pages are committed as rows are written.
+        # Columns: the loss, then the parameters. Column-major, so that merging a column's
+        # cells (np.fmin.reduceat) runs along contiguous memory, ~8x faster.
+        k = 1 + self._n_params
         self._step = np.empty(self._cap, dtype=np.int64)
-        self._loss = np.empty(self._cap, dtype=np.float64)
-        self._params = np.empty((self._cap, self._n_params), dtype=np.float64)
+        self._vals = np.empty((self._cap, k), dtype=np.float64, order="F")
+        # The least and the most of each merged row's cell (rows [0, _merged), at most C/4).
+        self._lows = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
+        self._highs = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
         self._n = 0
+        self._merged = 0  # leading rows that stand for merged cells
+        self._width = 1  # the merge grid (core.decimate.cell_starts); it only grows coarser
+        self._per_octave = HISTORY_PER_OCTAVE
         self._epochs = {
-            f: np.empty(64, dtype=d) for f, d in zip(_EPOCH_FIELDS, _EPOCH_DTYPES, strict=True)
+            f: np.empty(_EPOCH_START, dtype=d)
+            for f, d in zip(_EPOCH_FIELDS, _EPOCH_DTYPES, strict=True)
         }
         self._n_epochs = 0
         self._events: list[tuple[int, str]] = []
@@ -92,20 +115,41 @@ class History:
             dst = slice(self._n, self._n + take)
             src = slice(done, done + take)
             self._step[dst] = steps[src]
-            self._loss[dst] = losses[src]
-            self._params[dst] = params[src]
+            self._vals[dst, 0] = losses[src]
+            self._vals[dst, 1:] = params[src]
             self._n += take
             done += take
 
     def _thin(self) -> None:
-        """Keep every other row of the oldest half (row 0 included) and all of the newest half."""
-        half = self._cap // 2
-        quarter = half // 2
-        for buf in (self._step, self._loss, self._params):
-            # NumPy copies through a temporary when source and destination overlap.
-            buf[:quarter] = buf[:half:2]
-            buf[quarter : quarter + half] = buf[half : self._cap]
-        self._n = quarter + half
+        """Merge all but the newest C/4 rows into at most C/4 cells of steps (frees >= C/2)."""
+        keep = self._cap // 4
+        fold = self._n - keep
+        steps = self._step[:fold]
+        last = max(int(steps[-1]), 1)
+        width, per_octave = self._width, self._per_octave
+        rows = cell_firsts(cell_starts(steps, width, per_octave))
+        while rows.size > self._cap // 4:
+            # Coarser cells are unions of finer ones: only each cell's first step is needed.
+            if width <= last or per_octave == 0:
+                width *= 2
+            else:
+                per_octave //= 2
+            rows = rows[cell_firsts(cell_starts(steps[rows], width, per_octave))]
+        m = rows.size
+        merged = self._merged
+        lows, highs = merge_cells(
+            rows, self._vals[:fold], self._lows[:merged], self._highs[:merged]
+        )
+        # Fancy indexing copies, so these never read rows already overwritten.
+        self._step[:m] = self._step[rows]
+        self._vals[:m] = self._vals[rows]
+        self._lows[:m] = lows
+        self._highs[:m] = highs
+        for buf in (self._step, self._vals):
+            buf[m : m + keep] = buf[fold : self._n]  # m + keep <= fold: no overlap
+        self._n = m + keep
+        self._merged = m
+        self._width, self._per_octave = width, per_octave
 
     def record_epoch(
         self, epoch: int, step: int, train_loss: float, val_loss: float | None, seconds: float
@@ -147,6 +191,8 @@ class History:
     def clear(self) -> None:
         """Forget all records; the step buffers stay allocated for reuse."""
         self._n = 0
+        self._merged = 0
+        self._width, self._per_octave = 1, HISTORY_PER_OCTAVE
         self._n_epochs = 0
         self._events.clear()
 
@@ -185,7 +231,30 @@ class History:
     def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return copies of (step int64 (m,), loss float64 (m,), params float64 (m, n_params))."""
         n = self._n
-        return self._step[:n].copy(), self._loss[:n].copy(), self._params[:n].copy()
+        return self._step[:n].copy(), self._vals[:n, 0].copy(), self._vals[:n, 1:].copy()
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Return copies of (step (m,), values (m, 1 + n_params) [loss, params...], lows,
+        highs): lows/highs (r, 1 + n_params) hold the least and the most recorded in the cells
+        the first r rows stand for (later rows stand for themselves); None when r is 0."""
+        n, r = self._n, self._merged
+        values = np.array(self._vals[:n], order="F")
+        if not r:
+            return self._step[:n].copy(), values, None, None
+        lows, highs = (np.array(a[:r], order="F") for a in (self._lows, self._highs))
+        return self._step[:n].copy(), values, lows, highs
+
+    def series(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, loss, params) to draw in at most max_points points: per cell of steps the
+        least and the most recorded (core.decimate.envelope), first and last points exact."""
+        n, r = self._n, self._merged
+        summary = (self._lows[:r], self._highs[:r]) if r else (None, None)
+        x, y = envelope(self._step[:n], self._vals[:n], max_points, *summary)
+        return x, np.ascontiguousarray(y[:, 0]), np.ascontiguousarray(y[:, 1:])
+
+    def epoch_series(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps, train_loss, val_loss) of the epochs in at most max_points points."""
+        return epoch_series(self._epochs, self._n_epochs, max_points)
 
     def epochs(self, max_points: int | None = None) -> dict[str, np.ndarray]:
         """Return copies of the epoch columns; val_loss is nan where it was None.
@@ -198,7 +267,7 @@ class History:
             return {name: buf[:n].copy() for name, buf in self._epochs.items()}
         if max_points < 2:
             raise ValueError(f"max_points must be at least 2, got {max_points}")
-        idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+        idx = even_indices(n, max_points)
         # Fancy indexing copies only the chosen rows.
         return {name: buf[idx] for name, buf in self._epochs.items()}
 
@@ -212,18 +281,18 @@ class History:
             raise ValueError(f"max_points must be at least 2, got {max_points}")
         if self._n <= max_points:
             return self.steps()
-        idx = _min_max_rows(self._loss[: self._n], (max_points - 2) // 2)
+        idx = _min_max_rows(self._vals[: self._n, 0], (max_points - 2) // 2)
         # Fancy indexing copies, so the result survives later recording.
-        return self._step[idx], self._loss[idx], self._params[idx]
+        return self._step[idx], self._vals[idx, 0], self._vals[idx, 1:]
 
     def params_at(self, step: int) -> np.ndarray | None:
         """Params at the stored step nearest to but not after `step` (None if before the first)."""
         i = int(np.searchsorted(self._step[: self._n], step, side="right")) - 1
-        return None if i < 0 else self._params[i].copy()
+        return None if i < 0 else self._vals[i, 1:].copy()
 
     def memory_bytes(self) -> int:
         """Bytes held by the step and epoch buffers plus the event texts."""
-        arrays = self._step.nbytes + self._loss.nbytes + self._params.nbytes
+        arrays = self._step.nbytes + self._vals.nbytes + self._lows.nbytes + self._highs.nbytes
         arrays += sum(buf.nbytes for buf in self._epochs.values())
         return arrays + sum(sys.getsizeof(text) for _, text in self._events)
 
@@ -243,6 +312,10 @@ class History:
             # Events are split into two columns so np.savez needs no pickled object arrays.
             "event_steps": np.array([s for s, _ in self._events], dtype=np.int64),
             "event_texts": [text for _, text in self._events],
+            # The merged rows' cell summaries and the grid that later merges continue on.
+            "merged_lows": self._lows[: self._merged].copy(),
+            "merged_highs": self._highs[: self._merged].copy(),
+            "merge_grid": np.array([self._width, self._per_octave], dtype=np.int64),
         }
         for name, column in self.epochs().items():
             state[f"epoch_{name}"] = column
@@ -252,7 +325,7 @@ class History:
     def from_state(cls, state: Mapping[str, Any]) -> History:
         """Rebuild a History from to_state() output (also after np.savez / np.load)."""
         version = int(state["version"])
-        if version != STATE_VERSION:
+        if version not in (1, STATE_VERSION):
             raise ValueError(f"unsupported history state version {version}")
         names = [str(name) for name in np.asarray(state["param_names"]).tolist()]
         history = cls(int(state["n_params"]), names, int(state["max_bytes"]))
@@ -263,12 +336,30 @@ class History:
             raise ValueError("history state has step/loss/params of different lengths")
         if step.size and (step[0] < 0 or np.any(np.diff(step) <= 0)):
             raise ValueError("history state steps are not increasing")
+        merged = 0
+        if version >= 2:  # version 1 kept no summaries: its rows stand for themselves
+            k = 1 + history.n_params
+            lows = np.asarray(state["merged_lows"], dtype=np.float64).reshape(-1, k)
+            highs = np.asarray(state["merged_highs"], dtype=np.float64).reshape(-1, k)
+            merged = lows.shape[0]
+            if highs.shape[0] != merged or merged > min(step.shape[0], history._cap // 4):
+                raise ValueError("history state has more merged summaries than it can hold")
+            if step.shape[0] > history.capacity:
+                raise ValueError("history state has more step rows than its capacity")
+            width, per_octave = (int(v) for v in np.asarray(state["merge_grid"]).tolist())
+            if width < 1 or width & (width - 1) or per_octave < 0 or per_octave & (per_octave - 1):
+                raise ValueError("history state has a bad merge grid")
+            history._width, history._per_octave = width, per_octave
+            history._lows[:merged], history._highs[:merged] = lows, highs
+        # (A version 1 state larger than today's capacity is thinned as it goes in.)
         history._append(step, loss, params)
+        if merged:
+            history._merged = merged
         columns = [np.asarray(state[f"epoch_{name}"]) for name in _EPOCH_FIELDS]
         n_epochs = columns[0].shape[0]
         if any(column.shape != (n_epochs,) for column in columns):
             raise ValueError("history state epoch columns have different lengths")
-        capacity = max(64, 1 << max(n_epochs - 1, 0).bit_length())
+        capacity = max(_EPOCH_START, 1 << max(n_epochs - 1, 0).bit_length())
         for name, dtype, column in zip(_EPOCH_FIELDS, _EPOCH_DTYPES, columns, strict=True):
             buf = np.empty(capacity, dtype=dtype)
             buf[:n_epochs] = column
@@ -280,6 +371,18 @@ class History:
             raise ValueError("history state has event steps and texts of different lengths")
         history._events = [(int(s), str(t)) for s, t in zip(event_steps, texts, strict=True)]
         return history
+
+
+def epoch_series(
+    epochs: Mapping[str, np.ndarray], n: int, max_points: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, train_loss, val_loss) of the first n epoch records in at most max_points points
+    (core.decimate.envelope; val_loss nan where there is none)."""
+    values = np.empty((n, 2), order="F")  # column-major: see History's step buffers
+    values[:, 0] = epochs["train_loss"][:n]
+    values[:, 1] = epochs["val_loss"][:n]
+    x, y = envelope(epochs["step"][:n], values, max_points)
+    return x, np.ascontiguousarray(y[:, 0]), np.ascontiguousarray(y[:, 1])
 
 
 def _min_max_rows(loss: np.ndarray, n_bins: int) -> np.ndarray:

@@ -6,11 +6,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.history import History
+from core.decimate import envelope
+from core.history import History, epoch_series
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 
-MAX_POINTS = 2000  # display points per series, as live snapshots have
+MAX_POINTS = 2000  # display points per series when the live snapshot does not say
 
 
 @dataclass(frozen=True)
@@ -18,16 +19,30 @@ class Recording:
     """A frozen copy of a run's history to scrub through (step rows plus epoch records)."""
 
     steps: np.ndarray  # int64 (m,)
-    losses: np.ndarray  # (m,) minibatch loss after each recorded step
-    params: np.ndarray  # (m, d + 1) [w..., b] in original units after each recorded step
+    # (m, d + 2): the minibatch loss, then [w..., b] in original units, after each recorded
+    # step (History.rows); lows/highs: the least and the most in each row's merged cell, None
+    # when nothing was merged.
+    values: np.ndarray
+    lows: np.ndarray | None
+    highs: np.ndarray | None
     epochs: dict[str, np.ndarray]
     events: tuple[tuple[int, str], ...]
 
     @classmethod
     def of(cls, history: History) -> Recording:
         """Copy a history (its arrays are copies: later training does not change them)."""
-        steps, losses, params = history.steps()
-        return cls(steps, losses, params, history.epochs(), tuple(history.events()))
+        steps, values, lows, highs = history.rows()
+        return cls(steps, values, lows, highs, history.epochs(), tuple(history.events()))
+
+    @property
+    def losses(self) -> np.ndarray:
+        """The minibatch loss of each recorded row (a view)."""
+        return self.values[:, 0]
+
+    @property
+    def params(self) -> np.ndarray:
+        """[w..., b] in original units of each recorded row (a view)."""
+        return self.values[:, 1:]
 
     @property
     def last_step(self) -> int:
@@ -44,15 +59,17 @@ def to_trained(info: RunInfo, theta: np.ndarray) -> np.ndarray:
     return np.append(w * info.scale, theta[-1] + w @ info.shift)
 
 
-def _thin(n: int, max_points: int) -> np.ndarray:
-    """Indices of at most max_points evenly spread rows of n, first and last included."""
-    if n <= max_points:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+def snapshot_at(
+    rec: Recording, info: RunInfo, live: Snapshot, step: int, max_points: int | None = None
+) -> Snapshot:
+    """The run as it stood after `step` (the nearest recorded step at or before it).
 
-
-def snapshot_at(rec: Recording, info: RunInfo, live: Snapshot, step: int) -> Snapshot:
-    """The run as it stood after `step` (the nearest recorded step at or before it)."""
+    Its series are drawn as live snapshots draw theirs (History.series, epoch_series), with
+    the live snapshot's max_points unless given: rewound to the live step, the views show
+    exactly the live curves, and at an earlier step the same run's envelope up to there.
+    """
+    if max_points is None:
+        max_points = live.series_points or MAX_POINTS
     step = int(min(max(step, 0), rec.last_step))
     i = int(np.searchsorted(rec.steps, step, side="right")) - 1  # -1: before the first row
     if i >= 0:
@@ -64,9 +81,11 @@ def snapshot_at(rec: Recording, info: RunInfo, live: Snapshot, step: int) -> Sna
         theta_orig = _to_original(info, info.initial_trained)
         batch_loss = None
     theta = to_trained(info, theta_orig)
-    rows = _thin(i + 1, MAX_POINTS)
+    rows = slice(0, i + 1)
+    summary = (rec.lows[rows], rec.highs[rows]) if rec.lows is not None else (None, None)
+    loss_x, loss_y = envelope(rec.steps[rows], rec.values[rows], max_points, *summary)
     ep_n = int(np.searchsorted(rec.epochs["step"], shown_step, side="right"))
-    ep_rows = _thin(ep_n, MAX_POINTS)
+    ep_x, ep_train, ep_val = epoch_series(rec.epochs, ep_n, max_points)
     epoch = max(ep_n - 1, 0)  # the epoch-zero record sits at step 0
     epoch_start = int(rec.epochs["step"][ep_n - 1]) if ep_n else 0
     return replace(
@@ -83,12 +102,12 @@ def snapshot_at(rec: Recording, info: RunInfo, live: Snapshot, step: int) -> Sna
         stopped_reason=None,
         message=None,
         batch_indices=np.zeros(0, dtype=np.int64),
-        loss_steps=rec.steps[rows].astype(np.float64),
-        loss_values=rec.losses[rows].copy(),
-        param_values=rec.params[rows].copy(),
-        epoch_steps=rec.epochs["step"][ep_rows].astype(np.float64),
-        epoch_train=rec.epochs["train_loss"][ep_rows].copy(),
-        epoch_val=rec.epochs["val_loss"][ep_rows].copy(),
+        loss_steps=loss_x.astype(np.float64),
+        loss_values=np.ascontiguousarray(loss_y[:, 0]),
+        param_values=np.ascontiguousarray(loss_y[:, 1:]),
+        epoch_steps=ep_x.astype(np.float64),
+        epoch_train=ep_train,
+        epoch_val=ep_val,
         events=tuple(e for e in rec.events if e[0] <= shown_step),
         batch_grad=np.zeros(0),
         full_grad=_gradient(info, theta),

@@ -466,8 +466,8 @@ class Trainer:
         """Copy what a view needs to draw the run now."""
         th = self.theta()
         orig = self.dataset.to_original(th)
-        steps, losses, params = self.history.decimated(max_points)
-        ep = self.history.epochs(max_points)
+        steps, losses, params = self.history.series(max_points)
+        ep_steps, ep_train, ep_val = self.history.epoch_series(max_points)
         rows = self.batch_indices()
         return Snapshot(
             step=self.step_count,
@@ -487,10 +487,11 @@ class Trainer:
             loss_steps=steps.astype(np.float64),
             loss_values=losses,
             param_values=params,
-            epoch_steps=ep["step"].astype(np.float64),
-            epoch_train=ep["train_loss"],
-            epoch_val=ep["val_loss"],
+            epoch_steps=ep_steps.astype(np.float64),
+            epoch_train=ep_train,
+            epoch_val=ep_val,
             events=tuple(self.history.events()),
+            series_points=max_points,
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )

@@ -1,5 +1,6 @@
-"""An in-window message strip that floats over the top of the tabs: never a modal dialog, and
-never a layout change (showing it must not push the plots down)."""
+"""An in-window message strip that floats over the bottom edge of the tabs (where the timeline
+is): never a modal dialog, and never a layout change (showing it must not move the plots), and
+never over the tab bars."""
 
 from __future__ import annotations
 
@@ -51,10 +52,10 @@ class Banner(QWidget):
 
 
 def overlay(content: QWidget, banner: Banner) -> QWidget:
-    """content with banner floating over its top edge (both in one grid cell)."""
+    """content with banner floating over its bottom edge (both in one grid cell)."""
     holder = QWidget()
     grid = QGridLayout(holder)
     grid.setContentsMargins(0, 0, 0, 0)
     grid.addWidget(content, 0, 0)
-    grid.addWidget(banner, 0, 0, Qt.AlignmentFlag.AlignTop)
+    grid.addWidget(banner, 0, 0, Qt.AlignmentFlag.AlignBottom)
     return holder

@@ -143,6 +143,11 @@ class Dashboard(QWidget):
             self.predict_panel,
         )
 
+    def set_log_steps(self, on: bool) -> None:
+        """Steps on a logarithmic axis in the loss and parameter plots (or back)."""
+        self.loss_view.set_log_steps(on)
+        self.param_view.set_log_steps(on)
+
     def show_predict(self) -> None:
         """Bring the Predict tab forward, ready for input."""
         self.fit_tabs.setCurrentIndex(self.fit_tabs.count() - 1)

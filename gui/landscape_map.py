@@ -31,6 +31,7 @@ from core.landscape import (
     trained_theta,
 )
 from core.runinfo import RunInfo
+from gui.axes import ReadableAxis
 from gui.export import export_plot_png, export_plot_svg
 from gui.legend import HIDDEN_HINT, fit_legend
 
@@ -165,7 +166,11 @@ class LandscapeMap(QtWidgets.QWidget):
         layout.addWidget(self.chooser)
         self.chooser.hide()
 
-        self.plot = pg.PlotWidget(background="w")
+        # No SI scale factor on either axis ("(x1e+09)" made values read wrong).
+        self.plot = pg.PlotWidget(
+            background="w",
+            axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")},
+        )
         self.plot.setObjectName(_name(prefix, "landscapePlotWidget"))
         layout.addWidget(self.plot, 1)
         pi = self.plotItem = self.plot.plotItem
@@ -186,6 +191,7 @@ class LandscapeMap(QtWidgets.QWidget):
         )
         self.colorbar.setImageItem(self.image, insert_in=pi)
         bar_axis = self.colorbar.getAxis("right")
+        bar_axis.enableAutoSIPrefix(False)
         bar_axis.setTextPen(pg.mkPen(TEXT))
         bar_axis.setPen(pg.mkPen(AXIS))
         bar_axis.setLabel("log₁₀(loss − minimum loss)", color=TEXT)

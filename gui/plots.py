@@ -1,313 +1,63 @@
 """Plot views: loss, fit and parameters. Each draws what it is given and holds no training state.
 
-Frames must stay cheap (see DESIGN.md: autoranging every frame costs more than the rest of the
-frame together), so every view keeps autorange off and moves its axes itself, only when the data
-leaves the shown range or shrinks far inside it. The x axis of the step plots grows in jumps
-towards the run's planned length, so a long run relays its axes a few dozen times, not per frame.
+The look, the managed axis ranges and export are gui.plot_base.PlotView's.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # registers pg.exporters
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtWidgets
 
 from core.analysis import loss_label
+from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.export import export_plot_png, export_plot_svg
+from gui.plot_base import (
+    _DASH,
+    _DOT,
+    LOG_FALLBACK,
+    PAD,
+    SHRINK,
+    TEXT,
+    PlotView,
+    _pen,
+    finite_bounds,
+    needs_refit,
+    padded,
+    param_color,
+)
 
-PAD = 0.05  # fraction of the data span left free on each side of a managed axis
-SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
-X_GROWTH = 1.5  # a step axis that overflows grows to this multiple of the newest step
+# The views, and the base's names that other modules take from here.
+__all__ = [
+    "LOG_FALLBACK",
+    "PAD",
+    "SHRINK",
+    "TEXT",
+    "FitView",
+    "LossView",
+    "ParamView",
+    "PlotView",
+    "finite_bounds",
+    "needs_refit",
+    "padded",
+    "param_color",
+]
+
+
 MAX_MARKERS = 100  # event markers kept; older ones are dropped so frames stay cheap
 MAX_EPOCH_SYMBOLS = 60  # epoch points drawn with a dot up to this many
-LOG_FALLBACK = 1e-12  # shown in log mode when no loss is positive at all
 # Moving scatter points cost ~1 us each per frame (pyqtgraph rebuilds per-point styles):
 # predicted-vs-actual redraws an evenly spread subset of at most this many.
 MAX_LIVE_POINTS = 2000
 # ... and leaves them alone while no prediction moves more than this fraction of the shown
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
-# Least distance in pixels between two log-axis labels (they are ~12 px tall): closer ones
-# printed into each other.
-LOG_LABEL_GAP = 18
-PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 LEGEND_COLUMNS = 6  # parameter legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
-LEGEND_MAX_HEIGHT = 0.5  # share of a plot's height kept above the data for a top legend, at most
-
-TEXT = "#222222"
-AXIS = "#555555"
-# Tableau 10: distinct on white and friendly to the common colour-vision deficiencies.
-PALETTE = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
-
-_DASH = QtCore.Qt.PenStyle.DashLine
-_DOT = QtCore.Qt.PenStyle.DotLine
-
-
-def param_color(k: int) -> QtGui.QColor:
-    """Colour of parameter k (a fixed palette, then pyqtgraph's hue wheel)."""
-    if k < len(PALETTE):
-        return QtGui.QColor(PALETTE[k])
-    return pg.intColor(k, hues=12, values=1, maxValue=200)
-
-
-def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    pen = pg.mkPen(color, width=width)
-    if style is not None:
-        pen.setStyle(style)
-    # Cosmetic pens keep their pixel width when exported at another size.
-    pen.setCosmetic(True)
-    return pen
-
-
-def finite_bounds(*arrays: np.ndarray) -> tuple[float, float] | None:
-    """Smallest and largest finite value over the arrays, or None if there is none."""
-    lo, hi = math.inf, -math.inf
-    for a in arrays:
-        if a.size == 0:
-            continue
-        a = a[np.isfinite(a)]
-        if a.size:
-            lo = min(lo, float(a.min()))
-            hi = max(hi, float(a.max()))
-    return None if lo > hi else (lo, hi)
-
-
-def padded(lo: float, hi: float, pad: float = PAD) -> tuple[float, float]:
-    """lo..hi widened by pad of its span on each side (a flat span gets a unit-scale margin)."""
-    span = hi - lo
-    if span <= 0:
-        span = max(abs(hi), 1.0) * 0.2
-    return lo - pad * span, hi + pad * span
-
-
-def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool:
-    """Whether data spanning lo..hi has left the shown range or shrunk far inside it."""
-    if shown is None:
-        return True
-    s_lo, s_hi = shown
-    if lo < s_lo or hi > s_hi:
-        return True
-    span, shown_span = hi - lo, s_hi - s_lo
-    return span > 0 and span < SHRINK * shown_span
-
-
-class LogLabelAxis(pg.AxisItem):
-    """An axis whose log-mode labels thin out (decades first, then 5, 2, 3, ...) so none overlap."""
-
-    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
-        """Labels for log-mode ticks; a minor tick keeps its mark but loses a crowded label."""
-        strings = super().logTickStrings(values, scale, spacing)
-        # Plain numbers where they are short ("10", not "10¹" beside "5" and "2").
-        for i, v in enumerate(values):
-            x = float(f"{10**v * scale:.1g}")
-            if PLAIN_LOG_LABELS[0] <= x < PLAIN_LOG_LABELS[1]:
-                strings[i] = f"{x:g}"
-        lo, hi = self.range
-        height = self.geometry().height() if self.orientation in ("left", "right") else 0.0
-        if hi <= lo or height <= 0:
-            return strings
-        px = height / (hi - lo)
-        kept: list[float] = []
-        # Greedy by rank, so a dense axis keeps the labels that orient the eye best.
-        for i in sorted(range(len(values)), key=lambda i: _LOG_RANK[_leading_digit(values[i])]):
-            y = float(values[i]) * px
-            if all(abs(y - k) >= LOG_LABEL_GAP for k in kept):
-                kept.append(y)
-            else:
-                strings[i] = ""
-        return strings
-
-
-# Which log ticks keep their label first when there is no room for all.
-_LOG_RANK = {digit: rank for rank, digit in enumerate((1, 5, 2, 3, 4, 6, 7, 8, 9))}
-
-
-def _leading_digit(log_value: float) -> int:
-    """The leading digit of 10**log_value (log tick values are inexact: 0.3010299 is 2)."""
-    digit = round(10 ** (log_value - math.floor(log_value + 1e-6)))
-    return 1 if digit == 10 else digit
-
-
-class PlotView(pg.PlotWidget):
-    """Common look, managed axis ranges and export for the views."""
-
-    # After each paint of the plot: the window times its frames by it (frame pacing).
-    painted = QtCore.Signal()
-
-    def __init__(
-        self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
-    ) -> None:
-        super().__init__(parent=parent, background="w", axisItems={"left": LogLabelAxis("left")})
-        self.setObjectName(object_name)
-        pi = self.plotItem
-        pi.setTitle(title, color=TEXT, size="11pt")
-        for name in ("left", "bottom"):
-            axis = pi.getAxis(name)
-            axis.setPen(pg.mkPen(AXIS))
-            axis.setTextPen(pg.mkPen(TEXT))
-        # No grid: measured here, pyqtgraph's grid costs ~18 ms of a ~21 ms frame (900x600).
-        pi.enableAutoRange(False)
-        # The 'A' button would switch autorange back on for every later frame.
-        pi.hideButtons()
-        # The 'Plot Options' menu toggles log/FFT/derivative modes behind the view's back and
-        # re-enables autorange; the view offers what it supports itself (set_log_y).
-        pi.setMenuEnabled(False, enableViewBoxMenu=True)
-        pi.setDownsampling(auto=True, mode="peak")
-        pi.setClipToView(True)
-        self.legend = pi.addLegend(
-            offset=(-10, 10),
-            labelTextColor=TEXT,
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen("#bbbbbb"),
-        )
-        self._x_shown: tuple[float, float] | None = None
-        self._y_shown: tuple[float, float] | None = None
-        self._top_room = 0.0  # extra y headroom (fraction of the data span) kept for a legend
-        # After the user pans or zooms, the view stops moving the axes until reset_view().
-        self._follow = True
-        self._last: Snapshot | None = None
-        pi.getViewBox().sigRangeChangedManually.connect(self._stop_following)
-
-    # ---- ranges ------------------------------------------------------------------
-    def _stop_following(self, *_: object) -> None:
-        self._follow = False
-
-    def _legend_on_top(self, max_columns: int) -> None:
-        """Keep the legend in rows along the top (at most max_columns entries a row), with
-        headroom above the data for it; call _fit_top_legend() whenever its entries change."""
-        self._legend_columns = max_columns
-        self.legend.setOffset((10, 5))
-        self._top_room = 0.15
-        self.plotItem.getViewBox().sigResized.connect(self._top_legend_resized)
-
-    def _fit_top_legend(self) -> bool:
-        """As many legend columns as fit the plot's width, and headroom for its rows; True if
-        the headroom changed."""
-        entries = max(len(self.legend.items), 1)
-        vb = self.plotItem.getViewBox()
-        width, height = vb.width(), vb.height()
-        columns = min(entries, self._legend_columns)
-        self.legend.setColumnCount(columns)
-        # A narrow plot clipped the last entries off its right edge: fewer columns, more rows.
-        # (It sits 10 px in from the left edge.)
-        while columns > 1 and width > 0 and self.legend.boundingRect().width() > width - 12:
-            columns -= 1
-            self.legend.setColumnCount(columns)
-        if height > 0:
-            # The data must end below the legend: it takes share f of the shown height.
-            f = min((self.legend.boundingRect().height() + 8) / height, LEGEND_MAX_HEIGHT)
-            top_room = f / (1 - f)
-        else:
-            top_room = 0.15 * -(-entries // columns)  # not laid out yet: ~one legend row each
-        changed = abs(top_room - self._top_room) > 0.01
-        self._top_room = top_room
-        return changed
-
-    def _top_legend_resized(self, *_: object) -> None:
-        if self._fit_top_legend() and self._follow:
-            self._y_shown = None  # the headroom changed: refit y now
-            if self._last is not None:
-                self.update_snapshot(self._last)
-            else:
-                self._keep_y(self._idle_bounds())
-
-    def _idle_bounds(self) -> tuple[float, float] | None:
-        """What the y axis shows before a run's first snapshot (None: nothing yet)."""
-        return None
-
-    def reset_view(self) -> None:
-        """Resume managing the axes after the user panned or zoomed, and refit them now."""
-        self._follow = True
-        self._x_shown = self._y_shown = None
-        if self._last is not None:
-            self.update_snapshot(self._last)
-
-    def update_snapshot(self, snap: Snapshot) -> None:
-        """Draw the live state of a run."""
-        raise NotImplementedError
-
-    def _set_x(self, lo: float, hi: float) -> None:
-        if self._follow and (lo, hi) != self._x_shown:
-            self._x_shown = (lo, hi)
-            self.plotItem.setXRange(lo, hi, padding=0)
-            self._apply_range()
-
-    def _set_y(self, lo: float, hi: float) -> None:
-        if self._follow and (lo, hi) != self._y_shown:
-            self._y_shown = (lo, hi)
-            self.plotItem.setYRange(lo, hi, padding=0)
-            self._apply_range()
-
-    def _apply_range(self) -> None:
-        # The view box applies a new range lazily, as the paint begins; the items it moves
-        # (lines, labels, axes) then ask for a second paint of the whole plot. Applying it
-        # now lets one paint show everything.
-        self.plotItem.getViewBox().updateMatrix()
-
-    def _keep_y(self, bounds: tuple[float, float] | None) -> None:
-        """Refit y only when the data leaves the shown range or shrinks far inside it."""
-        if bounds is None or not self._follow:
-            return
-        lo, hi = bounds
-        if needs_refit(lo, hi, self._y_shown):
-            y_lo, y_hi = padded(lo, hi)
-            self._set_y(y_lo, y_hi + self._top_room * (y_hi - y_lo))
-
-    def _keep_steps_x(self, last_step: float, planned: float, stopped: bool) -> None:
-        """Grow the step axis in jumps to X_GROWTH x the newest step (capped at the plan);
-        fit it to the data once the run has stopped, so finished plots have no empty tail."""
-        if not self._follow:
-            return
-        if stopped:
-            self._set_x(*padded(0.0, max(last_step, 1.0), PAD / 2))
-            return
-        if self._x_shown is not None and last_step <= self._x_shown[1]:
-            return
-        target = max(last_step * X_GROWTH, 10.0)
-        if last_step <= planned:
-            target = min(target, planned)
-        self._set_x(*padded(0.0, max(target, 1.0), PAD / 2))
-
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
-        """Paint, then say so (a frame ends when the views it changed have painted)."""
-        super().paintEvent(event)
-        self.painted.emit()
-
-    # ---- export ------------------------------------------------------------------
-    def _settle_layout(self) -> None:
-        # A never-shown widget keeps its first layout (640x480) after resize(); grab() delivers
-        # the pending resize, so exports of hidden views match the widget's size.
-        if self.testAttribute(QtCore.Qt.WidgetAttribute.WA_PendingResizeEvent):
-            self.grab()
-
-    def export_png(self, path: str | Path, width: int | None = None) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically."""
-        self._settle_layout()
-        export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path) -> None:
-        """Write the plot as SVG, atomically."""
-        self._settle_layout()
-        export_plot_svg(self.plotItem, path)
 
 
 class LossView(PlotView):
@@ -354,12 +104,14 @@ class LossView(PlotView):
         pi.addItem(self.cursor_line, ignoreBounds=True)
         self.cursor_line.hide()
         self.markers: deque[pg.InfiniteLine] = deque()
+        self._marker_steps: deque[int] = deque()  # the step of each marker, in order
+        self._cursor_step = 0
         self._events_drawn = 0
         self._log_y = False
         self._floor = math.nan
         self._initial = math.nan
         self._planned = 1.0
-        self._set_x(*padded(0.0, 10.0, PAD / 2))
+        self._set_steps_x(10.0)
         self._set_y(*padded(0.0, 1.0))
 
     def set_run(self, info: RunInfo) -> None:
@@ -370,6 +122,7 @@ class LossView(PlotView):
         for marker in self.markers:
             self.plotItem.removeItem(marker)
         self.markers.clear()
+        self._marker_steps.clear()
         self._events_drawn = 0
         self._last = None
         self._follow = True
@@ -379,7 +132,7 @@ class LossView(PlotView):
         self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})", color=TEXT)
         self._place_floor()
         self._x_shown = self._y_shown = None
-        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
         self._keep_y(self._y_bounds(np.array([self._initial])))
 
     def set_log_y(self, on: bool) -> None:
@@ -388,7 +141,7 @@ class LossView(PlotView):
             return
         self._log_y = on
         x_shown = self._x_shown
-        self.plotItem.setLogMode(x=False, y=on)
+        self.plotItem.setLogMode(x=self._log_x, y=on)
         # setLogMode switches autorange back on (every later frame would pay for it).
         self.plotItem.enableAutoRange(False)
         self._place_floor()
@@ -405,6 +158,15 @@ class LossView(PlotView):
         """Whether the loss axis is logarithmic."""
         return self._log_y
 
+    def set_log_steps(self, on: bool) -> None:
+        """Show the step on a log10 axis (True; drawn from step 1) or a linear one."""
+        self._set_log_steps(on, self._log_y)
+
+    def _place_step_items(self) -> None:
+        for marker, step in zip(self.markers, self._marker_steps, strict=True):
+            marker.setPos(self._x_of(step))
+        self.cursor_line.setPos(self._x_of(self._cursor_step))
+
     def mark_event(self, step: int, text: str) -> None:
         """Draw a labelled vertical dashed line at a step (e.g. 'lr 0.03 -> 0.1')."""
         color = "#d62728" if "diverg" in text else "#9467bd"
@@ -412,7 +174,7 @@ class LossView(PlotView):
         # the legend in the top-right corner.
         position = 0.82 - 0.08 * (len(self.markers) % 6)
         marker = pg.InfiniteLine(
-            pos=float(step),
+            pos=self._x_of(step),
             angle=90,
             pen=_pen(color, 1.5, _DASH),
             label=text,
@@ -427,8 +189,10 @@ class LossView(PlotView):
         )
         self.plotItem.addItem(marker, ignoreBounds=True)
         self.markers.append(marker)
+        self._marker_steps.append(int(step))
         if len(self.markers) > MAX_MARKERS:
             self.plotItem.removeItem(self.markers.popleft())
+            self._marker_steps.popleft()
 
     def event_count(self) -> int:
         """Number of event markers currently drawn."""
@@ -439,13 +203,17 @@ class LossView(PlotView):
         if step is None:
             self.cursor_line.hide()
         else:
-            self.cursor_line.setPos(float(step))
+            self._cursor_step = int(step)
+            self.cursor_line.setPos(self._x_of(step))
             self.cursor_line.show()
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the loss series of a snapshot and any events not yet marked."""
         self._last = snap
-        batch_y, train_y, val_y = snap.loss_values, snap.epoch_train, snap.epoch_val
+        batch_x, batch_y = self._drawn_steps(snap.loss_steps, snap.loss_values)
+        epoch_x, train_y, val_y = self._drawn_steps(
+            snap.epoch_steps, snap.epoch_train, snap.epoch_val
+        )
         has_val = val_y.size > 0 and bool(np.isfinite(val_y).any())
         if self._log_y:
             # log10 of zero or a negative loss is -inf/nan: show those at the smallest positive.
@@ -454,15 +222,15 @@ class LossView(PlotView):
             train_y = np.maximum(train_y, tiny)
             val_y = np.maximum(val_y, tiny)
         # Dots show how sparse epoch values are; past a few dozen they only clutter and cost.
-        symbols = 0 < snap.epoch_steps.size <= MAX_EPOCH_SYMBOLS
+        symbols = 0 < epoch_x.size <= MAX_EPOCH_SYMBOLS
         if symbols != self._epoch_symbols:
             self._epoch_symbols = symbols
             for curve in (self.train_curve, self.val_curve):
                 curve.setSymbol("o" if symbols else None)
-        self.batch_curve.setData(snap.loss_steps, batch_y)
-        self.train_curve.setData(snap.epoch_steps, train_y)
+        self.batch_curve.setData(batch_x, batch_y)
+        self.train_curve.setData(epoch_x, train_y)
         if has_val:
-            self.val_curve.setData(snap.epoch_steps, val_y)
+            self.val_curve.setData(epoch_x, val_y)
         elif self._val_in_legend:
             self.val_curve.setData([], [])
         self._show_val(has_val)
@@ -568,7 +336,7 @@ class FitView(PlotView):
         y_bounds = finite_bounds(self._y) or (0.0, 1.0)
         if self._multi:
             m = self._y.shape[0]
-            self._live = np.unique(np.linspace(0, m - 1, min(m, MAX_LIVE_POINTS)).astype(np.int64))
+            self._live = even_indices(m, MAX_LIVE_POINTS)
             self._live_pred = np.zeros(0)
             self.points.setData([], [])
             lo, hi = y_bounds
@@ -714,16 +482,19 @@ class ParamView(PlotView):
         if not named:
             self.legend.addItem(self.more_key, f"and {len(self._visible) - 1} weights")
         self._fit_top_legend()
-        self._set_x(*padded(0.0, float(max(min(info.n_batches, info.total_steps), 1)), PAD / 2))
+        self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
         self._keep_y(self._idle_bounds())
+
+    def set_log_steps(self, on: bool) -> None:
+        """Show the step on a log10 axis (True; drawn from step 1) or a linear one."""
+        self._set_log_steps(on)
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the parameter trajectories of a snapshot."""
         self._last = snap
-        values = snap.param_values
-        if values.ndim != 2 or values.shape[1] != len(self.curves):
+        if snap.param_values.ndim != 2 or snap.param_values.shape[1] != len(self.curves):
             return
-        steps = snap.loss_steps
+        steps, values = self._drawn_steps(snap.loss_steps, snap.param_values)
         for k in self._visible:
             self.curves[k].setData(steps, values[:, k])
         last = float(steps[-1]) if steps.size else float(snap.step)

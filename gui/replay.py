@@ -1,4 +1,8 @@
-"""Animated GIF of a run replayed from its history (Pillow encodes; Qt renders the frames)."""
+"""Animated GIF of a run replayed from its history (Pillow encodes; Qt renders the frames).
+
+Each frame is core.review.snapshot_at of a step: its curves are the history's per-cell
+envelope up to that step, drawn as the live view and rewind draw them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtGui import QImage
 
+from core.decimate import even_indices
 from core.files import atomic_write_bytes
 
 FRAMES = 48  # enough to follow the run, small enough to share
@@ -21,7 +25,8 @@ def frame_steps(last_step: int, frames: int = FRAMES) -> list[int]:
     """Steps to show: evenly spread from 0 to last_step, both included, no repeats."""
     if frames < 2:
         raise ValueError(f"frames must be at least 2, got {frames}")
-    return sorted({int(s) for s in np.linspace(0, max(last_step, 0), frames).round()})
+    # Step k is row k of the steps 0..last_step: evenly spread rows are evenly spread steps.
+    return even_indices(max(last_step, 0) + 1, frames).tolist()
 
 
 def to_pil(image: QImage, width: int = WIDTH):

@@ -16,9 +16,10 @@ import pyqtgraph.exporters  # registers pg.exporters
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.analysis import loss_scale
+from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.plots import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
+from gui.plot_base import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.
 MAX_RESIDUAL_POINTS = 2000
@@ -92,13 +93,6 @@ def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = Non
     return pen
 
 
-def even_subsample(n: int, limit: int) -> np.ndarray:
-    """Indices of at most limit rows spread evenly over n rows (all rows when n <= limit)."""
-    if n <= limit:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, limit).astype(np.int64))
-
-
 class _BarSample(pg.ItemSample):
     """Legend swatch of a bar series: a filled square (pyqtgraph's also draws a line under it)."""
 
@@ -113,7 +107,7 @@ class _BarSample(pg.ItemSample):
 
 
 class _TeachingView(PlotView):
-    """The views' common look, ranges and export (gui.plots.PlotView), with a legend top-left."""
+    """The views' common look, ranges and export (gui.plot_base.PlotView), legend top-left."""
 
     def __init__(
         self, object_name: str, title: str, parent: QtWidgets.QWidget | None = None
@@ -141,14 +135,6 @@ class _TeachingView(PlotView):
         ):
             y_lo, y_hi = padded(lo, hi)
             self._set_y(y_lo, y_hi + self._top_room * (y_hi - y_lo))
-
-    # ---- export ------------------------------------------------------------------
-    def _settle_layout(self) -> None:
-        # A never-shown widget keeps its first layout after resize(); grab() delivers it. Tick
-        # labels are measured while painting, and a wider label (a new range) relays the axes
-        # through a posted event: paint once and deliver it, so exports never show overlaps.
-        self.grab()
-        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
 
 
 class ResidualView(_TeachingView):
@@ -199,7 +185,7 @@ class ResidualView(_TeachingView):
     def set_run(self, info: RunInfo) -> None:
         """Take a new run's display sample; clear the points until the first snapshot."""
         x = np.asarray(info.x, dtype=np.float64)
-        keep = even_subsample(x.shape[0], MAX_RESIDUAL_POINTS)
+        keep = even_indices(x.shape[0], MAX_RESIDUAL_POINTS)
         self._x = np.ascontiguousarray(x[keep])
         self._y = np.asarray(info.y, dtype=np.float64)[keep]
         self._scale = loss_scale(info.loss_kind)

@@ -16,10 +16,10 @@ from pytestqt.qtbot import QtBot
 from core.presets import preset_config
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
+from gui.axes import LOG_LABEL_GAP, LogLabelAxis
 from gui.plots import (
-    LOG_LABEL_GAP,
+    PAD,
     FitView,
-    LogLabelAxis,
     LossView,
     ParamView,
     PlotView,
@@ -415,3 +415,76 @@ def test_parameter_legend_wraps_to_the_width_and_stays_above_the_data(
         top = max(float(np.max(snap.param_values)), float(np.max(info.true_theta)))
         assert vb.mapViewToScene(pg.Point(0, top)).y() > view.legend.sceneBoundingRect().bottom()
     assert view.legend.columnCount < 5  # 5 entries did not fit on one row in 330 px
+
+
+# ---- log step axis ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [LossView, ParamView])
+def test_log_step_axis_draws_from_step_one(qtbot: QtBot, run_1d: Run, cls: type[V]) -> None:
+    _, info, snap = run_1d
+    assert snap.loss_steps[0] == 0 or snap.epoch_steps[0] == 0  # step 0 is in the data
+    view = _view(qtbot, cls, info, snap)
+    linear = _x_range(view)
+    view.set_log_steps(True)
+    assert view.log_steps and view.plotItem.getAxis("bottom").logMode
+    assert view.plotItem.getViewBox().autoRangeEnabled() == [False, False]
+    curves = [view.batch_curve, view.train_curve] if cls is LossView else view.curves[:1]
+    for curve in curves:
+        # Step 0 is left out rather than drawn at log10(0) = -inf; the rest is all there.
+        assert curve.xData.min() >= 1
+        assert np.isfinite(curve.getData()[0]).all()
+    x = curves[0].xData
+    np.testing.assert_array_equal(x, snap.loss_steps[snap.loss_steps >= 1])
+    # The axis spans step 1 to past the newest step, in log10 units.
+    lo, hi = _x_range(view)
+    assert lo <= 0.0 and hi >= math.log10(snap.step)
+    view.set_log_steps(False)
+    assert not view.log_steps and not view.plotItem.getAxis("bottom").logMode
+    assert _x_range(view) == pytest.approx(linear)
+    np.testing.assert_array_equal(curves[0].xData, snap.loss_steps)
+
+
+def test_log_step_axis_moves_markers_and_cursor(qtbot: QtBot, run_1d: Run) -> None:
+    _, info, snap = run_1d
+    view = _view(qtbot, LossView, info, snap)
+    view.set_cursor(42)
+    view.set_log_steps(True)
+    assert view.markers[0].value() == pytest.approx(math.log10(50))
+    assert view.cursor_line.value() == pytest.approx(math.log10(42))
+    view.mark_event(0, "at the start")  # sits at the axis' left end, step 1
+    assert view.markers[-1].value() == 0.0
+    view.set_cursor(7)
+    assert view.cursor_line.value() == pytest.approx(math.log10(7))
+    view.set_log_y(True)  # the loss axis switches without undoing the step axis
+    assert view.plotItem.getAxis("bottom").logMode and view.plotItem.getAxis("left").logMode
+    view.set_log_steps(False)
+    assert view.markers[0].value() == 50 and view.markers[-1].value() == 0
+    assert view.cursor_line.value() == 7
+
+
+def test_log_step_axis_before_a_run_and_at_step_zero(qtbot: QtBot, run_1d: Run) -> None:
+    _, info, snap = run_1d
+    view = LossView()
+    qtbot.addWidget(view)
+    view.set_log_steps(True)  # before any run: the axis shows steps 1 to 10
+    assert _x_range(view)[1] == pytest.approx(1.0 + PAD / 2)
+    view.set_run(info)
+    first = dataclasses.replace(
+        snap,
+        step=0,
+        loss_steps=np.zeros(1),
+        loss_values=np.ones(1),
+        param_values=snap.param_values[:1],
+        epoch_steps=np.zeros(1),
+        epoch_train=np.ones(1),
+        epoch_val=np.full(1, np.nan),
+        events=(),
+    )
+    view.update_snapshot(first)
+    assert _n_points(view.batch_curve) == 0
+    view.update_snapshot(snap)
+    assert _n_points(view.batch_curve) == int((snap.loss_steps >= 1).sum())
+    # A new run keeps the log axis.
+    view.set_run(info)
+    assert view.log_steps and _x_range(view)[0] <= 0.0

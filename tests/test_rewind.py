@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QPushButton, QSlider
 
+from core.history import History
 from core.presets import preset_config
 from core.review import Recording, snapshot_at
 from core.runinfo import run_info
@@ -58,6 +59,50 @@ def test_snapshot_at_step_zero_is_the_initial_state():
     assert snap.train_loss == _approx(info.initial_loss)
 
 
+def _bump(steps: np.ndarray) -> np.ndarray:
+    """A weight that rises to 3.0 at step 123,457 and falls again, curved both ways."""
+    return 3.0 * np.exp(-(((steps - 123_457) / 150_000.0) ** 2))
+
+
+def _long_run() -> tuple[Trainer, History]:
+    """A playground trainer whose history is a million recorded steps (written directly)."""
+    trainer = _trained("playground", 5)
+    h = History(trainer.history.n_params, trainer.history.param_names)
+    rng = np.random.default_rng(11)
+    n, chunk = 1_000_000, 50_000
+    for first in range(0, n, chunk):
+        steps = np.arange(first, first + chunk)
+        params = np.column_stack((_bump(steps), 1.0 - _bump(steps)))
+        h.record_steps(first, rng.exponential(size=chunk), params)
+    epochs = np.arange(n // 20)
+    h.record_epochs(epochs, 20 * epochs, 1.0 / (1 + epochs), np.full(epochs.size, np.nan), 0.0)
+    trainer.history = h
+    return trainer, h
+
+
+def test_long_run_rewound_keeps_its_peak_and_draws_the_live_curve():
+    trainer, h = _long_run()
+    info = run_info(trainer)
+    live = trainer.snapshot(1500)
+    rec = Recording.of(h)
+    # Rewound to the newest step: exactly the live snapshot's curves (decimated to the live
+    # snapshot's 1500 points).
+    same = snapshot_at(rec, info, live, h.last_step)
+    assert same.series_points == 1500 and len(same.loss_steps) <= 1500
+    for name in ("loss_steps", "loss_values", "param_values", "epoch_steps", "epoch_train"):
+        np.testing.assert_array_equal(getattr(same, name), getattr(live, name), err_msg=name)
+    np.testing.assert_array_equal(same.epoch_val, live.epoch_val)
+    # Every replayed frame (mid-run and last) draws the run's curve with its peak, not
+    # straight ramps between evenly spread rows.
+    for step in (200_000, 640_000, h.last_step):
+        snap = snapshot_at(rec, info, live, step)
+        assert snap.loss_steps[-1] == step
+        assert snap.param_values[:, 0].max() == 3.0
+        assert snap.param_values[:, 1].min() == -2.0
+        assert np.diff(snap.loss_steps).max() <= step / 250
+        np.testing.assert_allclose(snap.param_values[:, 0], _bump(snap.loss_steps), atol=1e-3)
+
+
 def _history_state(win):
     steps, losses, params = win.worker.history_copy().steps()
     return steps, losses, params
@@ -94,6 +139,27 @@ def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
     qtbot.waitUntil(lambda: window.latest_snapshot().step > live_step + 50, timeout=WAIT_MS)
     steps_now, _, _ = _history_state(window)
     np.testing.assert_array_equal(steps_now[: before[0].size], before[0])
+
+
+def test_rewound_to_the_live_step_the_window_draws_the_live_curves(window, qtbot):
+    window.toggle_run()
+    # Enough steps that the series are decimated (the views are a few hundred pixels wide).
+    qtbot.waitUntil(lambda: window.controller.current_snapshot().step > 6000, timeout=WAIT_MS)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    history = window.worker.history_copy()
+    qtbot.waitUntil(lambda: window.latest_snapshot().step == history.last_step, timeout=WAIT_MS)
+    window.rewind_to(history.last_step)
+    live = window.latest_snapshot()
+    assert 0 < len(live.loss_steps) < history.n_steps_recorded
+    reviewed = window.reviewed_snapshot()
+    for name in ("loss_steps", "loss_values", "param_values", "epoch_steps", "epoch_train"):
+        np.testing.assert_array_equal(getattr(reviewed, name), getattr(live, name), err_msg=name)
+    drawn = [curve.getData() for curve in window.param_view.curves]
+    window.go_live()
+    for curve, (x, y) in zip(window.param_view.curves, drawn, strict=True):
+        np.testing.assert_array_equal(curve.getData()[0], x)
+        np.testing.assert_array_equal(curve.getData()[1], y)
 
 
 def test_run_button_leaves_review(window, qtbot):

@@ -216,3 +216,10 @@ def test_config_is_what_the_run_trains_with_after_settling(qtbot, name):
     settle(win, qtbot)
     assert win.worker.trained_config() == win.config()
     win.shutdown()
+
+
+def test_log_steps_action_switches_both_step_plots(window):
+    window.log_steps_action.trigger()
+    assert window.loss_view.log_steps and window.param_view.log_steps
+    window.log_steps_action.trigger()
+    assert not window.loss_view.log_steps and not window.param_view.log_steps

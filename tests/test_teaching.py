@@ -14,6 +14,7 @@ from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
 from core.config import Config
+from core.decimate import even_indices
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
 from gui.teaching import (
@@ -23,7 +24,6 @@ from gui.teaching import (
     ResidualView,
     WeightBarsView,
     attach_explain_button,
-    even_subsample,
 )
 
 VIEW_NAMES = ("lossPlot", "fitPlot", "paramPlot", "landscapePlot", "residualPlot", "weightBars")
@@ -111,7 +111,7 @@ def test_residuals_draw_an_even_subsample_of_big_samples(qtbot) -> None:
     view = _view(qtbot, ResidualView, info, trainer.snapshot())
     pred, _ = view.points.getData()
     assert len(pred) == MAX_RESIDUAL_POINTS
-    keep = even_subsample(info.x.shape[0], MAX_RESIDUAL_POINTS)
+    keep = even_indices(info.x.shape[0], MAX_RESIDUAL_POINTS)
     assert keep[0] == 0 and keep[-1] == info.x.shape[0] - 1
     snap = trainer.snapshot()
     np.testing.assert_allclose(pred, info.x[keep] @ snap.weights + snap.bias)

@@ -91,6 +91,7 @@ DEFAULT_SPEED = 50  # 100 steps/s: the playground's 600 steps take six watchable
 WEIGHT_LIMIT = TRUE_WEIGHT.hi
 WEIGHT_SCALE = SliderScale("linear", -10.0, 10.0, 200)
 TABLE_VISIBLE_ROWS = 4
+BLANK = "—"  # what a setting the data source does not have shows
 INT_BOX_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
 
 
@@ -426,9 +427,16 @@ class ControlPanel(QWidget):
         """Show config in the widgets without emitting anything; widgets already showing
         their value are left alone (so a box being typed in keeps its cursor)."""
         d, m, t = config.data, config.model, config.train
-        self._show_weights(list(d.true_weights))
+        csv = bool(d.csv_path)
+        self._show_weights(list(d.true_weights), list(d.feature_columns or []) if csv else None)
         for key, widget in self._boxes.items():
             value = _get(config, key)
+            spin = widget.spin if isinstance(widget, SliderSpin) else widget
+            # Settings a file does not have show nothing, not a preset's stale values.
+            blank = csv and key in (*SYNTHETIC_KEYS, *FREE_ROW_KEYS)
+            spin.setSpecialValueText(BLANK if blank else "")
+            if blank:
+                value = spin.minimum()
             if isinstance(widget, SliderSpin):
                 if widget.value() != value:
                     widget.set_value(value)
@@ -468,9 +476,12 @@ class ControlPanel(QWidget):
         field_value: float | int = int(value) if key in _INTEGER_KEYS else float(value)
         self.edit({key: field_value})
 
-    def _show_weights(self, weights: list[float]) -> None:
+    def _show_weights(self, weights: list[float], columns: list[str] | None = None) -> None:
+        """One row per feature: its true weight and slider, or for a file's columns (columns
+        given) the column's name and no weight."""
         table = self.weights_table
-        if weights == self._shown_weights():
+        labels = columns or [f"x{i + 1}" for i in range(len(weights))]
+        if weights == self._shown_weights() and labels == self._row_labels():
             return
         with QSignalBlocker(table):
             table.clearSelection()
@@ -485,14 +496,21 @@ class ControlPanel(QWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                     table.setItem(row, 0, item)
-                item.setText(format_number(w))
+                item.setText(BLANK if columns else format_number(w))
                 item.setData(Qt.ItemDataRole.UserRole, float(w))
                 if row >= n_old or row >= len(self._weight_sliders):
                     self._weight_sliders.append(self._weight_slider(row))
                 with QSignalBlocker(self._weight_sliders[row]):
                     self._weight_sliders[row].setValue(WEIGHT_SCALE.position(w))
-            table.setVerticalHeaderLabels([f"x{i + 1}" for i in range(len(weights))])
+            table.setVerticalHeaderLabels(labels)
         self._fit_table_height()
+
+    def _row_labels(self) -> list[str]:
+        table = self.weights_table
+        return [
+            table.verticalHeaderItem(r).text() if table.verticalHeaderItem(r) else ""
+            for r in range(table.rowCount())
+        ]
 
     def _weight_slider(self, row: int) -> MarkedSlider:
         slider = self._named(MarkedSlider(0, WEIGHT_SCALE.steps), f"weightSlider{row}")

@@ -127,6 +127,7 @@ class LossView(PlotView):
         self._last = None
         self._follow = True
         self._floor = float(info.noise_floor)
+        self.floor_line.label.setFormat(info.floor_label)
         self._initial = float(info.initial_loss)
         self._planned = float(max(info.total_steps, 1))
         self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})", color=TEXT)

@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
             config, settings_note = session.last_config(settings)
         self._closing = False
         self._painted = False
+        self._about_run = False  # the banner's message is the run's own (from the controller)
 
         self.controller = RunController(
             config or preset_config(DEFAULT_PRESET), speed=steps_per_second_for(DEFAULT_SPEED)
@@ -155,7 +156,7 @@ class MainWindow(QMainWindow):
         self.loss_view.set_log_y(self.log_action.isChecked())
 
         c = self.controller
-        c.message.connect(self.show_message)
+        c.message.connect(self._on_run_message)
         c.stateChanged.connect(self._on_state)
         c.runReset.connect(self._on_run_reset)
         c.speedChanged.connect(self.panel.set_speed)
@@ -257,8 +258,14 @@ class MainWindow(QMainWindow):
     # ---- messages and help ----------------------------------------------------------
     def show_message(self, level: str, text: str) -> None:
         """Show a message in the in-window banner and the status bar."""
+        self._about_run = False
         self.banner.show_message(level, text)
         self.statusBar().showMessage(text.splitlines()[0], 8000)
+
+    def _on_run_message(self, level: str, text: str) -> None:
+        # About the run itself ("Finished 30 epochs"): stale once a new run is built.
+        self.show_message(level, text)
+        self._about_run = True
 
     def guide(self) -> str:
         """The guide's text: what every tab, view, menu and file is."""
@@ -471,6 +478,8 @@ class MainWindow(QMainWindow):
     # ---- controller signals ---------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self._set_loading(False)
+        if self._about_run and self.banner.level == "info":
+            self.banner.hide()
 
     def _on_state(self, state: str) -> None:
         running = state == "running"

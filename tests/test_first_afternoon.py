@@ -163,3 +163,15 @@ def test_the_guide_names_every_menu_entry_and_tab(window):
         assert name in guide
     for word in ("landscape", "Rewind", "CSV", ".lrrun", "GIF", "model.json"):
         assert word in guide, word
+
+
+def test_a_message_about_the_last_run_goes_with_it(window, qtbot):
+    window.controller.set_speed(None)
+    window.apply_config(window.config().with_value("train.epochs", 2))
+    settle(window, qtbot)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: "Finished" in window.banner.text(), timeout=WAIT_MS)
+    info = window.run_info()
+    window.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.9)
+    qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
+    assert "Finished" not in window.banner.text()

@@ -175,3 +175,35 @@ def test_a_message_about_the_last_run_goes_with_it(window, qtbot):
     window.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.9)
     qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
     assert "Finished" not in window.banner.text()
+
+
+def test_legends_never_cover_the_data_in_a_small_window(qtbot):
+    from PySide6.QtCore import QPointF
+
+    win = MainWindow(preset_config("playground"))
+    qtbot.addWidget(win)
+    win.resize(1000, 650)
+    win.show()
+    win.controller.set_speed(None)
+    qtbot.waitUntil(lambda: win.run_info() is not None, timeout=WAIT_MS)
+    win.toggle_run()
+    qtbot.waitUntil(lambda: win.run_state() == "completed", timeout=WAIT_MS)
+    win.refresh()
+    for view in (win.loss_view, win.fit_view, win.param_view):
+        legend = view.legend
+        if not legend.isVisible():
+            continue
+        box = legend.sceneBoundingRect()
+        vb = view.plotItem.getViewBox()
+        for item in view.plotItem.listDataItems():
+            x, y = item.getData()
+            if x is None or not len(x):
+                continue
+            for xi, yi in zip(
+                x[:: max(1, len(x) // 300)], y[:: max(1, len(y) // 300)], strict=True
+            ):
+                if not (np.isfinite(xi) and np.isfinite(yi)):
+                    continue
+                p = vb.mapViewToScene(QPointF(float(xi), float(yi)))
+                assert not box.contains(p), (view.objectName(), xi, yi)
+    win.shutdown()

@@ -18,6 +18,7 @@ from core.files import atomic_write_bytes, atomic_write_text
 from core.history import History
 from core.history import write_epochs_csv as _write_epochs
 from core.history import write_steps_csv as _write_steps
+from gui.style import LIGHT, Palette, painted_as
 
 T = TypeVar("T")
 
@@ -86,9 +87,14 @@ def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path
     return written
 
 
-def export_window_png(widget: QtWidgets.QWidget, path: str | Path) -> None:
-    """Write a screenshot of a widget (e.g. the main window) as PNG, atomically."""
-    write_bytes_atomic(path, _png_bytes(widget.grab(), path))
+def export_window_png(
+    widget: QtWidgets.QWidget, path: str | Path, palette: Palette | None = LIGHT
+) -> None:
+    """Write a screenshot of a widget (e.g. the main window) as PNG, atomically; in palette's
+    colours (the light theme's by default; None: as shown)."""
+    with painted_as(widget, palette):
+        image = widget.grab()
+    write_bytes_atomic(path, _png_bytes(image, path))
 
 
 def _png_bytes(image: QtGui.QImage | QtGui.QPixmap, path: str | Path) -> bytes:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -32,14 +31,12 @@ from core.landscape import (
 )
 from core.runinfo import RunInfo
 from gui.axes import ReadableAxis
-from gui.export import export_plot_png, export_plot_svg
+from gui.export import PlotFiles
 from gui.legend import HIDDEN_HINT, fit_legend
 from gui.style import (
-    LIGHT,
     NOTE_SIZE,
     TITLE_SIZE,
     Palette,
-    painted_as,
     palette_of,
     style_axis,
     style_plot,
@@ -134,7 +131,7 @@ class PairChooser(QtWidgets.QWidget):
             self.picked.emit(x, y)
 
 
-class LandscapeMap(QtWidgets.QWidget):
+class LandscapeMap(PlotFiles, QtWidgets.QWidget):
     """The objective over two chosen parameters (a curve for one), its minimum and true point."""
 
     # A new pair or new ranges were drawn: owners redraw what they put on the map.
@@ -369,21 +366,6 @@ class LandscapeMap(QtWidgets.QWidget):
             for item, label in entries:
                 self.legend.addItem(item, label)
             self._fit_legend()
-
-    def export_png(
-        self, path: str | Path, width: int | None = None, palette: Palette | None = LIGHT
-    ) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically; in palette's
-        colours (white by default; None: as shown)."""
-        with painted_as(self, palette):
-            self._settle_layout()
-            export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path, palette: Palette | None = LIGHT) -> None:
-        """Write the plot as SVG, atomically; in palette's colours (None: as shown)."""
-        with painted_as(self, palette):
-            self._settle_layout()
-            export_plot_svg(self.plotItem, path)
 
     def labels(self) -> list[str]:
         """Axis names of the parameters: w[feature]... then bias."""

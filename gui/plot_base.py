@@ -9,7 +9,6 @@ towards the run's planned length, so a long run relays its axes a few dozen time
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,9 +17,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.snapshot import Snapshot
 from gui.axes import LogLabelAxis
-from gui.export import export_plot_png, export_plot_svg
+from gui.export import PlotFiles
 from gui.legend import HIDDEN_HINT
-from gui.style import LIGHT, TITLE_SIZE, Palette, painted_as, palette_of, style_plot
+from gui.style import TITLE_SIZE, Palette, palette_of, style_plot
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis
 SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
@@ -61,7 +60,7 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
     return span > 0 and span < SHRINK * shown_span
 
 
-class PlotView(pg.PlotWidget):
+class PlotView(PlotFiles, pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
     # After each paint of the plot: the window times its frames by it (frame pacing).
@@ -292,18 +291,3 @@ class PlotView(pg.PlotWidget):
         # exports never show hidden or overlapping labels.
         self.grab()
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
-
-    def export_png(
-        self, path: str | Path, width: int | None = None, palette: Palette | None = LIGHT
-    ) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically; in palette's
-        colours (white by default; None: as shown)."""
-        with painted_as(self, palette):
-            self._settle_layout()
-            export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path, palette: Palette | None = LIGHT) -> None:
-        """Write the plot as SVG, atomically; in palette's colours (None: as shown)."""
-        with painted_as(self, palette):
-            self._settle_layout()
-            export_plot_svg(self.plotItem, path)

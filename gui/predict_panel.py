@@ -134,16 +134,16 @@ class PredictPanel(QtWidgets.QWidget):
 
     def set_palette(self, palette: Palette) -> None:
         """Colour the message and the bad cells from palette."""
-        old = self._bad_cell()
+        old = self.bad_cell()
         self._palette = palette
         self.message_label.setStyleSheet(message_style(self.message_level, palette))
         for r in range(self.table.rowCount()):
             for c in range(self.table.columnCount()):
                 item = self.table.item(r, c)
                 if item is not None and item.background().color() == old:
-                    item.setBackground(self._bad_cell())
+                    item.setBackground(self.bad_cell())
 
-    def _bad_cell(self) -> QtGui.QColor:
+    def bad_cell(self) -> QtGui.QColor:
         """Background of a cell that holds no number."""
         return QtGui.QColor(self._palette.banners["error"].background)
 
@@ -361,7 +361,7 @@ class PredictPanel(QtWidgets.QWidget):
                 for c, text in enumerate(texts):
                     value, problem = parse_cell(text)
                     item = self.table.item(r, c)
-                    item.setBackground(self._bad_cell() if problem else QtGui.QBrush())
+                    item.setBackground(self.bad_cell() if problem else QtGui.QBrush())
                     item.setToolTip(problem or f"Value of {self._names[c]} (original units)")
                     if problem:
                         errors.append(f"Row {r + 1}, {self._names[c]}: {problem}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -247,7 +247,10 @@ LIGHT = Palette(
     disabled_text="#9a9a9a",
 )
 
-DARK = Palette(
+# What differs from the light palette: a dark ground, light text, lines lightened to keep
+# their contrast, a colour map darkened towards the ground, and dark message strips.
+DARK = replace(
+    LIGHT,
     name="dark",
     dark=True,
     background="#1c1d20",
@@ -271,11 +274,9 @@ DARK = Palette(
     identity=TABLEAU_DARK[7],
     samples=(175, 178, 184, 140),
     residuals=(78, 161, 230, 150),
-    minibatch_points="#ff9f1c",
     minibatch_edge="#ffe0b0",
     mark_edge="#e8e8e8",
     params=TABLEAU_DARK,
-    colormap="viridis",
     blend=0.3,
     blend_to="#1c1d20",
     contours=(255, 255, 255, 90),
@@ -283,13 +284,8 @@ DARK = Palette(
     path=TABLEAU_DARK[3],
     gradient_full="#f2f2f2",
     gradient_batch=TABLEAU_DARK[1],
-    point_fill="#ffffff",
-    point_edge="#111111",
     true_point="#3ccf6a",
     true_point_edge="#111111",
-    minimum="#ffd92f",
-    minimum_edge="#111111",
-    race=RACE,
     banners={
         "info": BannerColors("#1d3047", "#cfe2f7", "#3d6ea5"),
         "warning": BannerColors("#3a2e13", "#ffe0a6", "#a3782a"),
@@ -297,9 +293,9 @@ DARK = Palette(
     },
     unstable="#ef5350",
     window="#2b2d31",
-    base="#1f2023",
-    alternate_base="#26282c",
-    button="#33363b",
+    base="#36393f",
+    alternate_base="#3b3e44",
+    button="#3a3d43",
     highlight="#2f6fb0",
     link="#7ab7ff",
     disabled_text="#6f737a",

@@ -466,7 +466,10 @@ class Theme(QtCore.QObject):
         self._native_dark = is_dark(self._native)
         self._chosen = dark is not None
         self._palette = DARK if (system_prefers_dark() if dark is None else dark) else LIGHT
-        self._apply()
+        # Views made under the application's palette already draw in its colours (a walk
+        # over the window costs ~20 ms of its start-up).
+        if self._palette != palette_of():
+            self._apply()
         QtGui.QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_changed)
 
     @property

@@ -300,8 +300,16 @@ def check_magnitudes(ds: Dataset, dtype: str) -> None:
             )
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray | None:
-    """Row order for one epoch: a seeded permutation, or None (natural order) without shuffling."""
+def epoch_order(
+    n: int, seed: int, epoch: int, shuffle: bool, sampling: str = "reshuffle"
+) -> np.ndarray | None:
+    """Rows of one epoch in the order its batches take them: a seeded permutation (reshuffle),
+    n rows drawn with replacement (replacement; shuffle does not apply), or None (natural order)
+    for reshuffle without shuffling."""
+    if sampling == "replacement":
+        # torch's RandomSampler(replacement=True) draws n indices, each uniform and independent;
+        # cut into batches in order, every batch is an independent draw with replacement.
+        return np.random.default_rng([seed, 4, epoch]).integers(0, n, size=n)
     if not shuffle:
         return None
     # Seeded per epoch, so any epoch's order is known without replaying earlier ones.

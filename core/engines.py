@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,13 @@ from core.optim import (
     apply_torch_hyper,
     make_hand_optimizer,
     make_torch_optimizer,
+)
+from core.schedules import (
+    Rates,
+    Schedule,
+    make_torch_scheduler,
+    scale_torch_scheduler,
+    seek_torch_scheduler,
 )
 
 # Data larger than this is gathered batch by batch in each epoch's order: a whole-epoch copy
@@ -71,6 +78,8 @@ class EngineSpec:
     l2_penalty: float = 0.0
     dtype: str = "float32"
     device: str = "cpu"  # resolved: "cpu" or "cuda" (resolve_device); numpy ignores it
+    schedule: Schedule | None = None  # None or constant: every step uses hyper.lr
+    horizon: int = 1  # the run's total steps, over which cosine-like schedules run
 
 
 class Engine(ABC):
@@ -82,6 +91,10 @@ class Engine(ABC):
         self.spec = spec
         self.n, self.d = x.shape
         self._order: np.ndarray | None = None
+        schedule = spec.schedule
+        # The schedule as it stands (a live lr change scales it); None: a constant rate.
+        self.schedule = None if schedule is None or schedule.constant else schedule
+        self.base_lr = spec.hyper.lr
 
     @abstractmethod
     def begin_epoch(self, order: np.ndarray | None) -> None:
@@ -89,9 +102,24 @@ class Engine(ABC):
 
     @abstractmethod
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
-        """Run `count` minibatches from batch index `start`; fill losses[:count], params[:count]."""
+        """Run `count` minibatches from batch index `start`; fill losses[:count], params[:count]
+        and, if given, rates[:count] with the learning rate each step used."""
+
+    @abstractmethod
+    def next_lr(self) -> float:
+        """The learning rate the next step uses."""
+
+    @abstractmethod
+    def seek_schedule(self, position: int) -> None:
+        """Stand the schedule where it is after `position` steps (a rollback, a reopened run)."""
 
     @abstractmethod
     def params(self) -> np.ndarray:
@@ -110,7 +138,43 @@ class Engine(ABC):
         """Forget the optimizer's state (momentum, moments)."""
 
 
-class NumpyEngine(Engine):
+class _HandScheduled(Engine):
+    """Shared by the hand-written engines: the schedule's rates from core.schedules.Rates."""
+
+    opt: Any
+
+    def _init_rates(self) -> Hyper:
+        """Set up the rates; return the hyper-parameters the optimizer should hold."""
+        spec = self.spec
+        self.rates = (
+            None if self.schedule is None else Rates(self.schedule, spec.hyper.lr, spec.horizon)
+        )
+        # With a schedule the optimizer holds its own copy, whose lr changes every step: the
+        # trainer's Hyper keeps the base rate.
+        return spec.hyper if self.rates is None else replace(spec.hyper)
+
+    def next_lr(self) -> float:
+        """The learning rate the next step uses."""
+        return self.opt.hyper.lr if self.rates is None else self.rates.lr
+
+    def seek_schedule(self, position: int) -> None:
+        """Stand the schedule where it is after `position` steps."""
+        if self.rates is not None:
+            self.rates.seek(position)
+
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters (a new lr scales the schedule)."""
+        if self.rates is None:
+            self.opt.hyper = hyper
+            return
+        factor = hyper.lr / self.base_lr
+        self.rates.scale(factor)
+        self.schedule = self.schedule.scaled(factor)
+        self.base_lr = hyper.lr
+        self.opt.hyper = replace(hyper, lr=self.rates.lr)
+
+
+class NumpyEngine(_HandScheduled):
     """NumPy with hand-derived gradients: grad = 2c/m X^T (X theta - y) (+ 2 l2 theta)."""
 
     name = "numpy"
@@ -131,7 +195,7 @@ class NumpyEngine(Engine):
         self._per_batch = gathers_per_batch(self.n, self.p * dt.itemsize)
         self._idx: np.ndarray | None = None
         self.theta = np.array(theta0[: self.p], dtype=dt)
-        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], spec.hyper)
+        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], self._init_rates())
         self.xs, self.ys = self.xa, self.y
         self._rows = np.empty((0, self.p), dtype=dt)
 
@@ -146,7 +210,13 @@ class NumpyEngine(Engine):
             self.xs, self.ys = self.xa[order], self.y[order]
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
         """Run minibatch steps with hand-derived gradients."""
         xs, ys, th, n, p, idx = self.xs, self.ys, self.theta, self.n, self.p, self._idx
@@ -156,6 +226,9 @@ class NumpyEngine(Engine):
         # into the gradient's scale (one array operation fewer per step).
         hyper = self.opt.hyper
         plain = self.spec.optimizer == "sgd" and not hyper.weight_decay
+        sched = self.rates
+        if sched is None and rates is not None:
+            rates[:count] = hyper.lr
         lr = hyper.lr if plain else 1.0
         full_loss, full_grad = c / batch_size, 2.0 * c / batch_size * lr
         if self._rows.shape[0] < count:
@@ -166,6 +239,16 @@ class NumpyEngine(Engine):
         # back, so NumPy's overflow warnings are noise (and errors where warnings are errors).
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(count):
+                if sched is not None:
+                    rate = sched.lr
+                    if plain:
+                        lr = rate
+                        full_grad = 2.0 * c / batch_size * lr
+                    else:
+                        hyper.lr = rate  # the engine's own copy (_init_rates)
+                    if rates is not None:
+                        rates[k] = rate
+                    sched.advance()
                 hi = lo + batch_size
                 if hi > n:
                     hi = n
@@ -207,10 +290,6 @@ class NumpyEngine(Engine):
     def set_params(self, theta: np.ndarray) -> None:
         """Overwrite parameters in place (the optimizer holds a reference)."""
         self.theta[:] = theta[: self.p]
-
-    def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters."""
-        self.opt.hyper = hyper
 
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
@@ -279,7 +358,7 @@ class _TorchEngine(Engine):
         params[:count] = buffers[1].cpu().numpy()
 
 
-class ScratchEngine(_TorchEngine):
+class ScratchEngine(_TorchEngine, _HandScheduled):
     """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
 
     name = "scratch"
@@ -297,11 +376,18 @@ class ScratchEngine(_TorchEngine):
         self.opt = self._make_optimizer()
 
     def _make_optimizer(self):
+        hyper = self._init_rates()
         with self.torch.no_grad():
-            return make_hand_optimizer(self.spec.optimizer, self.tensors, self.spec.hyper)
+            return make_hand_optimizer(self.spec.optimizer, self.tensors, hyper)
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
         """Run minibatch steps: forward, loss, backward, hand update under no_grad."""
         torch = self.torch
@@ -312,6 +398,9 @@ class ScratchEngine(_TorchEngine):
         hyper = self.opt.hyper
         plain = self.spec.optimizer == "sgd" and not hyper.weight_decay
         lr = hyper.lr
+        sched = self.rates
+        if sched is None and rates is not None:
+            rates[:count] = lr
         host = self._host_views
         if host:
             w_view, b_view = self.w_view, self.b_view
@@ -322,6 +411,11 @@ class ScratchEngine(_TorchEngine):
             loss_buf, param_buf = buffers
         lo = start * batch_size
         for k in range(count):
+            if sched is not None:
+                lr = hyper.lr = sched.lr  # the engine's own copy (_init_rates)
+                if rates is not None:
+                    rates[k] = lr
+                sched.advance()
             hi = min(lo + batch_size, n)
             if idx is None:
                 xb, yb = xs[lo:hi], ys[lo:hi]
@@ -377,10 +471,6 @@ class ScratchEngine(_TorchEngine):
             if self.spec.fit_bias:
                 self.b.copy_(self._tensor(theta[self.d :]))
 
-    def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters."""
-        self.opt.hyper = hyper
-
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
         with self.torch.no_grad():
@@ -428,11 +518,30 @@ class ModuleEngine(_TorchEngine):
             self.w_view = self.net.weight.detach().numpy().reshape(-1)
             self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
         self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
+        self.sched = self._make_scheduler()
+        self._steps = 0  # steps taken, for the scheduler's position
+
+    def _make_scheduler(self) -> Any:
+        if self.schedule is None:
+            return None
+        return make_torch_scheduler(self.schedule, self.opt, self.spec.horizon)
+
+    @property
+    def _last_position(self) -> int | None:
+        """The position the scheduler stops at (None: it never stops)."""
+        assert self.schedule is not None
+        return max(self.spec.horizon, 1) - 1 if self.schedule.holds else None
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
-        """Run minibatch steps: zero_grad, forward, loss, backward, step."""
+        """Run minibatch steps: zero_grad, forward, loss, backward, step (and the scheduler's)."""
         xs, ys, n, d, idx = self.xs, self.ys, self.n, self.d, self._idx
         net, opt = self.net, self.opt
         step, param_list = plain_step(opt), list(net.parameters())
@@ -451,8 +560,18 @@ class ModuleEngine(_TorchEngine):
             buffers = self._buffers(count)
             loss_buf, param_buf = buffers
             weight, bias = net.weight, net.bias
+        group = opt.param_groups[0]
+        sched = self.sched
+        if sched is None:
+            if rates is not None:
+                rates[:count] = group["lr"]
+        else:
+            last = self._last_position
+            sched_step = sched.step
         lo = start * batch_size
         for k in range(count):
+            if sched is not None and rates is not None:
+                rates[k] = group["lr"]
             hi = min(lo + batch_size, n)
             if idx is None:
                 xb, yb = xs[lo:hi], ys[lo:hi]
@@ -469,6 +588,11 @@ class ModuleEngine(_TorchEngine):
                 loss = loss + l2 * sum((t**2).sum() for t in net.parameters())
             loss.backward()
             step()
+            if sched is not None:
+                # As Rates.advance: the scheduler moves to the next position unless it holds.
+                self._steps += 1
+                if last is None or self._steps <= last:
+                    sched_step()
             if host:
                 losses[k] = loss.item()
                 params[k, :d] = w_view
@@ -499,16 +623,44 @@ class ModuleEngine(_TorchEngine):
             if self.spec.fit_bias:
                 self.net.bias.copy_(self._tensor(theta[self.d :]))
 
+    def next_lr(self) -> float:
+        """The learning rate the next step uses."""
+        return float(self.opt.param_groups[0]["lr"])
+
+    def seek_schedule(self, position: int) -> None:
+        """Stand the scheduler where it is after `position` steps."""
+        self._steps = int(position)
+        if self.sched is not None:
+            seek_torch_scheduler(self.sched, self.schedule, position, self.spec.horizon)
+
     def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters, keeping the optimizer's state."""
-        self.spec.hyper = hyper
+        """Change hyper-parameters, keeping the optimizer's state (a new lr scales the
+        schedule)."""
+        if self.sched is not None:
+            factor = hyper.lr / self.base_lr
+            scale_torch_scheduler(self.sched, factor)
+            self.schedule = self.schedule.scaled(factor)
+            self.base_lr = hyper.lr
+            self.spec.hyper = hyper
+            hyper = replace(hyper, lr=self.opt.param_groups[0]["lr"])
+        else:
+            self.spec.hyper = hyper
         apply_torch_hyper(self.opt, self.spec.optimizer, hyper)
 
     def reset_optimizer(self) -> None:
-        """Forget optimizer state by building a fresh optimizer."""
+        """Forget optimizer state by building a fresh optimizer (its scheduler carried over)."""
+        old_opt, old_sched = self.opt, self.sched
         self.opt = make_torch_optimizer(
             self.spec.optimizer, list(self.net.parameters()), self.spec.hyper
         )
+        if old_sched is not None:
+            self.sched = self._make_scheduler()
+            # The scheduler's state (position, scaled rates) as it was, on the new optimizer.
+            self.sched.load_state_dict(old_sched.state_dict())
+            for new, old in zip(self.opt.param_groups, old_opt.param_groups, strict=True):
+                for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+                    if key in old:
+                        new[key] = old[key]
 
 
 ENGINES: dict[str, type[Engine]] = {

@@ -54,6 +54,7 @@ class History:
         self._step = np.empty(self._cap, dtype=np.int64)
         self._loss = np.empty(self._cap, dtype=np.float64)
         self._params = np.empty((self._cap, self._n_params), dtype=np.float64)
+        self._lr = np.empty(self._cap, dtype=np.float64)  # the rate each step used (nan: unknown)
         self._n = 0
         self._epochs = {
             f: np.empty(64, dtype=d) for f, d in zip(_EPOCH_FIELDS, _EPOCH_DTYPES, strict=True)
@@ -63,8 +64,15 @@ class History:
 
     # ----------------------------------------------------------------- recording
 
-    def record_steps(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
-        """Append steps first_step, first_step+1, ... with their losses and post-update params."""
+    def record_steps(
+        self,
+        first_step: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
+        """Append steps first_step, first_step+1, ... with their losses, post-update params and
+        the learning rate each step used (nan when not given)."""
         losses = np.asarray(losses)
         params = np.asarray(params)
         k = losses.shape[0] if losses.ndim == 1 else -1
@@ -73,13 +81,22 @@ class History:
                 f"expected losses (k,) and params (k, {self._n_params}), "
                 f"got {losses.shape} and {params.shape}"
             )
+        lrs = np.full(k, np.nan) if lrs is None else np.asarray(lrs)
+        if lrs.shape != (k,):
+            raise ValueError(f"expected lrs ({k},), got {lrs.shape}")
         if k == 0:
             return
         if first_step <= self.last_step:
             raise ValueError(f"step {first_step} does not follow the last step {self.last_step}")
-        self._append(np.arange(first_step, first_step + k, dtype=np.int64), losses, params)
+        self._append(np.arange(first_step, first_step + k, dtype=np.int64), losses, params, lrs)
 
-    def _append(self, steps: np.ndarray, losses: np.ndarray, params: np.ndarray) -> None:
+    def _append(
+        self,
+        steps: np.ndarray,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
         """Copy rows in with slice assignment, thinning whenever the buffers are full."""
         k = steps.shape[0]
         done = 0
@@ -94,6 +111,7 @@ class History:
             self._step[dst] = steps[src]
             self._loss[dst] = losses[src]
             self._params[dst] = params[src]
+            self._lr[dst] = np.nan if lrs is None else lrs[src]
             self._n += take
             done += take
 
@@ -101,7 +119,7 @@ class History:
         """Keep every other row of the oldest half (row 0 included) and all of the newest half."""
         half = self._cap // 2
         quarter = half // 2
-        for buf in (self._step, self._loss, self._params):
+        for buf in (self._step, self._loss, self._params, self._lr):
             # NumPy copies through a temporary when source and destination overlap.
             buf[:quarter] = buf[:half:2]
             buf[quarter : quarter + half] = buf[half : self._cap]
@@ -187,6 +205,11 @@ class History:
         n = self._n
         return self._step[:n].copy(), self._loss[:n].copy(), self._params[:n].copy()
 
+    def lrs(self) -> np.ndarray:
+        """A copy of the learning rate of each stored step row (aligned with steps(); nan where
+        unknown): row k holds the rate step k used, row 0 the rate the first step would use."""
+        return self._lr[: self._n].copy()
+
     def epochs(self, max_points: int | None = None) -> dict[str, np.ndarray]:
         """Return copies of the epoch columns; val_loss is nan where it was None.
 
@@ -223,7 +246,7 @@ class History:
 
     def memory_bytes(self) -> int:
         """Bytes held by the step and epoch buffers plus the event texts."""
-        arrays = self._step.nbytes + self._loss.nbytes + self._params.nbytes
+        arrays = self._step.nbytes + self._loss.nbytes + self._params.nbytes + self._lr.nbytes
         arrays += sum(buf.nbytes for buf in self._epochs.values())
         return arrays + sum(sys.getsizeof(text) for _, text in self._events)
 
@@ -240,6 +263,7 @@ class History:
             "step": step,
             "loss": loss,
             "params": params,
+            "lr": self.lrs(),
             # Events are split into two columns so np.savez needs no pickled object arrays.
             "event_steps": np.array([s for s, _ in self._events], dtype=np.int64),
             "event_texts": [text for _, text in self._events],
@@ -263,7 +287,11 @@ class History:
             raise ValueError("history state has step/loss/params of different lengths")
         if step.size and (step[0] < 0 or np.any(np.diff(step) <= 0)):
             raise ValueError("history state steps are not increasing")
-        history._append(step, loss, params)
+        # States saved before the lr column was recorded have none: nan.
+        lr = np.asarray(state["lr"], dtype=np.float64) if "lr" in state else None
+        if lr is not None and lr.shape != step.shape:
+            raise ValueError("history state has lr and step of different lengths")
+        history._append(step, loss, params, lr)
         columns = [np.asarray(state[f"epoch_{name}"]) for name in _EPOCH_FIELDS]
         n_epochs = columns[0].shape[0]
         if any(column.shape != (n_epochs,) for column in columns):
@@ -303,15 +331,18 @@ def _min_max_rows(loss: np.ndarray, n_bins: int) -> np.ndarray:
 
 
 def write_steps_csv(history: History, path: str | Path) -> None:
-    """Write the stored step rows as CSV: step,loss,<param names...>, floats repr-exact."""
+    """Write the stored step rows as CSV: step,loss,<param names...>,lr, floats repr-exact
+    (an unknown rate is an empty cell)."""
     step, loss, params = history.steps()
+    lr = history.lrs()
     with atomic_open(path, "w") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(["step", "loss", *history.param_names])
+        writer.writerow(["step", "loss", *history.param_names, "lr"])
         for i in range(0, step.shape[0], _CSV_CHUNK):
             part = slice(i, i + _CSV_CHUNK)
             # tolist() yields Python ints/floats, which csv writes via repr: exact round trip.
-            columns = [step[part].tolist(), loss[part].tolist(), *params[part].T.tolist()]
+            rates = [None if math.isnan(v) else v for v in lr[part].tolist()]
+            columns = [step[part].tolist(), loss[part].tolist(), *params[part].T.tolist(), rates]
             writer.writerows(zip(*columns, strict=True))
 
 

@@ -367,10 +367,6 @@ def make_torch_scheduler(schedule: Schedule, optimizer: Any, horizon: int) -> An
     return sched
 
 
-def _parts(sched: Any) -> list[Any]:
-    return list(getattr(sched, "_schedulers", [])) or [sched]
-
-
 def scale_torch_scheduler(sched: Any, factor: float) -> None:
     """Multiply every rate the scheduler gives from now on by factor (as Rates.scale)."""
     for group in sched.optimizer.param_groups:
@@ -378,7 +374,8 @@ def scale_torch_scheduler(sched: Any, factor: float) -> None:
             if key in group:
                 group[key] = group[key] * factor
     for part in [sched, *getattr(sched, "_schedulers", [])]:
-        part.base_lrs = [b * factor for b in part.base_lrs]
+        if hasattr(part, "base_lrs"):  # SequentialLR keeps none of its own
+            part.base_lrs = [b * factor for b in part.base_lrs]
         if hasattr(part, "eta_min"):
             part.eta_min = part.eta_min * factor
 

@@ -231,8 +231,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "sgd-noise-b1",
             "SGD's noise (compare sgd-noise-b10, -b100, -decay): y = 2x + 1 + noise 1, lr 0.1,"
-            " batch 1 drawn with replacement, 3000 steps; the loss settles ~0.3 above least squares, a"
-            " third more than the first-order formula says",
+            " batch 1 drawn with replacement, 3000 steps; the loss settles ~0.3 above least"
+            " squares, a third more than the first-order formula says",
             _noise(1),
         ),
         Preset(

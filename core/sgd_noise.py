@@ -40,6 +40,9 @@ assumed about how the data was generated. With more rows than a budget, the four
 the noise come from an evenly drawn subset (documented in predicted_excess_loss).
 If the equation has no positive semi-definite solution, SGD's spread grows without bound
 (it is unstable in mean square even where full-batch descent is stable): the prediction is inf.
+Near that edge the loss has heavy tails: the prediction is still the mean, but a measured
+average converges slowly, typically from below (many steps are needed to meet the rare large
+excursions that carry much of the mean).
 """
 
 from __future__ import annotations

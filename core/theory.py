@@ -207,17 +207,21 @@ def minibatch_gradients(
     theta = np.asarray(theta, dtype=np.float64)
     d = theta.size - 1
     p = d + 1 if fit_bias else d
-    c = loss_scale(kind)
+    scale = 2.0 * loss_scale(kind) / rows.shape[1]
     out = np.zeros((rows.shape[0], d + 1))
     per_block = max(1, _BLOCK_VALUES // max(rows.shape[1] * (d + 1), 1))
     xa = np.asarray(x)
+    xa = xa[:, None] if xa.ndim == 1 else xa
     ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    bias = theta[d] if fit_bias else 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
         for lo in range(0, rows.shape[0], per_block):
             idx = rows[lo : lo + per_block]
-            xb = _design(xa[idx.reshape(-1)], fit_bias).reshape(idx.shape[0], idx.shape[1], p)
-            r = xb @ theta[:p] - ya[idx]
-            out[lo : lo + per_block, :p] = np.einsum("mb,mbp->mp", r, xb) * (2.0 * c / idx.shape[1])
+            xb = xa[idx].astype(np.float64, copy=False)  # (m, batch, d)
+            r = xb @ theta[:d] + (bias - ya[idx])  # (m, batch) residuals
+            out[lo : lo + per_block, :d] = np.matmul(r[:, None, :], xb)[:, 0, :] * scale
+            if fit_bias:
+                out[lo : lo + per_block, d] = r.sum(axis=1) * scale
         if l2:
             out[:, :p] += 2.0 * l2 * theta[:p]
     return out

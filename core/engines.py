@@ -13,13 +13,13 @@ nothing. The torch engines run on the CPU or a CUDA device (EngineSpec.device).
 from __future__ import annotations
 
 import functools
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from core.engine_base import Engine, EngineSpec
 from core.errors import ConfigError
 from core.optim import (
     Hyper,
@@ -27,13 +27,21 @@ from core.optim import (
     make_hand_optimizer,
     make_torch_optimizer,
 )
-from core.schedules import (
-    Rates,
-    Schedule,
-    make_torch_scheduler,
-    scale_torch_scheduler,
-    seek_torch_scheduler,
-)
+from core.schedules import Rates, TorchRates
+
+__all__ = [
+    "ENGINES",
+    "GATHER_EPOCH_BYTES",
+    "Engine",
+    "EngineSpec",
+    "ModuleEngine",
+    "NumpyEngine",
+    "ScratchEngine",
+    "gathers_per_batch",
+    "make_engine",
+    "plain_step",
+    "resolve_device",
+]
 
 # Data larger than this is gathered batch by batch in each epoch's order: a whole-epoch copy
 # outgrows the caches and costs more than it saves. Smaller data is gathered once per epoch, so
@@ -67,114 +75,17 @@ def resolve_device(requested: str, implementation: str) -> str:
     return "cpu"
 
 
-@dataclass
-class EngineSpec:
-    """What an engine needs to know besides the data and the initial parameters."""
-
-    optimizer: str
-    hyper: Hyper
-    fit_bias: bool = True
-    loss_scale: float = 1.0  # 1 for mse, 0.5 for half_mse (the seeds' squared_loss)
-    l2_penalty: float = 0.0
-    dtype: str = "float32"
-    device: str = "cpu"  # resolved: "cpu" or "cuda" (resolve_device); numpy ignores it
-    schedule: Schedule | None = None  # None or constant: every step uses hyper.lr
-    horizon: int = 1  # the run's total steps, over which cosine-like schedules run
+def _hand_hyper(engine: Engine) -> Hyper:
+    """Set up a hand-written engine's rates; return the hyper-parameters its optimizer holds
+    (with a schedule, its own copy, whose lr changes every step)."""
+    spec = engine.spec
+    if engine.schedule is None:
+        return spec.hyper
+    engine.rates = Rates(engine.schedule, spec.hyper.lr, spec.horizon)
+    return replace(spec.hyper)
 
 
-class Engine(ABC):
-    """Runs minibatch steps over an epoch order; parameters are [w..., b] in trained units."""
-
-    name = "engine"
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
-        self.spec = spec
-        self.n, self.d = x.shape
-        self._order: np.ndarray | None = None
-        schedule = spec.schedule
-        # The schedule as it stands (a live lr change scales it); None: a constant rate.
-        self.schedule = None if schedule is None or schedule.constant else schedule
-        self.base_lr = spec.hyper.lr
-
-    @abstractmethod
-    def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Prepare the rows of one epoch in the given order (None: natural order)."""
-
-    @abstractmethod
-    def run(
-        self,
-        start: int,
-        count: int,
-        batch_size: int,
-        losses: np.ndarray,
-        params: np.ndarray,
-        rates: np.ndarray | None = None,
-    ) -> None:
-        """Run `count` minibatches from batch index `start`; fill losses[:count], params[:count]
-        and, if given, rates[:count] with the learning rate each step used."""
-
-    @abstractmethod
-    def next_lr(self) -> float:
-        """The learning rate the next step uses."""
-
-    @abstractmethod
-    def seek_schedule(self, position: int) -> None:
-        """Stand the schedule where it is after `position` steps (a rollback, a reopened run)."""
-
-    @abstractmethod
-    def params(self) -> np.ndarray:
-        """Current [w..., b] as a float64 copy (b is 0 without a bias)."""
-
-    @abstractmethod
-    def set_params(self, theta: np.ndarray) -> None:
-        """Overwrite the parameters with [w..., b]."""
-
-    @abstractmethod
-    def set_hyper(self, hyper: Hyper) -> None:
-        """Change optimizer hyper-parameters, keeping the optimizer's state."""
-
-    @abstractmethod
-    def reset_optimizer(self) -> None:
-        """Forget the optimizer's state (momentum, moments)."""
-
-
-class _HandScheduled(Engine):
-    """Shared by the hand-written engines: the schedule's rates from core.schedules.Rates."""
-
-    opt: Any
-
-    def _init_rates(self) -> Hyper:
-        """Set up the rates; return the hyper-parameters the optimizer should hold."""
-        spec = self.spec
-        self.rates = (
-            None if self.schedule is None else Rates(self.schedule, spec.hyper.lr, spec.horizon)
-        )
-        # With a schedule the optimizer holds its own copy, whose lr changes every step: the
-        # trainer's Hyper keeps the base rate.
-        return spec.hyper if self.rates is None else replace(spec.hyper)
-
-    def next_lr(self) -> float:
-        """The learning rate the next step uses."""
-        return self.opt.hyper.lr if self.rates is None else self.rates.lr
-
-    def seek_schedule(self, position: int) -> None:
-        """Stand the schedule where it is after `position` steps."""
-        if self.rates is not None:
-            self.rates.seek(position)
-
-    def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters (a new lr scales the schedule)."""
-        if self.rates is None:
-            self.opt.hyper = hyper
-            return
-        factor = hyper.lr / self.base_lr
-        self.rates.scale(factor)
-        self.schedule = self.schedule.scaled(factor)
-        self.base_lr = hyper.lr
-        self.opt.hyper = replace(hyper, lr=self.rates.lr)
-
-
-class NumpyEngine(_HandScheduled):
+class NumpyEngine(Engine):
     """NumPy with hand-derived gradients: grad = 2c/m X^T (X theta - y) (+ 2 l2 theta)."""
 
     name = "numpy"
@@ -195,7 +106,7 @@ class NumpyEngine(_HandScheduled):
         self._per_batch = gathers_per_batch(self.n, self.p * dt.itemsize)
         self._idx: np.ndarray | None = None
         self.theta = np.array(theta0[: self.p], dtype=dt)
-        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], self._init_rates())
+        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], _hand_hyper(self))
         self.xs, self.ys = self.xa, self.y
         self._rows = np.empty((0, self.p), dtype=dt)
 
@@ -291,6 +202,10 @@ class NumpyEngine(_HandScheduled):
         """Overwrite parameters in place (the optimizer holds a reference)."""
         self.theta[:] = theta[: self.p]
 
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters (a new lr scales the schedule)."""
+        self.opt.hyper = self._rescheduled(hyper)
+
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
         self.opt.reset_state()
@@ -358,7 +273,7 @@ class _TorchEngine(Engine):
         params[:count] = buffers[1].cpu().numpy()
 
 
-class ScratchEngine(_TorchEngine, _HandScheduled):
+class ScratchEngine(_TorchEngine):
     """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
 
     name = "scratch"
@@ -376,7 +291,7 @@ class ScratchEngine(_TorchEngine, _HandScheduled):
         self.opt = self._make_optimizer()
 
     def _make_optimizer(self):
-        hyper = self._init_rates()
+        hyper = _hand_hyper(self)
         with self.torch.no_grad():
             return make_hand_optimizer(self.spec.optimizer, self.tensors, hyper)
 
@@ -471,6 +386,10 @@ class ScratchEngine(_TorchEngine, _HandScheduled):
             if self.spec.fit_bias:
                 self.b.copy_(self._tensor(theta[self.d :]))
 
+    def set_hyper(self, hyper: Hyper) -> None:
+        """Change hyper-parameters (a new lr scales the schedule)."""
+        self.opt.hyper = self._rescheduled(hyper)
+
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
         with self.torch.no_grad():
@@ -518,19 +437,8 @@ class ModuleEngine(_TorchEngine):
             self.w_view = self.net.weight.detach().numpy().reshape(-1)
             self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
         self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
-        self.sched = self._make_scheduler()
-        self._steps = 0  # steps taken, for the scheduler's position
-
-    def _make_scheduler(self) -> Any:
-        if self.schedule is None:
-            return None
-        return make_torch_scheduler(self.schedule, self.opt, self.spec.horizon)
-
-    @property
-    def _last_position(self) -> int | None:
-        """The position the scheduler stops at (None: it never stops)."""
-        assert self.schedule is not None
-        return max(self.spec.horizon, 1) - 1 if self.schedule.holds else None
+        if self.schedule is not None:
+            self.rates = TorchRates(self.schedule, self.opt, spec.horizon)
 
     def run(
         self,
@@ -560,14 +468,9 @@ class ModuleEngine(_TorchEngine):
             buffers = self._buffers(count)
             loss_buf, param_buf = buffers
             weight, bias = net.weight, net.bias
-        group = opt.param_groups[0]
-        sched = self.sched
-        if sched is None:
-            if rates is not None:
-                rates[:count] = group["lr"]
-        else:
-            last = self._last_position
-            sched_step = sched.step
+        group, sched = opt.param_groups[0], self.rates
+        if sched is None and rates is not None:
+            rates[:count] = group["lr"]
         lo = start * batch_size
         for k in range(count):
             if sched is not None and rates is not None:
@@ -589,10 +492,7 @@ class ModuleEngine(_TorchEngine):
             loss.backward()
             step()
             if sched is not None:
-                # As Rates.advance: the scheduler moves to the next position unless it holds.
-                self._steps += 1
-                if last is None or self._steps <= last:
-                    sched_step()
+                sched.advance()  # the scheduler's step, after the optimizer's
             if host:
                 losses[k] = loss.item()
                 params[k, :d] = w_view
@@ -623,44 +523,18 @@ class ModuleEngine(_TorchEngine):
             if self.spec.fit_bias:
                 self.net.bias.copy_(self._tensor(theta[self.d :]))
 
-    def next_lr(self) -> float:
-        """The learning rate the next step uses."""
-        return float(self.opt.param_groups[0]["lr"])
-
-    def seek_schedule(self, position: int) -> None:
-        """Stand the scheduler where it is after `position` steps."""
-        self._steps = int(position)
-        if self.sched is not None:
-            seek_torch_scheduler(self.sched, self.schedule, position, self.spec.horizon)
-
     def set_hyper(self, hyper: Hyper) -> None:
         """Change hyper-parameters, keeping the optimizer's state (a new lr scales the
         schedule)."""
-        if self.sched is not None:
-            factor = hyper.lr / self.base_lr
-            scale_torch_scheduler(self.sched, factor)
-            self.schedule = self.schedule.scaled(factor)
-            self.base_lr = hyper.lr
-            self.spec.hyper = hyper
-            hyper = replace(hyper, lr=self.opt.param_groups[0]["lr"])
-        else:
-            self.spec.hyper = hyper
-        apply_torch_hyper(self.opt, self.spec.optimizer, hyper)
+        apply_torch_hyper(self.opt, self.spec.optimizer, self._rescheduled(hyper))
 
     def reset_optimizer(self) -> None:
-        """Forget optimizer state by building a fresh optimizer (its scheduler carried over)."""
-        old_opt, old_sched = self.opt, self.sched
+        """Forget optimizer state by building a fresh optimizer (its schedule carried over)."""
         self.opt = make_torch_optimizer(
             self.spec.optimizer, list(self.net.parameters()), self.spec.hyper
         )
-        if old_sched is not None:
-            self.sched = self._make_scheduler()
-            # The scheduler's state (position, scaled rates) as it was, on the new optimizer.
-            self.sched.load_state_dict(old_sched.state_dict())
-            for new, old in zip(self.opt.param_groups, old_opt.param_groups, strict=True):
-                for key in ("lr", "initial_lr", "max_lr", "min_lr"):
-                    if key in old:
-                        new[key] = old[key]
+        if isinstance(self.rates, TorchRates):
+            self.rates.move_to(self.opt)
 
 
 ENGINES: dict[str, type[Engine]] = {

@@ -36,6 +36,7 @@ __all__ = [
     "SCHEDULES",
     "Rates",
     "Schedule",
+    "TorchRates",
     "lr_at",
     "lr_sequence",
     "make_torch_scheduler",
@@ -399,3 +400,48 @@ def seek_torch_scheduler(sched: Any, schedule: Schedule, position: int, horizon:
     else:
         # Schedulers without a closed form (OneCycleLR, LambdaLR) compute from last_epoch alone.
         sched._update_lr(e)
+
+
+class TorchRates:
+    """torch's scheduler for a run, with Rates' interface: lr, advance, seek, scale. It steps
+    after each update and holds at the horizon, and moves to a fresh optimizer (a reset)."""
+
+    def __init__(self, schedule: Schedule, optimizer: Any, horizon: int) -> None:
+        self.schedule = schedule
+        self.horizon = max(int(horizon), 1)
+        self.sched = make_torch_scheduler(schedule, optimizer, self.horizon)
+        self.last = self.horizon - 1 if schedule.holds else None
+        self.position = 0
+
+    @property
+    def lr(self) -> float:
+        """The rate the next step uses (the optimizer's)."""
+        return self.sched.optimizer.param_groups[0]["lr"]
+
+    def advance(self) -> None:
+        """Move past one step (the scheduler's step, unless it holds)."""
+        self.position += 1
+        if self.last is None or self.position <= self.last:
+            self.sched.step()
+
+    def seek(self, position: int) -> None:
+        """Stand before step position + 1."""
+        self.position = int(position)
+        seek_torch_scheduler(self.sched, self.schedule, self.position, self.horizon)
+
+    def scale(self, factor: float) -> None:
+        """Multiply every rate from now on by factor."""
+        scale_torch_scheduler(self.sched, factor)
+        self.schedule = self.schedule.scaled(factor)
+
+    def move_to(self, optimizer: Any) -> None:
+        """Carry the scheduler, its position and scaled rates, over to a fresh optimizer."""
+        old = self.sched
+        self.sched = make_torch_scheduler(self.schedule, optimizer, self.horizon)
+        self.sched.load_state_dict(old.state_dict())
+        for new_group, old_group in zip(
+            optimizer.param_groups, old.optimizer.param_groups, strict=True
+        ):
+            for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+                if key in old_group:
+                    new_group[key] = old_group[key]

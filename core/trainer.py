@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -18,13 +16,14 @@ from core.analysis import (
     ridge,
 )
 from core.config import Config, replace_section
-from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
+from core.data import Dataset, EpochOrders, Progress, check_magnitudes, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
 from core.errors import ConfigError, DataError
 from core.history import History
 from core.optim import Hyper
 from core.schedules import one_cycle_problem
 from core.snapshot import Snapshot
+from core.theory import minibatch_gradients
 
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
@@ -152,8 +151,7 @@ class Trainer:
         self._rates = np.zeros(CHUNK)  # the learning rate each step of a chunk used
         self._last_theta = self.theta0.copy()
         self._fresh_engine = True
-        self._order_cache: tuple[int, np.ndarray | None] = (-1, None)
-        self._next_order: tuple[int, Future[np.ndarray | None]] | None = None
+        self._orders = EpochOrders(ds.n_train, self.config.data.seed, t.shuffle, t.sampling)
         self._ols: np.ndarray | None = None
         self._record_epoch_zero()
 
@@ -227,31 +225,7 @@ class Trainer:
         return np.arange(lo, hi) if order is None else order[lo:hi].copy()
 
     def _order(self, epoch: int) -> np.ndarray | None:
-        # Cached: drawing a large epoch's permutation again for every snapshot costs ~ms.
-        if self._order_cache[0] != epoch:
-            ahead = self._next_order
-            if ahead is not None and ahead[0] == epoch:
-                order = ahead[1].result()
-            else:
-                t = self.config.train
-                order = epoch_order(
-                    self.dataset.n_train, self.config.data.seed, epoch, t.shuffle, t.sampling
-                )
-            self._order_cache = (epoch, order)
-        return self._order_cache[1]
-
-    def _prefetch_order(self, epoch: int) -> None:
-        # A million-row permutation costs ~30 ms, 8% of an epoch at batch 1024; NumPy draws it
-        # without the GIL, so it is drawn on a helper thread while this epoch trains.
-        n, t = self.dataset.n_train, self.config.train
-        if n < PREFETCH_ROWS or not self._random_order or epoch >= t.epochs:
-            return
-        if self._next_order is None or self._next_order[0] != epoch:
-            seed = self.config.data.seed
-            self._next_order = (
-                epoch,
-                _order_pool().submit(epoch_order, n, seed, epoch, t.shuffle, t.sampling),
-            )
+        return self._orders.get(epoch)
 
     def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
         """Full-batch gradient [w..., b] of the training objective, in trained units."""
@@ -267,27 +241,18 @@ class Trainer:
         rows = np.asarray(rows)
         if rows.size == 0:
             return np.zeros(0)
-        if rows.size >= self.dataset.n_train:
+        # Distinct rows as many as the data are all of it; rows drawn with replacement are not.
+        if rows.size >= self.dataset.n_train and self.config.train.sampling == "reshuffle":
             return self.full_gradient(th)
         if rows.size > MAX_GRAD_ROWS:
             rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
-        x = self.dataset.x_train[rows]
-        c = loss_scale(self.loss_kind)
-        g = np.empty(th.size)
         # Far-out parameters (a run near divergence) give inf or nan, quietly: the views skip
         # a gradient that is not finite.
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = x @ th[:-1] + (th[-1] - self.dataset.y_train[rows])
-            g[:-1] = x.T @ r
-            g[-1] = r.sum() if self.config.model.fit_bias else 0.0
-            g *= 2.0 * c / rows.size
-        return self.objective.add_penalty_gradient(g, th)
-
-    @property
-    def _random_order(self) -> bool:
-        """Whether each epoch takes its rows in a random order (reshuffled or drawn)."""
-        t = self.config.train
-        return t.shuffle or t.sampling == "replacement"
+        t, ds = self.config.train, self.dataset
+        return minibatch_gradients(
+            ds.x_train, ds.y_train, th, rows[None, :], t.loss, self.config.model.fit_bias,
+            t.l2_penalty,
+        )[0]  # fmt: skip
 
     # ---- stepping ------------------------------------------------------------------
     def step(self) -> int:
@@ -311,7 +276,8 @@ class Trainer:
             if self.batch_in_epoch == 0:
                 self._fresh_engine = False
                 self.engine.begin_epoch(self._order(self.epoch))
-                self._prefetch_order(self.epoch + 1)
+                if self.epoch + 1 < self.config.train.epochs:
+                    self._orders.prefetch(self.epoch + 1, PREFETCH_ROWS)
             k = min(n - done, self.n_batches - self.batch_in_epoch, CHUNK)
             t0 = time.perf_counter()
             self.engine.run(
@@ -533,9 +499,3 @@ def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:
         return False  # a constant column: leave the rank deficiency to lstsq
     lam = np.linalg.eigvalsh(m / np.outer(sd, sd))
     return bool(lam[0] > 0.0 and lam[-1] / lam[0] < MAX_NORMAL_COND)
-
-
-@functools.cache
-def _order_pool() -> ThreadPoolExecutor:
-    """One helper thread, shared by every trainer, that draws epoch orders ahead of time."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")

@@ -91,6 +91,14 @@ def test_a_full_batch_drawn_with_replacement_is_a_fresh_sample_each_step():
     assert not np.allclose(boot_params, gd.history.steps()[2])
     rows = boot.batch_indices()
     assert rows.size == 50 and np.unique(rows).size < 50
+    # The snapshot's batch gradient is that sample's, not the full gradient (a bootstrap batch
+    # is as large as the data but is not the data).
+    theta = boot.theta()
+    grad = boot.batch_gradient(rows, theta)
+    assert not np.allclose(grad, boot.full_gradient(theta))
+    ds = boot.dataset
+    xb = np.hstack([ds.x_train[rows], np.ones((50, 1))])
+    np.testing.assert_allclose(grad, 2 / 50 * xb.T @ (xb @ theta - ds.y_train[rows]), rtol=1e-12)
     assert boot.history.epochs()["epoch"].tolist() == list(range(21))
 
 
@@ -101,7 +109,7 @@ def test_the_next_drawn_epoch_fetched_ahead_is_the_same(monkeypatch):
     monkeypatch.setattr(trainer_module, "PREFETCH_ROWS", 1)
     ahead = Trainer(config)
     ahead.run_steps(10)
-    assert ahead._next_order is not None
+    assert ahead._orders.ahead is not None
     ahead.run_steps(ahead.total_steps)
     np.testing.assert_array_equal(ahead.history.steps()[2], plain.history.steps()[2])
     np.testing.assert_array_equal(ahead._order(4), epoch_order(50, 3, 4, True, "replacement"))

@@ -239,6 +239,15 @@ class History:
         # Fancy indexing copies, so the result survives later recording.
         return self._step[idx], self._loss[idx], self._params[idx]
 
+    def lrs_at(self, steps: np.ndarray) -> np.ndarray:
+        """The rate of each given step, read at the stored row at or before it (nan before the
+        first): for the steps decimated() returned, their own rows."""
+        idx = np.searchsorted(self._step[: self._n], np.asarray(steps), side="right") - 1
+        out = np.full(idx.shape, np.nan)
+        ok = idx >= 0
+        out[ok] = self._lr[idx[ok]]
+        return out
+
     def params_at(self, step: int) -> np.ndarray | None:
         """Params at the stored step nearest to but not after `step` (None if before the first)."""
         i = int(np.searchsorted(self._step[: self._n], step, side="right")) - 1

@@ -33,6 +33,7 @@ class Snapshot:
     epoch_train: np.ndarray = field(default_factory=lambda: np.zeros(0))
     epoch_val: np.ndarray = field(default_factory=lambda: np.zeros(0))
     events: tuple[tuple[int, str], ...] = ()
+    lr_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # rate at loss_steps
     # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
     # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
     batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows

@@ -40,6 +40,7 @@ __all__ = [
     "rate_per_step",
     "run_eigen",
     "step_matrices",
+    "trained_rows",
 ]
 
 # Optimizers whose full-batch dynamics on a quadratic are linear: the rates apply to them.
@@ -89,6 +90,15 @@ def eigen_directions(
 def _trained(theta: np.ndarray, p: int) -> np.ndarray:
     """The trained parameters of [w..., b] rows: all of them, or w alone without a bias."""
     return np.asarray(theta, dtype=np.float64)[..., :p]
+
+
+def trained_rows(params: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Rows [w..., b] in the data's original units (the history's, a snapshot's) converted to
+    trained units, for a model that saw (x - shift) / scale (RunInfo.shift, RunInfo.scale)."""
+    params = np.asarray(params, dtype=np.float64)
+    w = params[..., :-1]
+    b = params[..., -1] + w @ np.asarray(shift, dtype=np.float64)
+    return np.concatenate([w * scale, b[..., None]], axis=-1)
 
 
 def eigen_errors(thetas: np.ndarray, theta_star: np.ndarray, eigvecs: np.ndarray) -> np.ndarray:

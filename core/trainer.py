@@ -486,6 +486,7 @@ class Trainer:
             epoch_train=ep["train_loss"],
             epoch_val=ep["val_loss"],
             events=tuple(self.history.events()),
+            lr_values=self.history.lrs_at(steps),
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )

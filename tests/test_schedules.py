@@ -263,3 +263,15 @@ def test_bad_schedules_are_refused_in_one_line_naming_the_field(value, message):
     with pytest.raises(ConfigError, match=message) as err:
         Config().with_value("train.schedule", value)
     assert "\n" not in str(err.value)
+
+
+def test_snapshots_carry_the_rate_of_each_step_they_show():
+    trainer = Trainer(scheduled_config({"name": "exponential", "gamma": 0.97}, impl="numpy"))
+    trainer.run_steps(trainer.total_steps)
+    snap = trainer.snapshot(max_points=20)
+    steps = snap.loss_steps.astype(np.int64)
+    assert 2 < steps.size <= 20 and snap.lr_values.shape == steps.shape
+    plan = lr_sequence(Schedule.of({"name": "exponential", "gamma": 0.97}), steps.max(), 0.05)
+    expected = plan[np.maximum(steps - 1, 0)]  # step k used plan[k - 1]; row 0 the first rate
+    np.testing.assert_allclose(snap.lr_values, expected, rtol=1e-12)
+    assert np.isnan(trainer.history.lrs_at(np.array([-1]))).all()

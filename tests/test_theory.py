@@ -238,3 +238,20 @@ def test_eigen_directions_of_statistics_match_run_eigen():
     direct = eigen_directions(trainer.stats, "mse", True, 0.0, 0.1)
     np.testing.assert_array_equal(direct.eigenvalues, run_eigen(trainer).eigenvalues)
     assert not direct.eigenvalues.flags.writeable
+
+
+def test_errors_from_a_snapshots_rows_in_original_units():
+    from core.theory import trained_rows
+
+    trainer = Trainer(
+        config(batch_size=10, shuffle=True, epochs=3).with_value("data.standardize", True)
+    )
+    trainer.run_steps(trainer.total_steps)
+    info = run_info(trainer)
+    snap = trainer.snapshot(max_points=50)
+    rows = trained_rows(snap.param_values, info.shift, info.scale)
+    np.testing.assert_allclose(rows, trainer.dataset.to_trained(snap.param_values), rtol=1e-12)
+    got = eigen_errors(rows, info.theta_star, info.hessian_eigenvectors)
+    steps, errors = eigen_history(trainer)
+    picked = np.searchsorted(steps, snap.loss_steps.astype(np.int64))
+    np.testing.assert_allclose(got, errors[picked], rtol=1e-9, atol=1e-12)

@@ -479,10 +479,17 @@ def max_stable_lr(
     return math.inf if lam_max <= 0.0 else 2.0 / lam_max
 
 
-def condition_number(stats: SufficientStats, fit_bias: bool = True) -> float:
-    """Ratio of the largest to the smallest Hessian eigenvalue (inf if singular)."""
-    # The loss kind only scales the Hessian, so it does not change the ratio.
-    m = stats._second_moment(fit_bias)
+def condition_number(
+    stats: SufficientStats,
+    fit_bias: bool = True,
+    l2: float = 0.0,
+    weight_decay: float = 0.0,
+    kind: LossKind = "mse",
+) -> float:
+    """lambda_max / lambda_min of the objective's Hessian (the loss of this kind plus the L2
+    penalty, with any weight decay), inf if it is singular."""
+    # Without a penalty the kind only scales the Hessian; with one it changes the ratio.
+    m = hessian(stats, kind, fit_bias, l2, weight_decay)
     lam = np.linalg.eigvalsh(m)
     lam_min, lam_max = float(lam[0]), float(lam[-1])
     # Eigenvalues within rounding of zero mean the matrix is singular, not merely ill-conditioned.

@@ -128,6 +128,7 @@ def restore(run: SavedRun) -> Trainer:
     if trainer.history.n_params != run.history.n_params:
         raise RunFileError("the saved run's data no longer has the same features")
     trainer.engine.set_params(run.theta)
+    trainer.engine.seek_schedule(run.step)  # a scheduled rate goes on from where it stood
     trainer.history = History.from_state(run.history.to_state())
     trainer.step_count = run.step
     trainer.epoch = run.epoch

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,10 @@ from core.errors import ConfigError
 from core.optim import (
     Hyper,
     apply_torch_hyper,
+    load_torch_optimizer_state,
     make_hand_optimizer,
     make_torch_optimizer,
+    torch_optimizer_state,
 )
 
 # Data larger than this is gathered batch by batch in each epoch's order: a whole-epoch copy
@@ -108,6 +110,47 @@ class Engine(ABC):
     @abstractmethod
     def reset_optimizer(self) -> None:
         """Forget the optimizer's state (momentum, moments)."""
+
+    @abstractmethod
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The optimizer's running state, the same layout for every engine: "step" a float64
+        scalar, each other name a float64 [w..., b] vector (exact copies; b 0 without a bias)."""
+
+    @abstractmethod
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state as optimizer_state gives it ({}: start afresh)."""
+
+    def _flat_state(self, raw: Mapping[str, Any], to_numpy: Callable[[Any], np.ndarray]) -> dict:
+        """raw ({"step": t, name: [array per parameter]}) in the engine-independent layout."""
+        out: dict[str, np.ndarray] = {}
+        for key, value in raw.items():
+            if key == "step":
+                out[key] = np.array(float(value))
+                continue
+            # Every engine's parameters, flattened in order, read [w..., b] (b if fitted).
+            flat = np.concatenate([to_numpy(v).reshape(-1) for v in value])
+            vec = np.zeros(self.d + 1)
+            vec[: flat.size] = flat
+            out[key] = vec
+        return out
+
+    @staticmethod
+    def _split_state(
+        state: Mapping[str, np.ndarray], params: list[Any], make: Callable[[np.ndarray, Any], Any]
+    ) -> dict[str, Any]:
+        """The layout of _flat_state back as {"step": t, name: [array like each parameter]}."""
+        out: dict[str, Any] = {}
+        for key, value in state.items():
+            if key == "step":
+                out[key] = float(value)
+                continue
+            pieces, lo = [], 0
+            for p in params:
+                size = int(np.prod(p.shape))
+                pieces.append(make(np.asarray(value[lo : lo + size]), p))
+                lo += size
+            out[key] = pieces
+        return out
 
 
 class NumpyEngine(Engine):
@@ -216,6 +259,18 @@ class NumpyEngine(Engine):
         """Forget optimizer state."""
         self.opt.reset_state()
 
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return self._flat_state(self.opt.get_state(), lambda a: np.asarray(a, dtype=np.float64))
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+
+        def make(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+            return values.astype(like.dtype).reshape(like.shape)
+
+        self.opt.set_state(self._split_state(state, [self.theta], make))
+
 
 def _torch_dtype(name: str):
     import torch
@@ -277,6 +332,14 @@ class _TorchEngine(Engine):
     def _to_host(self, count: int, buffers, losses: np.ndarray, params: np.ndarray) -> None:
         losses[:count] = buffers[0].cpu().numpy()
         params[:count] = buffers[1].cpu().numpy()
+
+    def _host_copy(self, tensor) -> np.ndarray:
+        """A float64 copy of a tensor (exact: float32 values widen without rounding)."""
+        return tensor.detach().cpu().numpy().astype(np.float64)
+
+    def _like(self, values: np.ndarray, like):
+        """values as a new tensor with the dtype, device and shape of like."""
+        return self.torch.tensor(values, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
 class ScratchEngine(_TorchEngine):
@@ -385,6 +448,15 @@ class ScratchEngine(_TorchEngine):
         """Forget optimizer state."""
         with self.torch.no_grad():
             self.opt.reset_state()
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return self._flat_state(self.opt.get_state(), self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        with self.torch.no_grad():
+            self.opt.set_state(self._split_state(state, self.tensors, self._like))
 
 
 def plain_step(opt: Any) -> Callable[[], Any]:
@@ -509,6 +581,18 @@ class ModuleEngine(_TorchEngine):
         self.opt = make_torch_optimizer(
             self.spec.optimizer, list(self.net.parameters()), self.spec.hyper
         )
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """torch.optim's running state (see Engine.optimizer_state)."""
+        raw = torch_optimizer_state(self.opt, self.spec.optimizer)
+        return self._flat_state(raw, self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        self.reset_optimizer()
+        params = list(self.net.parameters())
+        raw = self._split_state(state, params, self._like)
+        load_torch_optimizer_state(self.opt, self.spec.optimizer, raw)
 
 
 ENGINES: dict[str, type[Engine]] = {

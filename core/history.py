@@ -332,3 +332,180 @@ def write_epochs_csv(history: History, path: str | Path) -> None:
         writer.writerow(_EPOCH_FIELDS)
         # csv writes None as an empty cell.
         writer.writerows(rows)
+
+
+# ------------------------------------------------------------------ branches
+
+
+def _rows_upto(history: History, upto: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Views (not copies) of a history's step rows at or before step upto, in order."""
+    if isinstance(history, BranchHistory):
+        return history._segments(upto)
+    n = int(np.searchsorted(history._step[: history._n], upto, side="right"))
+    return [(history._step[:n], history._loss[:n], history._params[:n])]
+
+
+def _epochs_upto(history: History, upto: int) -> list[dict[str, np.ndarray]]:
+    """Views of a history's epoch records at or before step upto, in order."""
+    if isinstance(history, BranchHistory):
+        return history._epoch_segments(upto)
+    n = int(np.searchsorted(history._epochs["step"][: history._n_epochs], upto, side="right"))
+    return [{name: buf[:n] for name, buf in history._epochs.items()}]
+
+
+def _events_upto(history: History, upto: int) -> list[tuple[int, str]]:
+    """A history's events at or before step upto."""
+    return [e for e in history.events() if e[0] <= upto]
+
+
+class BranchHistory(History):
+    """A branch's history: the parent's records up to the fork step, read through (shared, not
+    copied: the parent may go on recording, and only its rows up to the fork are read), then the
+    branch's own records, which this History's buffers hold and thin like any History (and
+    which are all memory_bytes counts).
+
+    Reads (steps, decimated, epochs, events, params_at, last_step, to_state) show the whole
+    branch from step 0; recording appends to the branch's own part. Parents may be branches."""
+
+    def __init__(self, parent: History, fork_step: int, max_bytes: int | None = None) -> None:
+        """Start a branch of parent after its step fork_step (no own records yet)."""
+        super().__init__(
+            parent.n_params,
+            parent.param_names,
+            parent._max_bytes if max_bytes is None else max_bytes,
+        )
+        if fork_step < 0:
+            raise ValueError(f"fork_step must be at least 0, got {fork_step}")
+        self.parent = parent
+        self.fork_step = int(fork_step)
+
+    # Own records, as History stores them.
+    def _own_rows(self, upto: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = self._n
+        if upto is not None:
+            n = int(np.searchsorted(self._step[:n], upto, side="right"))
+        return self._step[:n], self._loss[:n], self._params[:n]
+
+    def _segments(self, upto: int | None = None) -> list[tuple[np.ndarray, ...]]:
+        """Views of every step row at or before upto: the parent's part, then the own."""
+        limit = self.fork_step if upto is None else min(upto, self.fork_step)
+        return [*_rows_upto(self.parent, limit), self._own_rows(upto)]
+
+    def _epoch_segments(self, upto: int | None = None) -> list[dict[str, np.ndarray]]:
+        limit = self.fork_step if upto is None else min(upto, self.fork_step)
+        n = self._n_epochs
+        if upto is not None:
+            n = int(np.searchsorted(self._epochs["step"][:n], upto, side="right"))
+        own = {name: buf[:n] for name, buf in self._epochs.items()}
+        return [*_epochs_upto(self.parent, limit), own]
+
+    # ---------------------------------------------------------------- read access
+
+    @property
+    def n_steps_recorded(self) -> int:
+        """Step rows of the whole branch (the parent's part included)."""
+        return sum(len(seg[0]) for seg in self._segments())
+
+    @property
+    def n_epochs_recorded(self) -> int:
+        """Epoch records of the whole branch."""
+        return sum(len(seg["epoch"]) for seg in self._epoch_segments())
+
+    @property
+    def last_step(self) -> int:
+        """The newest step of the branch: its own newest, else the parent's at the fork."""
+        if self._n:
+            return int(self._step[self._n - 1])
+        rows = _rows_upto(self.parent, self.fork_step)
+        steps = [seg[0] for seg in rows if len(seg[0])]
+        return int(steps[-1][-1]) if steps else -1
+
+    @property
+    def own_steps_recorded(self) -> int:
+        """Step rows the branch holds itself (the memory it costs)."""
+        return self._n
+
+    def steps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of (step, loss, params) of the whole branch."""
+        segs = self._segments()
+        return tuple(np.concatenate([seg[k] for seg in segs]) for k in range(3))  # type: ignore[return-value]
+
+    def epochs(self, max_points: int | None = None) -> dict[str, np.ndarray]:
+        """Copies of the epoch columns of the whole branch (at most max_points rows if given)."""
+        segs = self._epoch_segments()
+        cols = {name: np.concatenate([seg[name] for seg in segs]) for name in segs[0]}
+        n = len(cols["epoch"])
+        if max_points is None or n <= max_points:
+            return cols
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, got {max_points}")
+        idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+        return {name: col[idx] for name, col in cols.items()}
+
+    def events(self) -> list[tuple[int, str]]:
+        """The parent's events up to the fork, then the branch's own."""
+        return [*_events_upto(self.parent, self.fork_step), *self._events]
+
+    def decimated(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At most max_points rows of the whole branch (History.decimated's rule)."""
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, got {max_points}")
+        segs = self._segments()
+        total = sum(len(seg[0]) for seg in segs)
+        if total <= max_points:
+            return self.steps()
+        loss = np.concatenate([seg[1] for seg in segs])
+        idx = _min_max_rows(loss, (max_points - 2) // 2)
+        step = np.concatenate([seg[0] for seg in segs])[idx]
+        # Parameters are gathered from each segment, never concatenated whole.
+        params = np.empty((idx.size, self.n_params))
+        lo = 0
+        for seg in segs:
+            hi = lo + len(seg[0])
+            pick = (idx >= lo) & (idx < hi)
+            params[pick] = seg[2][idx[pick] - lo]
+            lo = hi
+        return step, loss[idx], params
+
+    def params_at(self, step: int) -> np.ndarray | None:
+        """Params at the stored step nearest to but not after step, anywhere on the branch."""
+        for seg in reversed(self._segments(step)):
+            if len(seg[0]):
+                return seg[2][-1].copy()
+        return None
+
+    def to_state(self) -> dict[str, Any]:
+        """The whole branch as one plain History's state (History.from_state reads it)."""
+        state = super().to_state()
+        events = self.events()
+        state["event_steps"] = np.array([s for s, _ in events], dtype=np.int64)
+        state["event_texts"] = [text for _, text in events]
+        return state
+
+    def own_state(self) -> dict[str, Any]:
+        """The branch's own records only, as History.to_state gives them (for run files)."""
+        own = History(self.n_params, self.param_names, self._max_bytes)
+        own._append(*self._own_rows())
+        n = self._n_epochs
+        cols = [self._epochs[name][:n] for name in _EPOCH_FIELDS]
+        own.record_epochs(*cols)
+        own._events = list(self._events)
+        return own.to_state()
+
+    @classmethod
+    def from_own_state(
+        cls, parent: History, fork_step: int, state: Mapping[str, Any]
+    ) -> BranchHistory:
+        """A branch of parent at fork_step holding the own records of own_state()."""
+        own = History.from_state(state)
+        branch = cls(parent, fork_step, int(state["max_bytes"]))
+        step, loss, params = own.steps()
+        if step.size and step[0] <= fork_step:
+            raise ValueError("a branch's own records must follow its fork step")
+        branch._append(step, loss, params)
+        cols = own.epochs()
+        branch.record_epochs(
+            cols["epoch"], cols["step"], cols["train_loss"], cols["val_loss"], cols["seconds"]
+        )
+        branch._events = own.events()
+        return branch

@@ -743,7 +743,7 @@ class MainWindow(QMainWindow):
         self.panel.set_config(self._config)
         self.worker.send("restore", run)
         note = ""
-        if run.config.train.optimizer in STATEFUL:
+        if not run.exact and run.config.train.optimizer in STATEFUL:
             note = f" The {run.config.train.optimizer} optimizer's running state starts afresh."
         self.show_message(
             "info",

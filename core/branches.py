@@ -161,8 +161,12 @@ class RunTree:
         if not 0 <= step <= last:
             raise BranchError(f"step {step} is not on branch {branch.name!r} (steps 0 to {last})")
         owner = self._owner(branch, step)
+        # A branch's newest step is its tip: after all that happened there (a divergence
+        # rolled back, a change), which a replay to that step would not repeat.
         if owner.id == self._active and step == self._trainer.step_count:
             return self._trainer.state()
+        if owner.id != self._active and step == owner.tip.step:
+            return owner.tip
         checkpoints = self._trainer.checkpoints if owner.id == self._active else owner.checkpoints
         start = checkpoints.nearest(step)
         if start.step == step:
@@ -209,23 +213,22 @@ class RunTree:
         config = state.config.with_values(changes) if changes else state.config  # validated
         self.sync()
         history = BranchHistory(owner.history, step)
-        live = {HYPER_KEYS[k]: v for k, v in changes.items() if k in HYPER_KEYS}
-        if "train.betas" in changes:
-            live["beta1"], live["beta2"] = config.train.betas
-        rebuilt = {k for k in changes if k not in HYPER_KEYS and k not in ("train.betas",)}
-        rebuilt -= {"train.epochs"}
+        rebuilt = {k for k in changes if k not in HYPER_KEYS} - {"train.betas", "train.epochs"}
+        note = _describe(state.config, config)
         if rebuilt:
+            # The configuration as changed, all at once (its rules may span several keys).
             trainer = self._rebuilt(state, config, rebuilt, history)
+            trainer.history.record_event(step, note)
         else:
             trainer = Trainer.from_state(state, self._dataset(state.config), history)
-        if live:
-            trainer.set_hyper(**live)  # exactly a live change at this step
-        if config.train.epochs != trainer.config.train.epochs:
-            trainer.extend_epochs(config.train.epochs)
-        note = _describe(state.config, config)
-        if rebuilt or "train.epochs" in changes:
-            # set_hyper has noted its own changes.
-            trainer.history.record_event(step, _describe(state.config, config, skip=live))
+            live = {HYPER_KEYS[k]: v for k, v in changes.items() if k in HYPER_KEYS}
+            if "train.betas" in changes:
+                live["beta1"], live["beta2"] = config.train.betas
+            if live:
+                trainer.set_hyper(**live)  # exactly a live change at this step, noted by it
+            if config.train.epochs != trainer.config.train.epochs:
+                trainer.extend_epochs(config.train.epochs)
+                trainer.history.record_event(step, _describe(state.config, config, skip=live))
         branch = Branch(
             id=self._next_id,
             name=self._unique(name or f"{note or 'copy'} from step {step}"),
@@ -278,7 +281,7 @@ class RunTree:
     def rename(self, branch_id: int, name: str) -> None:
         """Give a branch a new name (one line, not empty, not another branch's)."""
         branch = self.get(branch_id)
-        clean = one_line(str(name)).strip()
+        clean = one_line(str(name).strip())
         if not clean:
             raise BranchError("a branch name cannot be empty")
         if len(clean) > MAX_NAME_CHARS:
@@ -303,7 +306,7 @@ class RunTree:
 
     def _unique(self, name: str) -> str:
         """name, or name (2), (3)... if a branch has it."""
-        name = one_line(name).strip()[:MAX_NAME_CHARS] or "branch"
+        name = one_line(name.strip())[:MAX_NAME_CHARS] or "branch"
         taken = {b.name for b in self._branches.values()}
         candidate, k = name, 2
         while candidate in taken:

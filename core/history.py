@@ -353,6 +353,16 @@ def _epochs_upto(history: History, upto: int) -> list[dict[str, np.ndarray]]:
     return [{name: buf[:n] for name, buf in history._epochs.items()}]
 
 
+def row_at(history: History, step: int) -> np.ndarray | None:
+    """Params a history recorded at exactly step (None if that row is not stored: thinned, or
+    never recorded)."""
+    if isinstance(history, BranchHistory):
+        return history.row_at(step)
+    n = history._n
+    i = int(np.searchsorted(history._step[:n], step))
+    return history._params[i].copy() if i < n and history._step[i] == step else None
+
+
 def _events_upto(history: History, upto: int) -> list[tuple[int, str]]:
     """A history's events at or before step upto."""
     return [e for e in history.events() if e[0] <= upto]
@@ -472,6 +482,13 @@ class BranchHistory(History):
         for seg in reversed(self._segments(step)):
             if len(seg[0]):
                 return seg[2][-1].copy()
+        return None
+
+    def row_at(self, step: int) -> np.ndarray | None:
+        """Params recorded at exactly step on the branch (None if that row is not stored)."""
+        for seg in reversed(self._segments(step)):
+            if len(seg[0]):
+                return seg[2][-1].copy() if seg[0][-1] == step else None
         return None
 
     def to_state(self) -> dict[str, Any]:

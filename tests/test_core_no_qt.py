@@ -20,6 +20,11 @@ CORE_MODULES = (
     "core.files",
     "core.limits",
     "core.landscape",
+    "core.state",
+    "core.branches",
+    "core.runfile",
+    "core.script",
+    "core.script_loop",
 )
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
 

@@ -169,6 +169,12 @@ class RunTree:
             return owner.tip
         checkpoints = self._trainer.checkpoints if owner.id == self._active else owner.checkpoints
         start = checkpoints.nearest(step)
+        if start.step > step:
+            # Only a run reopened from a file that kept no states (version 1) starts this way.
+            raise BranchError(
+                f"there is no exact state before step {start.step} on branch {owner.name!r}"
+                " (its run file kept none): branch from there on"
+            )
         if start.step == step:
             return start
         # Replay from the checkpoint: training is all that happens between two checkpoints.

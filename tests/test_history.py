@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from core.history import (
     MAX_CAPACITY,
     MIN_CAPACITY,
+    BranchHistory,
     History,
     step_capacity,
     write_epochs_csv,
@@ -419,3 +420,64 @@ def test_epochs_thinned_to_max_points_keep_first_and_last() -> None:
     for name, column in few.items():
         np.testing.assert_array_equal(column, every[name][few["epoch"]])
     assert h.epochs(max_points=n)["epoch"].shape == (n,)  # no thinning when it fits
+
+
+# ---- branches: a parent's records up to the fork, read through ---------------------------------
+def _recorded(history: History, first: int, last: int) -> None:
+    steps = np.arange(first, last + 1)
+    losses, params = rows_for(steps)
+    history.record_steps(first, losses, params)
+    for s in steps[steps % 10 == 0]:
+        history.record_epoch(int(s // 10), int(s), float(s), None, 0.0)
+        if s % 50 == 0:
+            history.record_event(int(s), f"event {s}")
+
+
+def test_a_branch_reads_its_parents_records_up_to_the_fork() -> None:
+    parent = History(4, NAMES4, SMALL)
+    _recorded(parent, 0, 120)
+    branch = BranchHistory(parent, 100)
+    assert branch.last_step == 100 and branch.own_steps_recorded == 0
+    _recorded(branch, 101, 130)
+    # The parent goes on (and thins, past its capacity); the branch still reads up to 100.
+    _recorded(parent, 121, parent.capacity + 500)
+    steps, losses, params = branch.steps()
+    assert steps[-1] == 130 and branch.last_step == 130
+    assert np.all(np.diff(steps) > 0) and np.all(steps[steps > 100] == np.arange(101, 131))
+    want_losses, want_params = rows_for(steps)
+    np.testing.assert_array_equal(losses, want_losses)
+    np.testing.assert_array_equal(params, want_params)
+    assert branch.n_steps_recorded == steps.size
+    epochs = branch.epochs()
+    assert list(epochs["step"]) == list(range(0, 131, 10))
+    assert branch.events() == [(0, "event 0"), (50, "event 50"), (100, "event 100")]
+    assert branch.params_at(100) is not None and branch.row_at(105) is not None
+    np.testing.assert_array_equal(branch.row_at(105), rows_for(np.array([105]))[1][0])
+    # Decimated rows are rows of the branch, first and last kept.
+    step, loss, rows = branch.decimated(12)
+    assert step[0] == 0 and step[-1] == 130 and len(step) <= 12
+    np.testing.assert_array_equal(loss, rows_for(step)[0])
+    np.testing.assert_array_equal(rows, rows_for(step)[1])
+
+
+def test_branches_of_branches_and_their_saved_form() -> None:
+    root = History(4, NAMES4)
+    _recorded(root, 0, 60)
+    first = BranchHistory(root, 40)
+    _recorded(first, 41, 80)
+    second = BranchHistory(first, 70)
+    _recorded(second, 71, 90)
+    steps = second.steps()[0]
+    np.testing.assert_array_equal(steps, np.arange(0, 91))
+    assert [s for s, _ in second.events()] == [0, 50]
+    # Saved as its own records, rebuilt on the same parent: the same branch.
+    again = BranchHistory.from_own_state(first, 70, second.own_state())
+    for a, b in zip(again.steps(), second.steps(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert again.events() == second.events()
+    # Flattened, it is a plain History of the whole branch.
+    flat = History.from_state(second.to_state())
+    np.testing.assert_array_equal(flat.steps()[0], steps)
+    assert flat.events() == second.events()
+    with pytest.raises(ValueError, match="must follow its fork step"):
+        BranchHistory.from_own_state(first, 80, second.own_state())

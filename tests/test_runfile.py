@@ -152,6 +152,11 @@ def test_version_1_files_still_open_with_the_old_behaviour(tmp_path):
     np.testing.assert_array_equal(again.theta(), trainer.theta())
     assert again.engine.optimizer_state() == {"step": 0.0}  # the velocity starts afresh
     _assert_same_history(again.history, trainer.history)
+    # It kept no earlier states: branching goes from where it stood on, not before.
+    tree = restore_tree(run)
+    with pytest.raises(UserInputError, match="no exact state before step 13"):
+        tree.fork(12)
+    assert tree.fork(13, {"train.lr": 0.01}).step_count == 13
     run_all(again)
     assert again.stopped_reason == "completed"
     # Saved again, it is a version 2 file.

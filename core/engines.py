@@ -24,9 +24,11 @@ from core.errors import ConfigError
 from core.optim import (
     Hyper,
     apply_torch_hyper,
+    flat_state,
     load_torch_optimizer_state,
     make_hand_optimizer,
     make_torch_optimizer,
+    split_state,
     torch_optimizer_state,
 )
 
@@ -119,38 +121,6 @@ class Engine(ABC):
     @abstractmethod
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a running state as optimizer_state gives it ({}: start afresh)."""
-
-    def _flat_state(self, raw: Mapping[str, Any], to_numpy: Callable[[Any], np.ndarray]) -> dict:
-        """raw ({"step": t, name: [array per parameter]}) in the engine-independent layout."""
-        out: dict[str, np.ndarray] = {}
-        for key, value in raw.items():
-            if key == "step":
-                out[key] = np.array(float(value))
-                continue
-            # Every engine's parameters, flattened in order, read [w..., b] (b if fitted).
-            flat = np.concatenate([to_numpy(v).reshape(-1) for v in value])
-            vec = np.zeros(self.d + 1)
-            vec[: flat.size] = flat
-            out[key] = vec
-        return out
-
-    @staticmethod
-    def _split_state(
-        state: Mapping[str, np.ndarray], params: list[Any], make: Callable[[np.ndarray, Any], Any]
-    ) -> dict[str, Any]:
-        """The layout of _flat_state back as {"step": t, name: [array like each parameter]}."""
-        out: dict[str, Any] = {}
-        for key, value in state.items():
-            if key == "step":
-                out[key] = float(value)
-                continue
-            pieces, lo = [], 0
-            for p in params:
-                size = int(np.prod(p.shape))
-                pieces.append(make(np.asarray(value[lo : lo + size]), p))
-                lo += size
-            out[key] = pieces
-        return out
 
 
 class NumpyEngine(Engine):
@@ -261,7 +231,7 @@ class NumpyEngine(Engine):
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """The hand-written optimizer's running state (see Engine.optimizer_state)."""
-        return self._flat_state(self.opt.get_state(), lambda a: np.asarray(a, dtype=np.float64))
+        return flat_state(self.d, self.opt.get_state(), lambda a: np.asarray(a, dtype=np.float64))
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a running state (see Engine.load_optimizer_state)."""
@@ -269,7 +239,7 @@ class NumpyEngine(Engine):
         def make(values: np.ndarray, like: np.ndarray) -> np.ndarray:
             return values.astype(like.dtype).reshape(like.shape)
 
-        self.opt.set_state(self._split_state(state, [self.theta], make))
+        self.opt.set_state(split_state(state, [self.theta], make))
 
 
 def _torch_dtype(name: str):
@@ -451,12 +421,12 @@ class ScratchEngine(_TorchEngine):
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """The hand-written optimizer's running state (see Engine.optimizer_state)."""
-        return self._flat_state(self.opt.get_state(), self._host_copy)
+        return flat_state(self.d, self.opt.get_state(), self._host_copy)
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a running state (see Engine.load_optimizer_state)."""
         with self.torch.no_grad():
-            self.opt.set_state(self._split_state(state, self.tensors, self._like))
+            self.opt.set_state(split_state(state, self.tensors, self._like))
 
 
 def plain_step(opt: Any) -> Callable[[], Any]:
@@ -585,13 +555,13 @@ class ModuleEngine(_TorchEngine):
     def optimizer_state(self) -> dict[str, np.ndarray]:
         """torch.optim's running state (see Engine.optimizer_state)."""
         raw = torch_optimizer_state(self.opt, self.spec.optimizer)
-        return self._flat_state(raw, self._host_copy)
+        return flat_state(self.d, raw, self._host_copy)
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Continue from a running state (see Engine.load_optimizer_state)."""
         self.reset_optimizer()
         params = list(self.net.parameters())
-        raw = self._split_state(state, params, self._like)
+        raw = split_state(state, params, self._like)
         load_torch_optimizer_state(self.opt, self.spec.optimizer, raw)
 
 

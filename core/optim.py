@@ -6,9 +6,11 @@ and (under torch.no_grad) torch tensors alike, following torch.optim's update ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 # The running state each optimizer keeps, by torch.optim's names for it. An optimizer's state is
 # written {name: one array per parameter} ("step": one number), the same for the hand-written
@@ -254,3 +256,39 @@ def load_torch_optimizer_state(optimizer: Any, name: str, state: Mapping[str, An
         new_state[index] = entry
     sd["state"] = new_state
     optimizer.load_state_dict(sd)
+
+
+def flat_state(
+    n_features: int, raw: Mapping[str, Any], to_numpy: Callable[[Any], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """A running state {"step": t, name: [array per parameter]} in the layout every engine
+    shares: "step" a float64 scalar, each name a float64 [w..., b] vector (b 0 if not fitted)."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        if key == "step":
+            out[key] = np.array(float(value))
+            continue
+        # Every engine's parameters, flattened in order, read [w..., b] (b if fitted).
+        flat = np.concatenate([to_numpy(v).reshape(-1) for v in value])
+        vec = np.zeros(n_features + 1)
+        vec[: flat.size] = flat
+        out[key] = vec
+    return out
+
+
+def split_state(
+    state: Mapping[str, np.ndarray], params: list[Any], make: Callable[[np.ndarray, Any], Any]
+) -> dict[str, Any]:
+    """flat_state's layout back as {"step": t, name: [make(values, p) for each parameter p]}."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if key == "step":
+            out[key] = float(value)
+            continue
+        pieces, lo = [], 0
+        for p in params:
+            size = int(np.prod(p.shape))
+            pieces.append(make(np.asarray(value[lo : lo + size]), p))
+            lo += size
+        out[key] = pieces
+    return out

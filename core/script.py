@@ -15,6 +15,7 @@ with NumPy when the script runs (it is not copied into the script).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -23,9 +24,8 @@ import numpy as np
 
 from core.config import Config
 from core.engines import gathers_per_batch
-from core.errors import ConfigError
 from core.history import row_at
-from core.script_loop import TORCH_OPTIMIZERS, Lines, literal, training_loop
+from core.script_loop import TORCH_OPTIMIZERS, WIDTH, Lines, literal, training_loop
 
 if TYPE_CHECKING:
     from core.trainer import Trainer
@@ -180,27 +180,45 @@ def _csv_data(out: Lines, config: Config) -> tuple[int, int]:
 
     d = config.data
     table = load_csv(d.csv_path, d.target_column, d.feature_columns)
-    delimiter, columns = _csv_layout(d.csv_path, table.feature_names, table.target_name)
+    layout = _csv_layout(d.csv_path, table.feature_names, table.target_name)
     out.add("")
-    out.add(f"# Data: the columns {literal(table.feature_names)} (features) and")
+    names = f"# Data: the columns {literal(table.feature_names)} (features) and"
+    if len(names) > WIDTH:
+        names = f"# Data: {len(table.feature_names)} feature columns and"
+    out.add(names)
     out.add(f"# {literal(table.target_name)} (target) of the CSV file, read with NumPy.")
-    args = [literal(d.csv_path), f"delimiter={literal(delimiter)}", "skiprows=1"]
-    out.call("table = np.loadtxt", [*args, f"usecols={literal(columns)}", "ndmin=2"])
-    k = len(columns) - 1
+    out.call("table = np.loadtxt", [literal(d.csv_path), *layout])
+    k = table.x.shape[1]
     out.add(f"X, y = table[:, :{k}].copy(), table[:, {k}].copy()  # each a contiguous array")
-    return table.x.shape[0], table.x.shape[1]
+    return table.x.shape[0], k
 
 
-def _csv_layout(path: str, features: list[str], target: str) -> tuple[str, list[int]]:
-    """The file's delimiter and the column indices (features in order, then the target)."""
+def _csv_layout(path: str, features: list[str], target: str) -> list[str]:
+    """np.loadtxt's arguments that read the file as core.csvdata does: its delimiter, the lines
+    up to the header skipped, the columns used (features in order, then the target), and its
+    encoding and quoting if it needs them."""
     from core.csvdata import _decode, _parse_header, _read_bytes
 
-    text = _decode(_read_bytes(path, str(path)), str(path))
+    raw = _read_bytes(path, str(path))
+    text = _decode(raw, str(path))
     names, delimiter, header_line, _ = _parse_header(text, str(path))
-    if header_line != 1:
-        raise ConfigError(f"{path}: a script reads files whose header is the first line")
     index = {name: i for i, name in enumerate(names)}
-    return delimiter, [index[f] for f in features] + [index[target]]
+    columns = [index[f] for f in features] + [index[target]]
+    if raw.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        try:
+            raw.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = "latin-1"  # the numbers are ASCII whatever the names are
+    args = [f"delimiter={literal(delimiter)}", f"skiprows={header_line}"]
+    args += [f"usecols={literal(columns)}", "ndmin=2", f"encoding={literal(encoding)}"]
+    if '"' in text:
+        args.append("quotechar='\"'")
+    return args
 
 
 def _standardise(out: Lines) -> None:

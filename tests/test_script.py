@@ -109,6 +109,18 @@ def long_configs(tmp: Path) -> list[Config]:
     return out
 
 
+def european_csv_config(tmp: Path) -> Config:
+    """A file as a spreadsheet in Europe writes it: BOM, blank first line, ';', quotes."""
+    lines = ["", '"x 1";"not used";"y (EUR)"']
+    lines += [f'"{k / 7!r}";{k};{2.5 * k / 7 + 1 + 0.01 * (-1) ** k!r}' for k in range(30)]
+    path = tmp / "european.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))
+    return make_config(
+        data={"csv_path": str(path), "target_column": "y (EUR)", "feature_columns": ["x 1"]},
+        train={"implementation": "numpy", "batch_size": 4, "epochs": 2, "lr": 0.05},
+    )
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]:
     """Per implementation: its configurations, the scripts' results and whether torch loaded.
@@ -118,7 +130,8 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]:
     procs = {}
     configs = {}
     for impl in IMPLEMENTATIONS:
-        configs[impl] = cases(impl) + ([csv_config(tmp)] if impl == "numpy" else [])
+        files = [csv_config(tmp), european_csv_config(tmp)] if impl == "numpy" else []
+        configs[impl] = cases(impl) + files
         configs[impl] += [c for c in long_configs(tmp) if c.train.implementation == impl]
         paths = []
         for k, config in enumerate(configs[impl]):
@@ -224,6 +237,7 @@ def test_scripts_are_ruff_clean(tmp_path: Path) -> None:
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
     configs = [c for impl in IMPLEMENTATIONS for c in cases(impl)] + [csv_config(tmp_path)]
+    configs.append(european_csv_config(tmp_path))
     configs += long_configs(tmp_path)
     for k, config in enumerate(configs):
         (tmp_path / f"s{k}.py").write_text(make_script(config).text, encoding="utf-8")

@@ -6,6 +6,7 @@ core.engines holds the three implementations (and re-exports these names).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -69,6 +70,17 @@ class Engine(ABC):
         if self.rates is not None:
             self.rates.seek(position)
 
+    def schedule_state(self) -> dict[str, float]:
+        """The schedule's running state, one layout for every engine (core.schedules: its
+        position, the next rate, the scaled base rates, the horizon); {} without a schedule."""
+        return {} if self.rates is None else self.rates.state()
+
+    def load_schedule_state(self, state: Mapping[str, float]) -> None:
+        """Continue the schedule exactly from schedule_state's values ({}: leave it as it is)."""
+        # The hand-written engines hand each step its rate from self.rates as it runs.
+        if self.rates is not None and state:
+            self.rates.load_state(state)
+
     def _rescheduled(self, hyper: Hyper) -> Hyper:
         """Take new hyper-parameters: a new lr scales the schedule. Return them with the lr
         the next step uses."""
@@ -93,3 +105,12 @@ class Engine(ABC):
     @abstractmethod
     def reset_optimizer(self) -> None:
         """Forget the optimizer's state (momentum, moments)."""
+
+    @abstractmethod
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The optimizer's running state, the same layout for every engine: "step" a float64
+        scalar, each other name a float64 [w..., b] vector (exact copies; b 0 without a bias)."""
+
+    @abstractmethod
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state as optimizer_state gives it ({}: start afresh)."""

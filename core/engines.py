@@ -13,7 +13,7 @@ nothing. The torch engines run on the CPU or a CUDA device (EngineSpec.device).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -24,8 +24,12 @@ from core.errors import ConfigError
 from core.optim import (
     Hyper,
     apply_torch_hyper,
+    flat_state,
+    load_torch_optimizer_state,
     make_hand_optimizer,
     make_torch_optimizer,
+    split_state,
+    torch_optimizer_state,
 )
 from core.schedules import Rates, TorchRates
 
@@ -210,6 +214,18 @@ class NumpyEngine(Engine):
         """Forget optimizer state."""
         self.opt.reset_state()
 
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return flat_state(self.d, self.opt.get_state(), lambda a: np.asarray(a, dtype=np.float64))
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+
+        def make(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+            return values.astype(like.dtype).reshape(like.shape)
+
+        self.opt.set_state(split_state(state, [self.theta], make))
+
 
 def _torch_dtype(name: str):
     import torch
@@ -271,6 +287,14 @@ class _TorchEngine(Engine):
     def _to_host(self, count: int, buffers, losses: np.ndarray, params: np.ndarray) -> None:
         losses[:count] = buffers[0].cpu().numpy()
         params[:count] = buffers[1].cpu().numpy()
+
+    def _host_copy(self, tensor) -> np.ndarray:
+        """A float64 copy of a tensor (exact: float32 values widen without rounding)."""
+        return tensor.detach().cpu().numpy().astype(np.float64)
+
+    def _like(self, values: np.ndarray, like):
+        """values as a new tensor with the dtype, device and shape of like."""
+        return self.torch.tensor(values, dtype=like.dtype, device=like.device).reshape(like.shape)
 
 
 class ScratchEngine(_TorchEngine):
@@ -394,6 +418,15 @@ class ScratchEngine(_TorchEngine):
         """Forget optimizer state."""
         with self.torch.no_grad():
             self.opt.reset_state()
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return flat_state(self.d, self.opt.get_state(), self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        with self.torch.no_grad():
+            self.opt.set_state(split_state(state, self.tensors, self._like))
 
 
 def plain_step(opt: Any) -> Callable[[], Any]:
@@ -535,6 +568,18 @@ class ModuleEngine(_TorchEngine):
         )
         if isinstance(self.rates, TorchRates):
             self.rates.move_to(self.opt)
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """torch.optim's running state (see Engine.optimizer_state)."""
+        raw = torch_optimizer_state(self.opt, self.spec.optimizer)
+        return flat_state(self.d, raw, self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        self.reset_optimizer()
+        params = list(self.net.parameters())
+        raw = split_state(state, params, self._like)
+        load_torch_optimizer_state(self.opt, self.spec.optimizer, raw)
 
 
 ENGINES: dict[str, type[Engine]] = {

@@ -8,8 +8,8 @@ parameters and learning rate) and, beside it, the least and the most loss and pa
 recorded anywhere in the cell: the curves of a long run keep their peaks and their shape,
 whatever was merged away. Old history is evenly coarse; recent steps stay at full resolution.
 
-A BranchHistory is a branch's history (core.branches): its parent's records up to the fork,
-read through, then its own.
+A branch's history (core.branch_history.BranchHistory) reads its parent's records up to the
+fork through, then its own.
 """
 
 from __future__ import annotations

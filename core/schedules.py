@@ -20,6 +20,11 @@ rates. Schedules that run over the run's total steps (cosine, warmup_cosine, one
 their last rate after it (a run continued past its epochs keeps its final rate); the others go on.
 A live change of the base rate scales the schedule: every rate it would give from then on,
 including lr_min, is multiplied by new / old.
+
+A schedule's running state (`state()`: its position, the rate the next step uses, the scaled
+base rates and the horizon) has one layout for Rates and TorchRates, so a run's exact state
+(core.state) keeps it and any implementation goes on from it bit for bit: the recursive forms
+carry rounding that the closed forms of `seek` would not repeat.
 """
 
 from __future__ import annotations
@@ -164,11 +169,10 @@ class Rates:
     def __init__(self, schedule: Schedule, base_lr: float, horizon: int) -> None:
         self.schedule = schedule
         self.name = schedule.name
-        self.horizon = max(int(horizon), 1)
         self.base = float(base_lr)
         g = schedule.get
         self.eta = float(g("lr_min") or 0.0)
-        self.t_max = _cosine_span(schedule, self.horizon)
+        self._set_horizon(horizon)
         self.warm = int(g("warmup_steps") or 0) if self.name == "warmup_cosine" else 0
         # one_cycle keeps its rates as OneCycleLR keeps them in the optimizer's param group.
         if self.name == "one_cycle":
@@ -176,11 +180,15 @@ class Rates:
             self.initial = self.max_lr / g("div_factor")
             self.min_lr = self.initial / g("final_div_factor")
             self.base = self.initial  # torch's base_lrs: the group's initial_lr
-        # Last position the schedule reaches: it holds there (None: it never stops).
-        self.last = self.horizon - 1 if schedule.holds else None
         self.position = 0  # steps taken
         self._pos = 0  # the scheduler's own position (stops at self.last)
         self.lr = self._start()
+
+    def _set_horizon(self, horizon: int) -> None:
+        self.horizon = max(int(horizon), 1)
+        self.t_max = _cosine_span(self.schedule, self.horizon)
+        # Last position the schedule reaches: it holds there (None: it never stops).
+        self.last = self.horizon - 1 if self.schedule.holds else None
 
     def _start(self) -> float:
         if self.name == "warmup_cosine":
@@ -276,6 +284,25 @@ class Rates:
             self.initial = self.initial * factor
             self.max_lr = self.max_lr * factor
             self.min_lr = self.min_lr * factor
+
+    def state(self) -> dict[str, float]:
+        """The running state (see schedule_state); load_state continues from it exactly."""
+        out = {"position": float(self.position), "horizon": float(self.horizon)}
+        out.update(lr=self.lr, base=self.base, eta=self.eta)
+        if self.name == "one_cycle":
+            out.update(initial=self.initial, max_lr=self.max_lr, min_lr=self.min_lr)
+        return out
+
+    def load_state(self, state: Mapping[str, float]) -> None:
+        """Stand where state stood: the same position, horizon and rates, bit for bit."""
+        self._set_horizon(int(state["horizon"]))
+        self.position = int(state["position"])
+        self._pos = self.position if self.last is None else min(self.position, self.last)
+        self.lr, self.base, self.eta = (float(state[k]) for k in ("lr", "base", "eta"))
+        if self.name == "one_cycle":
+            self.initial, self.max_lr, self.min_lr = (
+                float(state[k]) for k in ("initial", "max_lr", "min_lr")
+            )
 
 
 def lr_sequence(schedule: Schedule, total_steps: int, base_lr: float) -> np.ndarray:
@@ -433,6 +460,43 @@ class TorchRates:
         """Multiply every rate from now on by factor."""
         scale_torch_scheduler(self.sched, factor)
         self.schedule = self.schedule.scaled(factor)
+
+    def state(self) -> dict[str, float]:
+        """The running state in Rates.state's layout (the values torch's scheduler holds)."""
+        group = self.sched.optimizer.param_groups[0]
+        parts = [self.sched, *getattr(self.sched, "_schedulers", [])]
+        base = next(p.base_lrs[0] for p in parts if hasattr(p, "base_lrs"))
+        eta = next((p.eta_min for p in parts if hasattr(p, "eta_min")), 0.0)
+        out = {"position": float(self.position), "horizon": float(self.horizon)}
+        out.update(lr=float(group["lr"]), base=float(base), eta=float(eta))
+        if self.schedule.name == "one_cycle":
+            out.update(initial=group["initial_lr"], max_lr=group["max_lr"], min_lr=group["min_lr"])
+        return out
+
+    def load_state(self, state: Mapping[str, float]) -> None:
+        """Stand where state stood (Rates.state's layout): the scheduler at its position, with
+        the exact rates torch's next steps read."""
+        horizon = max(int(state["horizon"]), 1)
+        if horizon != self.horizon:
+            self.horizon = horizon
+            self.last = horizon - 1 if self.schedule.holds else None
+            self.sched = make_torch_scheduler(self.schedule, self.sched.optimizer, horizon)
+        self.seek(int(state["position"]))
+        # The closed forms seek took may differ from the recursive ones in the last bits: the
+        # recursive schedulers (step, cosine, linear warm-up) go on from the group's rate.
+        lr, base, eta = (float(state[k]) for k in ("lr", "base", "eta"))
+        for group in self.sched.optimizer.param_groups:
+            group["lr"], group["initial_lr"] = lr, base
+            if self.schedule.name == "one_cycle":
+                for key in ("max_lr", "min_lr"):
+                    group[key] = float(state[key])
+                group["initial_lr"] = float(state["initial"])
+        for part in [self.sched, *getattr(self.sched, "_schedulers", [])]:
+            if hasattr(part, "base_lrs"):
+                part.base_lrs = [base for _ in part.base_lrs]
+            if hasattr(part, "eta_min"):
+                part.eta_min = eta
+            part._last_lr = [lr for _ in self.sched.optimizer.param_groups]
 
     def move_to(self, optimizer: Any) -> None:
         """Carry the scheduler, its position and scaled rates, over to a fresh optimizer."""

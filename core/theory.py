@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.analysis import SufficientStats, hessian, loss_scale, ridge
+from core.analysis import SufficientStats, hessian, loss_scale, minibatch_gradients, ridge
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
     from core.trainer import Trainer
@@ -45,8 +45,6 @@ __all__ = [
 
 # Optimizers whose full-batch dynamics on a quadratic are linear: the rates apply to them.
 RATE_OPTIMIZERS = ("sgd", "momentum", "nesterov")
-# Values of minibatch gradients computed per block (bounds the temporaries to ~32 MB).
-_BLOCK_VALUES = 1 << 22
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,41 +198,6 @@ def _design(x: np.ndarray, fit_bias: bool) -> np.ndarray:
     if x.ndim == 1:
         x = x[:, None]
     return np.hstack([x, np.ones((x.shape[0], 1))]) if fit_bias else x
-
-
-def minibatch_gradients(
-    x: np.ndarray,
-    y: np.ndarray,
-    theta: np.ndarray,
-    rows: np.ndarray,
-    kind: str = "mse",
-    fit_bias: bool = True,
-    l2: float = 0.0,
-) -> np.ndarray:
-    """The objective's gradient [w..., b] on each minibatch (a row of `rows`), (m, d + 1),
-    as the trainer computes it (bias entry 0 without a fitted bias)."""
-    rows = np.atleast_2d(np.asarray(rows))
-    theta = np.asarray(theta, dtype=np.float64)
-    d = theta.size - 1
-    p = d + 1 if fit_bias else d
-    scale = 2.0 * loss_scale(kind) / rows.shape[1]
-    out = np.zeros((rows.shape[0], d + 1))
-    per_block = max(1, _BLOCK_VALUES // max(rows.shape[1] * (d + 1), 1))
-    xa = np.asarray(x)
-    xa = xa[:, None] if xa.ndim == 1 else xa
-    ya = np.asarray(y, dtype=np.float64).reshape(-1)
-    bias = theta[d] if fit_bias else 0.0
-    with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
-        for lo in range(0, rows.shape[0], per_block):
-            idx = rows[lo : lo + per_block]
-            xb = xa[idx].astype(np.float64, copy=False)  # (m, batch, d)
-            r = xb @ theta[:d] + (bias - ya[idx])  # (m, batch) residuals
-            out[lo : lo + per_block, :d] = np.matmul(r[:, None, :], xb)[:, 0, :] * scale
-            if fit_bias:
-                out[lo : lo + per_block, d] = r.sum(axis=1) * scale
-        if l2:
-            out[:, :p] += 2.0 * l2 * theta[:p]
-    return out
 
 
 def gradient_cloud(

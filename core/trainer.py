@@ -13,6 +13,7 @@ from core.analysis import (
     least_squares,
     loss_scale,
     max_stable_lr,
+    minibatch_gradients,
     ridge,
 )
 from core.config import Config, replace_section
@@ -23,7 +24,7 @@ from core.history import History
 from core.optim import Hyper
 from core.schedules import one_cycle_problem
 from core.snapshot import Snapshot
-from core.theory import minibatch_gradients
+from core.state import Checkpoints, TrainerState, capture_state, resume
 
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
@@ -97,13 +98,7 @@ class Trainer:
         ds = self.dataset
         check_magnitudes(ds, m.dtype)
         self.loss_kind = t.loss
-        try:
-            self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
-            self.val_stats = (
-                SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
-            )
-        except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
-            raise DataError(f"{ds.source}: {exc}") from None
+        self.stats, self.val_stats = _data_stats(ds)
         # What the engines minimise: the loss plus l2 * |params|^2 (a fixed bias is no param).
         self.objective = Objective(self.stats, t.loss, t.l2_penalty, m.fit_bias)
         d = ds.n_features
@@ -115,8 +110,9 @@ class Trainer:
         self.batch_size = min(t.batch_size, ds.n_train)
         self.n_batches = -(-ds.n_train // self.batch_size)
         self.hyper = hyper_from(self.config)
-        # Schedules over the run's total steps span the steps of the epochs configured now.
-        self.schedule_horizon = self.total_steps
+        # Schedules over the run's total steps span the steps of the epochs configured now (a
+        # trainer resumed from a state takes the horizon the state's schedule had).
+        self.schedule_horizon = t.epochs * self.n_batches
         problem = one_cycle_problem(t.schedule, self.schedule_horizon)
         if problem:
             raise ConfigError(problem)
@@ -154,12 +150,21 @@ class Trainer:
         self._orders = EpochOrders(ds.n_train, self.config.data.seed, t.shuffle, t.sampling)
         self._ols: np.ndarray | None = None
         self._record_epoch_zero()
+        # Exact states to come back to: branching at a past step replays from the nearest.
+        self.checkpoints = Checkpoints(self.state())
 
     # ---- derived facts -------------------------------------------------------------
     @property
     def total_steps(self) -> int:
         """Steps the configured number of epochs takes."""
-        return self.config.train.epochs * self.n_batches
+        return self.step_count + self.steps_left
+
+    @property
+    def steps_left(self) -> int:
+        """Steps to the end of the configured epochs (counted in this run's batches: a branch
+        with another batch size restarts its epoch)."""
+        left = (self.config.train.epochs - self.epoch) * self.n_batches - self.batch_in_epoch
+        return max(left, 0)
 
     @property
     def done(self) -> bool:
@@ -268,7 +273,7 @@ class Trainer:
         perf_counter deadline."""
         if self.stopped_reason == "diverged":
             return 0
-        n = min(n, self.total_steps - self.step_count)
+        n = min(n, self.steps_left)
         if self.n_batches == 1 and self.config.train.sampling == "reshuffle":
             return self._run_full_batch(n, deadline)
         done = 0
@@ -291,6 +296,7 @@ class Trainer:
                 break
             if self.batch_in_epoch == self.n_batches:
                 self._finish_epoch()
+            self._checkpoint()
             if deadline is not None and t1 >= deadline:
                 break
         self._recent.append((time.perf_counter(), self.step_count))
@@ -331,6 +337,7 @@ class Trainer:
                 self.batch_in_epoch = 0
                 if self.done and self.stopped_reason is None:
                     self.stopped_reason = "completed"
+            self._checkpoint()
             if self.stopped_reason == "diverged" or (deadline is not None and t1 >= deadline):
                 break
         self._recent.append((time.perf_counter(), self.step_count))
@@ -438,17 +445,41 @@ class Trainer:
             # The rolled-back parameters already gave an exploding loss: measure explosions
             # afresh from where the run resumes, or its first step would be refused again.
             self.first_loss = None
+        self._checkpoint(pinned=True)
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""
         self.config = replace_section(self.config, "train", epochs=epochs)
         if not self.done and self.stopped_reason == "completed":
             self.stopped_reason = None
+        self._checkpoint(pinned=True)
 
     def request_stop(self) -> None:
         """Mark the run as stopped by the user."""
         if self.stopped_reason is None:
             self.stopped_reason = "stopped"
+
+    # ---- exact state -----------------------------------------------------------------
+    def state(self, with_history: bool = False) -> TrainerState:
+        """The run's exact state now (with a copy of its history if asked): a trainer built
+        from it with from_state continues as this one would, bit for bit."""
+        return capture_state(self, with_history)
+
+    @classmethod
+    def from_state(
+        cls, state: TrainerState, dataset: Dataset | None = None, history: History | None = None
+    ) -> Trainer:
+        """A trainer standing exactly where state stood, on dataset (built from the state's
+        configuration if not given), recording into history (else a copy of the state's own,
+        else an empty one)."""
+        trainer = cls(state.config, dataset=dataset, theta0=state.theta)
+        resume(trainer, state, history)
+        return trainer
+
+    def _checkpoint(self, pinned: bool = False) -> None:
+        # Periodic states (and one after every change) make any past step reachable exactly.
+        if pinned or self.checkpoints.due(self.step_count):
+            self.checkpoints.add(self.state(), pinned=pinned)
 
     # ---- reporting -----------------------------------------------------------------
     def steps_per_second(self) -> float:
@@ -491,6 +522,21 @@ class Trainer:
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )
+
+
+def _data_stats(ds: Dataset) -> tuple[SufficientStats, SufficientStats | None]:
+    """The training and validation statistics of a dataset, computed once per dataset: the
+    branches of a run, and the replays that reach their past steps, share one."""
+    cached = getattr(ds, "_trainer_stats", None)
+    if cached is not None:
+        return cached
+    try:
+        stats = SufficientStats.from_data(ds.x_train, ds.y_train)
+        val = SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
+    except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
+        raise DataError(f"{ds.source}: {exc}") from None
+    ds._trainer_stats = (stats, val)  # type: ignore[attr-defined]
+    return stats, val
 
 
 def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:

@@ -31,6 +31,19 @@ VARIANTS: list[dict[str, object]] = [
     {"train.shuffle": False, "data.feature_distribution": "uniform", "data.noise_std": 0.0},
     {"data.feature_distribution": "uniform", "data.feature_correlation": 0.3},
 ]
+# Learning-rate schedules (and batches drawn with replacement) the scripts must write out:
+# every schedule, each implementation, float32 and float64, the horizon ones past their end.
+SCHEDULED: list[dict[str, object]] = [
+    {"train.schedule": {"name": "step", "step_size": 7, "gamma": 0.3}},
+    {"train.schedule": {"name": "exponential", "gamma": 0.95}, "train.sampling": "replacement"},
+    {"train.schedule": {"name": "cosine", "lr_min": 0.004}},
+    {"train.schedule": {"name": "warmup_cosine", "warmup_steps": 13, "start_factor": 0.2}},
+    {"train.schedule": {"name": "warmup_cosine", "warmup_steps": 0}, "train.batch_size": 100},
+    {"train.schedule": {"name": "one_cycle", "pct_start": 0.5, "div_factor": 4.0}},
+    {"train.schedule": {"name": "one_cycle", "pct_start": 0.01}, "train.sampling": "replacement"},
+    {"train.schedule": {"name": "inverse_time", "decay": 0.5}, "train.optimizer": "momentum"},
+    {"train.sampling": "replacement", "train.batch_size": 100},
+]
 # The runner a subprocess executes: each script as __main__ in a fresh namespace, its last line
 # kept; then whether torch was ever imported.
 RUNNER = """
@@ -62,6 +75,17 @@ def cases(impl: str) -> list[Config]:
             variant = VARIANTS[(2 * i + j) % len(VARIANTS)]
             changes = {"train.implementation": impl, "train.optimizer": opt, "model.dtype": dtype}
             out.append(base_config().with_values({**changes, **variant}))
+    return out
+
+
+def scheduled_cases(impl: str) -> list[Config]:
+    """Every schedule of SCHEDULED in an implementation (adam where it has it, else sgd)."""
+    optimizer = "adam" if "adam" in optimizers_for(impl) else "sgd"
+    out = []
+    for k, changes in enumerate(SCHEDULED):
+        base = {"train.implementation": impl, "train.optimizer": optimizer}
+        base["model.dtype"] = ("float64", "float32")[k % 2]
+        out.append(base_config().with_values({**base, **changes}))
     return out
 
 
@@ -131,7 +155,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple]]:
     configs = {}
     for impl in IMPLEMENTATIONS:
         files = [csv_config(tmp), european_csv_config(tmp)] if impl == "numpy" else []
-        configs[impl] = cases(impl) + files
+        configs[impl] = cases(impl) + scheduled_cases(impl) + files
         configs[impl] += [c for c in long_configs(tmp) if c.train.implementation == impl]
         paths = []
         for k, config in enumerate(configs[impl]):
@@ -186,6 +210,30 @@ def test_scripts_train_what_train_trains(ran: dict, impl: str) -> None:
         assert got["weights"] == want["final_weights"] and got["bias"] == want["final_bias"]
 
 
+def test_a_scheduled_run_trains_with_its_own_rates() -> None:
+    # What the script tests above reproduce is a run whose rates change every step (and a run
+    # without the schedule ends elsewhere), so the scripts cannot ignore the schedule.
+    for impl in IMPLEMENTATIONS:
+        config = scheduled_cases(impl)[2]  # cosine
+        trainer = Trainer(config)
+        trainer.run_steps(trainer.total_steps)
+        rates = trainer.history.lrs()[1:]
+        assert np.all(np.diff(rates) < 0) and rates[0] == config.train.lr
+        flat = Trainer(config.with_value("train.schedule", "constant"))
+        flat.run_steps(flat.total_steps)
+        assert not np.array_equal(flat.theta(), trainer.theta())
+
+
+def test_script_values_give_the_rate_the_step_used() -> None:
+    config = scheduled_cases("numpy")[0]  # step: 0.3 times every 7 steps
+    trainer = Trainer(config)
+    assert float(script_values(trainer)["lr"]) == config.train.lr
+    trainer.run_steps(12)
+    # Step 12 used the rate after one decay; the configured rate is no longer it.
+    assert float(script_values(trainer)["lr"]) == config.train.lr * 0.3
+    assert trainer.engine.next_lr() == config.train.lr * 0.3
+
+
 def test_numpy_scripts_need_no_torch(ran: dict) -> None:
     assert not ran["numpy"][2]["torch"]
     assert ran["module"][2]["torch"]
@@ -236,7 +284,8 @@ def test_scripts_are_ruff_clean(tmp_path: Path) -> None:
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():
         pytest.skip("ruff is not installed")
-    configs = [c for impl in IMPLEMENTATIONS for c in cases(impl)] + [csv_config(tmp_path)]
+    configs = [c for impl in IMPLEMENTATIONS for c in cases(impl) + scheduled_cases(impl)]
+    configs.append(csv_config(tmp_path))
     configs.append(european_csv_config(tmp_path))
     configs += long_configs(tmp_path)
     for k, config in enumerate(configs):

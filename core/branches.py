@@ -23,6 +23,7 @@ from core.config import Config
 from core.data import Dataset, make_dataset
 from core.errors import ConfigError, UserInputError, one_line
 from core.history import History
+from core.schedules import Schedule
 from core.state import Checkpoints, TrainerState
 from core.trainer import Trainer
 
@@ -344,6 +345,9 @@ def _describe(old: Config, new: Config, skip: Mapping[str, Any] | None = None) -
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, Schedule):  # e.g. cosine(lr_min=0.001)
+        params = ", ".join(f"{k}={_show(v)}" for k, v in value.params)
+        return f"{value.name}({params})" if params else value.name
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, tuple):

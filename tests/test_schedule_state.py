@@ -104,6 +104,9 @@ def test_a_branch_with_another_schedule_starts_it_where_its_formula_stands() -> 
     run_all(tree.trainer)
     cosine = {"name": "cosine", "lr_min": 0.001}
     branch = tree.fork(20, {"train.schedule": cosine, "train.batch_size": 12})
+    assert tree.active.note == (
+        "batch_size 8 -> 12, schedule step(gamma=0.3, step_size=7) -> cosine(lr_min=0.001)"
+    )
     branch.run_steps(5)
     rates = branch.history.lrs()[-5:]
     want = lr_at(Schedule.of(cosine), np.arange(21, 26), branch.schedule_horizon, 0.02)

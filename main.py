@@ -1,5 +1,5 @@
-"""Command line: the window by default; `train`, `predict`, `race`, `presets`, `screenshot` run
-headless."""
+"""Command line: the window by default; `train`, `predict`, `race`, `script`, `presets`,
+`screenshot` run headless."""
 
 from __future__ import annotations
 
@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     race.add_argument("--out", metavar="DIR", default="runs/race", help="output folder")
     race.add_argument("--no-plots", action="store_true", help="skip race_loss.png")
     race.add_argument("--quiet", action="store_true", help="no progress bar")
+    script = sub.add_parser(
+        "script",
+        help="write the run as a standalone Python script (numpy and torch only)",
+        description=(
+            "Write a standalone script that generates the data, builds the model and trains it"
+            " as `train` would, step for step; run it and its last line is the final weights"
+            " and bias as JSON."
+        ),
+    )
+    _add_source(script, sub=True)
+    script.add_argument("--out", metavar="FILE.py", required=True, help="where to write it")
     sub.add_parser("presets", help="list the presets, one line each")
     shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
     _add_source(shot, sub=True)
@@ -300,6 +311,24 @@ def cmd_race(args: argparse.Namespace) -> int:
     return EXIT_DIVERGED if len(diverged) == len(race.runs) else EXIT_OK
 
 
+def cmd_script(args: argparse.Namespace) -> int:
+    """Write the run as a standalone Python script."""
+    config = load_config(args)
+    from core.files import atomic_write_text
+    from core.presets import DEFAULT_PRESET
+    from core.script import make_script
+
+    source = args.preset or (Path(args.config).stem if args.config else DEFAULT_PRESET)
+    script = make_script(config, title=f"The {source} run")
+    out = Path(args.out)
+    try:
+        atomic_write_text(out, script.text)
+    except (OSError, ValueError) as exc:
+        raise _write_error(out, exc) from None
+    print(f"wrote {out} ({script.n_lines} lines); run it with: python {out}")
+    return EXIT_OK
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -346,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_predict(args)
         if args.command == "race":
             return cmd_race(args)
+        if args.command == "script":
+            return cmd_script(args)
         if args.command == "screenshot":
             return cmd_screenshot(args)
         return cmd_gui(args)

@@ -19,6 +19,7 @@ __all__ = [
     "loss_label",
     "loss_scale",
     "max_stable_lr",
+    "minibatch_gradients",
     "noise_floor",
     "r2",
     "ridge",
@@ -27,6 +28,8 @@ __all__ = [
 LossKind = Literal["mse", "half_mse"]
 
 _EPS = float(np.finfo(np.float64).eps)
+# Values of minibatch gradients computed per block (bounds the temporaries to ~32 MB).
+_BLOCK_VALUES = 1 << 22
 
 
 # half_mse is d2l's squared_loss: (y_hat - y)^2 / 2, averaged.
@@ -46,6 +49,41 @@ def loss_label(kind: str) -> str:
     """How plots name the loss of the given kind ("MSE" or "½·MSE")."""
     loss_scale(kind)  # the same message for an unknown kind
     return _LOSS_LABELS[kind]
+
+
+def minibatch_gradients(
+    x: np.ndarray,
+    y: np.ndarray,
+    theta: np.ndarray,
+    rows: np.ndarray,
+    kind: str = "mse",
+    fit_bias: bool = True,
+    l2: float = 0.0,
+) -> np.ndarray:
+    """The objective's gradient [w..., b] on each minibatch (a row of `rows`), (m, d + 1),
+    as the trainer computes it (bias entry 0 without a fitted bias)."""
+    rows = np.atleast_2d(np.asarray(rows))
+    theta = np.asarray(theta, dtype=np.float64)
+    d = theta.size - 1
+    p = d + 1 if fit_bias else d
+    scale = 2.0 * loss_scale(kind) / rows.shape[1]
+    out = np.zeros((rows.shape[0], d + 1))
+    per_block = max(1, _BLOCK_VALUES // max(rows.shape[1] * (d + 1), 1))
+    xa = np.asarray(x)
+    xa = xa[:, None] if xa.ndim == 1 else xa
+    ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    bias = theta[d] if fit_bias else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # far-out parameters: inf, quietly
+        for lo in range(0, rows.shape[0], per_block):
+            idx = rows[lo : lo + per_block]
+            xb = xa[idx].astype(np.float64, copy=False)  # (m, batch, d)
+            r = xb @ theta[:d] + (bias - ya[idx])  # (m, batch) residuals
+            out[lo : lo + per_block, :d] = np.matmul(r[:, None, :], xb)[:, 0, :] * scale
+            if fit_bias:
+                out[lo : lo + per_block, d] = r.sum(axis=1) * scale
+        if l2:
+            out[:, :p] += 2.0 * l2 * theta[:p]
+    return out
 
 
 def _check_xy(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -479,10 +517,17 @@ def max_stable_lr(
     return math.inf if lam_max <= 0.0 else 2.0 / lam_max
 
 
-def condition_number(stats: SufficientStats, fit_bias: bool = True) -> float:
-    """Ratio of the largest to the smallest Hessian eigenvalue (inf if singular)."""
-    # The loss kind only scales the Hessian, so it does not change the ratio.
-    m = stats._second_moment(fit_bias)
+def condition_number(
+    stats: SufficientStats,
+    fit_bias: bool = True,
+    l2: float = 0.0,
+    weight_decay: float = 0.0,
+    kind: LossKind = "mse",
+) -> float:
+    """lambda_max / lambda_min of the objective's Hessian (the loss of this kind plus the L2
+    penalty, with any weight decay), inf if it is singular."""
+    # Without a penalty the kind only scales the Hessian; with one it changes the ratio.
+    m = hessian(stats, kind, fit_bias, l2, weight_decay)
     lam = np.linalg.eigvalsh(m)
     lam_min, lam_max = float(lam[0]), float(lam[-1])
     # Eigenvalues within rounding of zero mean the matrix is singular, not merely ill-conditioned.

@@ -22,8 +22,10 @@ from core.limits import (
     MAX_SAMPLES,
     NESTEROV_MIN_MOMENTUM,
     OPTIMIZERS,
+    SCHEDULE_LIMITS,
     Limit,
 )
+from core.schedules import SCHEDULES, Schedule
 
 __all__ = [
     "DEVICES",
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_FEATURES",
     "MAX_SAMPLES",
     "OPTIMIZERS",
+    "SAMPLINGS",
     "Config",
     "DataConfig",
     "ModelConfig",
@@ -51,6 +54,10 @@ LOSSES = ("mse", "half_mse")
 DISTRIBUTIONS = ("normal", "uniform")
 INITS = ("normal", "zeros", "constant", "torch_default")
 DTYPES = ("float32", "float64")
+# reshuffle: every epoch visits each row once, in a fresh random order; replacement: each
+# minibatch's rows are drawn independently, with replacement (torch's RandomSampler does so
+# with replacement=True).
+SAMPLINGS = ("reshuffle", "replacement")
 # auto: CUDA when torch sees a device, else the CPU. The numpy implementation always uses the CPU.
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -129,9 +136,13 @@ class TrainConfig:
     shuffle: bool = True
     loss: str = "mse"
     device: str = "auto"
+    # A learning-rate schedule over the steps (core.schedules); JSON: {"name": ..., params...}.
+    schedule: Schedule = field(default_factory=Schedule)
+    sampling: str = "reshuffle"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", _tuple(self.betas))
+        object.__setattr__(self, "schedule", Schedule.of(self.schedule))
 
 
 @dataclass(frozen=True)
@@ -144,7 +155,11 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict (sequences as lists)."""
-        return _as_json(asdict(self))
+        raw = _as_json(asdict(self))
+        schedule = self.train.schedule
+        if isinstance(schedule, Schedule):
+            raw["train"]["schedule"] = schedule.to_dict()
+        return raw
 
     def to_json(self) -> str:
         """Return the configuration as indented JSON."""
@@ -371,6 +386,23 @@ def _validate_train(t: TrainConfig) -> None:
     _flag("train.shuffle", t.shuffle)
     _choice("train.loss", t.loss, LOSSES)
     _choice("train.device", t.device, DEVICES)
+    _validate_schedule(t.schedule)
+    _choice("train.sampling", t.sampling, SAMPLINGS)
+
+
+def _validate_schedule(s: Any) -> None:
+    if not isinstance(s, Schedule):
+        _fail("train.schedule", s, 'an object with a name, e.g. {"name": "cosine"}')
+    _choice("train.schedule.name", s.name, tuple(SCHEDULES))
+    allowed = SCHEDULES[s.name]
+    for key, value in s.params:
+        if key not in allowed:
+            names = ", ".join(allowed) or "none"
+            raise ConfigError(
+                f"unknown key train.schedule.{_short(key)} for the {s.name} schedule"
+                f" (its parameters: {names})"
+            )
+        _number(f"train.schedule.{key}", value, SCHEDULE_LIMITS[key])
 
 
 _VALIDATORS: dict[str, Callable[[Any], None]] = {

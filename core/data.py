@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -297,9 +299,60 @@ def check_magnitudes(ds: Dataset, dtype: str) -> None:
             )
 
 
-def epoch_order(n: int, seed: int, epoch: int, shuffle: bool) -> np.ndarray | None:
-    """Row order for one epoch: a seeded permutation, or None (natural order) without shuffling."""
+def epoch_order(
+    n: int, seed: int, epoch: int, shuffle: bool, sampling: str = "reshuffle"
+) -> np.ndarray | None:
+    """Rows of one epoch in the order its batches take them: a seeded permutation (reshuffle),
+    n rows drawn with replacement (replacement; shuffle does not apply), or None (natural order)
+    for reshuffle without shuffling."""
+    if sampling == "replacement":
+        # torch's RandomSampler(replacement=True) draws n indices, each uniform and independent;
+        # cut into batches in order, every batch is an independent draw with replacement.
+        return np.random.default_rng([seed, 4, epoch]).integers(0, n, size=n)
     if not shuffle:
         return None
     # Seeded per epoch, so any epoch's order is known without replaying earlier ones.
     return np.random.default_rng([seed, 3, epoch]).permutation(n)
+
+
+class EpochOrders:
+    """The row order of each epoch of one run: cached, and for large data the next epoch's
+    drawn ahead on a helper thread while this one trains."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool, sampling: str = "reshuffle") -> None:
+        self.n, self.seed, self.shuffle, self.sampling = n, seed, shuffle, sampling
+        self._cache: tuple[int, np.ndarray | None] = (-1, None)
+        self.ahead: tuple[int, Future[np.ndarray | None]] | None = None
+
+    @property
+    def random(self) -> bool:
+        """Whether epochs take their rows in a random order (reshuffled or drawn)."""
+        return self.shuffle or self.sampling == "replacement"
+
+    def get(self, epoch: int) -> np.ndarray | None:
+        """The order of an epoch (None: natural order)."""
+        # Cached: drawing a large epoch's permutation again for every snapshot costs ~ms.
+        if self._cache[0] != epoch:
+            ahead = self.ahead
+            if ahead is not None and ahead[0] == epoch:
+                order = ahead[1].result()
+            else:
+                order = epoch_order(self.n, self.seed, epoch, self.shuffle, self.sampling)
+            self._cache = (epoch, order)
+        return self._cache[1]
+
+    def prefetch(self, epoch: int, min_rows: int) -> None:
+        """Start drawing an epoch's order if it is random and the data has min_rows rows."""
+        # A million-row permutation costs ~30 ms, 8% of an epoch at batch 1024; NumPy draws it
+        # without the GIL, so it is drawn on a helper thread while this epoch trains.
+        if self.n < min_rows or not self.random:
+            return
+        if self.ahead is None or self.ahead[0] != epoch:
+            args = (self.n, self.seed, epoch, self.shuffle, self.sampling)
+            self.ahead = (epoch, _order_pool().submit(epoch_order, *args))
+
+
+@functools.cache
+def _order_pool() -> ThreadPoolExecutor:
+    """One helper thread, shared by every run, that draws epoch orders ahead of time."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")

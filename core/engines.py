@@ -13,20 +13,39 @@ nothing. The torch engines run on the CPU or a CUDA device (EngineSpec.device).
 from __future__ import annotations
 
 import functools
-from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from core.engine_base import Engine, EngineSpec
 from core.errors import ConfigError
 from core.optim import (
     Hyper,
     apply_torch_hyper,
+    flat_state,
+    load_torch_optimizer_state,
     make_hand_optimizer,
     make_torch_optimizer,
+    split_state,
+    torch_optimizer_state,
 )
+from core.schedules import Rates, TorchRates
+
+__all__ = [
+    "ENGINES",
+    "GATHER_EPOCH_BYTES",
+    "Engine",
+    "EngineSpec",
+    "ModuleEngine",
+    "NumpyEngine",
+    "ScratchEngine",
+    "gathers_per_batch",
+    "make_engine",
+    "plain_step",
+    "resolve_device",
+]
 
 # Data larger than this is gathered batch by batch in each epoch's order: a whole-epoch copy
 # outgrows the caches and costs more than it saves. Smaller data is gathered once per epoch, so
@@ -60,54 +79,14 @@ def resolve_device(requested: str, implementation: str) -> str:
     return "cpu"
 
 
-@dataclass
-class EngineSpec:
-    """What an engine needs to know besides the data and the initial parameters."""
-
-    optimizer: str
-    hyper: Hyper
-    fit_bias: bool = True
-    loss_scale: float = 1.0  # 1 for mse, 0.5 for half_mse (the seeds' squared_loss)
-    l2_penalty: float = 0.0
-    dtype: str = "float32"
-    device: str = "cpu"  # resolved: "cpu" or "cuda" (resolve_device); numpy ignores it
-
-
-class Engine(ABC):
-    """Runs minibatch steps over an epoch order; parameters are [w..., b] in trained units."""
-
-    name = "engine"
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, theta0: np.ndarray, spec: EngineSpec) -> None:
-        self.spec = spec
-        self.n, self.d = x.shape
-        self._order: np.ndarray | None = None
-
-    @abstractmethod
-    def begin_epoch(self, order: np.ndarray | None) -> None:
-        """Prepare the rows of one epoch in the given order (None: natural order)."""
-
-    @abstractmethod
-    def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
-    ) -> None:
-        """Run `count` minibatches from batch index `start`; fill losses[:count], params[:count]."""
-
-    @abstractmethod
-    def params(self) -> np.ndarray:
-        """Current [w..., b] as a float64 copy (b is 0 without a bias)."""
-
-    @abstractmethod
-    def set_params(self, theta: np.ndarray) -> None:
-        """Overwrite the parameters with [w..., b]."""
-
-    @abstractmethod
-    def set_hyper(self, hyper: Hyper) -> None:
-        """Change optimizer hyper-parameters, keeping the optimizer's state."""
-
-    @abstractmethod
-    def reset_optimizer(self) -> None:
-        """Forget the optimizer's state (momentum, moments)."""
+def _hand_hyper(engine: Engine) -> Hyper:
+    """Set up a hand-written engine's rates; return the hyper-parameters its optimizer holds
+    (with a schedule, its own copy, whose lr changes every step)."""
+    spec = engine.spec
+    if engine.schedule is None:
+        return spec.hyper
+    engine.rates = Rates(engine.schedule, spec.hyper.lr, spec.horizon)
+    return replace(spec.hyper)
 
 
 class NumpyEngine(Engine):
@@ -131,7 +110,7 @@ class NumpyEngine(Engine):
         self._per_batch = gathers_per_batch(self.n, self.p * dt.itemsize)
         self._idx: np.ndarray | None = None
         self.theta = np.array(theta0[: self.p], dtype=dt)
-        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], spec.hyper)
+        self.opt = make_hand_optimizer(spec.optimizer, [self.theta], _hand_hyper(self))
         self.xs, self.ys = self.xa, self.y
         self._rows = np.empty((0, self.p), dtype=dt)
 
@@ -146,7 +125,13 @@ class NumpyEngine(Engine):
             self.xs, self.ys = self.xa[order], self.y[order]
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
         """Run minibatch steps with hand-derived gradients."""
         xs, ys, th, n, p, idx = self.xs, self.ys, self.theta, self.n, self.p, self._idx
@@ -156,6 +141,9 @@ class NumpyEngine(Engine):
         # into the gradient's scale (one array operation fewer per step).
         hyper = self.opt.hyper
         plain = self.spec.optimizer == "sgd" and not hyper.weight_decay
+        sched = self.rates
+        if sched is None and rates is not None:
+            rates[:count] = hyper.lr
         lr = hyper.lr if plain else 1.0
         full_loss, full_grad = c / batch_size, 2.0 * c / batch_size * lr
         if self._rows.shape[0] < count:
@@ -166,6 +154,16 @@ class NumpyEngine(Engine):
         # back, so NumPy's overflow warnings are noise (and errors where warnings are errors).
         with np.errstate(over="ignore", invalid="ignore"):
             for k in range(count):
+                if sched is not None:
+                    rate = sched.lr
+                    if plain:
+                        lr = rate
+                        full_grad = 2.0 * c / batch_size * lr
+                    else:
+                        hyper.lr = rate  # the engine's own copy (_init_rates)
+                    if rates is not None:
+                        rates[k] = rate
+                    sched.advance()
                 hi = lo + batch_size
                 if hi > n:
                     hi = n
@@ -209,12 +207,24 @@ class NumpyEngine(Engine):
         self.theta[:] = theta[: self.p]
 
     def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters."""
-        self.opt.hyper = hyper
+        """Change hyper-parameters (a new lr scales the schedule)."""
+        self.opt.hyper = self._rescheduled(hyper)
 
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
         self.opt.reset_state()
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return flat_state(self.d, self.opt.get_state(), lambda a: np.asarray(a, dtype=np.float64))
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+
+        def make(values: np.ndarray, like: np.ndarray) -> np.ndarray:
+            return values.astype(like.dtype).reshape(like.shape)
+
+        self.opt.set_state(split_state(state, [self.theta], make))
 
 
 def _torch_dtype(name: str):
@@ -278,6 +288,14 @@ class _TorchEngine(Engine):
         losses[:count] = buffers[0].cpu().numpy()
         params[:count] = buffers[1].cpu().numpy()
 
+    def _host_copy(self, tensor) -> np.ndarray:
+        """A float64 copy of a tensor (exact: float32 values widen without rounding)."""
+        return tensor.detach().cpu().numpy().astype(np.float64)
+
+    def _like(self, values: np.ndarray, like):
+        """values as a new tensor with the dtype, device and shape of like."""
+        return self.torch.tensor(values, dtype=like.dtype, device=like.device).reshape(like.shape)
+
 
 class ScratchEngine(_TorchEngine):
     """Tensors with requires_grad, autograd for the gradient, a hand-written in-place update."""
@@ -297,11 +315,18 @@ class ScratchEngine(_TorchEngine):
         self.opt = self._make_optimizer()
 
     def _make_optimizer(self):
+        hyper = _hand_hyper(self)
         with self.torch.no_grad():
-            return make_hand_optimizer(self.spec.optimizer, self.tensors, self.spec.hyper)
+            return make_hand_optimizer(self.spec.optimizer, self.tensors, hyper)
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
         """Run minibatch steps: forward, loss, backward, hand update under no_grad."""
         torch = self.torch
@@ -312,6 +337,9 @@ class ScratchEngine(_TorchEngine):
         hyper = self.opt.hyper
         plain = self.spec.optimizer == "sgd" and not hyper.weight_decay
         lr = hyper.lr
+        sched = self.rates
+        if sched is None and rates is not None:
+            rates[:count] = lr
         host = self._host_views
         if host:
             w_view, b_view = self.w_view, self.b_view
@@ -322,6 +350,11 @@ class ScratchEngine(_TorchEngine):
             loss_buf, param_buf = buffers
         lo = start * batch_size
         for k in range(count):
+            if sched is not None:
+                lr = hyper.lr = sched.lr  # the engine's own copy (_init_rates)
+                if rates is not None:
+                    rates[k] = lr
+                sched.advance()
             hi = min(lo + batch_size, n)
             if idx is None:
                 xb, yb = xs[lo:hi], ys[lo:hi]
@@ -378,13 +411,22 @@ class ScratchEngine(_TorchEngine):
                 self.b.copy_(self._tensor(theta[self.d :]))
 
     def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters."""
-        self.opt.hyper = hyper
+        """Change hyper-parameters (a new lr scales the schedule)."""
+        self.opt.hyper = self._rescheduled(hyper)
 
     def reset_optimizer(self) -> None:
         """Forget optimizer state."""
         with self.torch.no_grad():
             self.opt.reset_state()
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """The hand-written optimizer's running state (see Engine.optimizer_state)."""
+        return flat_state(self.d, self.opt.get_state(), self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        with self.torch.no_grad():
+            self.opt.set_state(split_state(state, self.tensors, self._like))
 
 
 def plain_step(opt: Any) -> Callable[[], Any]:
@@ -428,11 +470,19 @@ class ModuleEngine(_TorchEngine):
             self.w_view = self.net.weight.detach().numpy().reshape(-1)
             self.b_view = self.net.bias.detach().numpy() if spec.fit_bias else None
         self.opt = make_torch_optimizer(spec.optimizer, list(self.net.parameters()), spec.hyper)
+        if self.schedule is not None:
+            self.rates = TorchRates(self.schedule, self.opt, spec.horizon)
 
     def run(
-        self, start: int, count: int, batch_size: int, losses: np.ndarray, params: np.ndarray
+        self,
+        start: int,
+        count: int,
+        batch_size: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        rates: np.ndarray | None = None,
     ) -> None:
-        """Run minibatch steps: zero_grad, forward, loss, backward, step."""
+        """Run minibatch steps: zero_grad, forward, loss, backward, step (and the scheduler's)."""
         xs, ys, n, d, idx = self.xs, self.ys, self.n, self.d, self._idx
         net, opt = self.net, self.opt
         step, param_list = plain_step(opt), list(net.parameters())
@@ -451,8 +501,13 @@ class ModuleEngine(_TorchEngine):
             buffers = self._buffers(count)
             loss_buf, param_buf = buffers
             weight, bias = net.weight, net.bias
+        group, sched = opt.param_groups[0], self.rates
+        if sched is None and rates is not None:
+            rates[:count] = group["lr"]
         lo = start * batch_size
         for k in range(count):
+            if sched is not None and rates is not None:
+                rates[k] = group["lr"]
             hi = min(lo + batch_size, n)
             if idx is None:
                 xb, yb = xs[lo:hi], ys[lo:hi]
@@ -469,6 +524,8 @@ class ModuleEngine(_TorchEngine):
                 loss = loss + l2 * sum((t**2).sum() for t in net.parameters())
             loss.backward()
             step()
+            if sched is not None:
+                sched.advance()  # the scheduler's step, after the optimizer's
             if host:
                 losses[k] = loss.item()
                 params[k, :d] = w_view
@@ -500,15 +557,29 @@ class ModuleEngine(_TorchEngine):
                 self.net.bias.copy_(self._tensor(theta[self.d :]))
 
     def set_hyper(self, hyper: Hyper) -> None:
-        """Change hyper-parameters, keeping the optimizer's state."""
-        self.spec.hyper = hyper
-        apply_torch_hyper(self.opt, self.spec.optimizer, hyper)
+        """Change hyper-parameters, keeping the optimizer's state (a new lr scales the
+        schedule)."""
+        apply_torch_hyper(self.opt, self.spec.optimizer, self._rescheduled(hyper))
 
     def reset_optimizer(self) -> None:
-        """Forget optimizer state by building a fresh optimizer."""
+        """Forget optimizer state by building a fresh optimizer (its schedule carried over)."""
         self.opt = make_torch_optimizer(
             self.spec.optimizer, list(self.net.parameters()), self.spec.hyper
         )
+        if isinstance(self.rates, TorchRates):
+            self.rates.move_to(self.opt)
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """torch.optim's running state (see Engine.optimizer_state)."""
+        raw = torch_optimizer_state(self.opt, self.spec.optimizer)
+        return flat_state(self.d, raw, self._host_copy)
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Continue from a running state (see Engine.load_optimizer_state)."""
+        self.reset_optimizer()
+        params = list(self.net.parameters())
+        raw = split_state(state, params, self._like)
+        load_torch_optimizer_state(self.opt, self.spec.optimizer, raw)
 
 
 ENGINES: dict[str, type[Engine]] = {

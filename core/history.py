@@ -3,10 +3,13 @@
 Step records live in preallocated NumPy buffers of fixed capacity C. When the buffers are full,
 all but the newest C/4 rows are merged into cells of steps (core.decimate: aligned, as wide as
 needed for at most C/4 of them, finer near the start), so memory never grows and appending
-costs O(1) amortised. A merged row keeps its cell's first recorded row and, beside it, the
-least and the most loss and parameters recorded anywhere in the cell: the curves of a long run
-keep their peaks and their shape, whatever was merged away. Old history is evenly coarse;
-recent steps stay at full resolution.
+costs O(1) amortised. A merged row keeps its cell's first recorded row (its step, loss,
+parameters and learning rate) and, beside it, the least and the most loss and parameters
+recorded anywhere in the cell: the curves of a long run keep their peaks and their shape,
+whatever was merged away. Old history is evenly coarse; recent steps stay at full resolution.
+
+A branch's history (core.branch_history.BranchHistory) reads its parent's records up to the
+fork through, then its own.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from core.files import atomic_open
 
 MIN_CAPACITY = 4096
 MAX_CAPACITY = 262_144
-STATE_VERSION = 2  # 2: merged rows carry their cells' lows and highs
+# 2: merged rows carry their cells' lows and highs. The "lr" column is optional in either
+# version (states saved before rates were recorded have none: unknown, nan).
+STATE_VERSION = 2
 # Cells per doubling of the step near the start of a run (finer than the views' 8, so their
 # cells are unions of the history's).
 HISTORY_PER_OCTAVE = 64
@@ -39,10 +44,10 @@ _CSV_CHUNK = 16_384
 
 def step_capacity(n_params: int, max_bytes: int) -> int:
     """Rows the step buffers hold for this many parameters within max_bytes (clamped, /4)."""
-    # A step and the loss and parameters as recorded; a quarter of the rows (those merged)
-    # also keep the least and the most of their cells.
+    # A step, the loss and parameters and the rate as recorded; a quarter of the rows (those
+    # merged) also keep the least and the most of their cells.
     k = 1 + n_params
-    row_bytes = 8 * (1 + k) + 4 * k
+    row_bytes = 8 * (2 + k) + 4 * k
     # The epoch buffers' first 64 rows share the budget.
     rows = min(max((max_bytes - _EPOCH_START_BYTES) // row_bytes, MIN_CAPACITY), MAX_CAPACITY)
     # A multiple of 4: thinning keeps the newest C/4 rows and merges the rest into C/4 cells.
@@ -70,6 +75,7 @@ class History:
         k = 1 + self._n_params
         self._step = np.empty(self._cap, dtype=np.int64)
         self._vals = np.empty((self._cap, k), dtype=np.float64, order="F")
+        self._lr = np.empty(self._cap, dtype=np.float64)  # the rate each step used (nan: unknown)
         # The least and the most of each merged row's cell (rows [0, _merged), at most C/4).
         self._lows = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
         self._highs = np.empty((self._cap // 4, k), dtype=np.float64, order="F")
@@ -86,8 +92,15 @@ class History:
 
     # ----------------------------------------------------------------- recording
 
-    def record_steps(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
-        """Append steps first_step, first_step+1, ... with their losses and post-update params."""
+    def record_steps(
+        self,
+        first_step: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
+        """Append steps first_step, first_step+1, ... with their losses, post-update params and
+        the learning rate each step used (nan when not given)."""
         losses = np.asarray(losses)
         params = np.asarray(params)
         k = losses.shape[0] if losses.ndim == 1 else -1
@@ -96,13 +109,22 @@ class History:
                 f"expected losses (k,) and params (k, {self._n_params}), "
                 f"got {losses.shape} and {params.shape}"
             )
+        lrs = np.full(k, np.nan) if lrs is None else np.asarray(lrs)
+        if lrs.shape != (k,):
+            raise ValueError(f"expected lrs ({k},), got {lrs.shape}")
         if k == 0:
             return
         if first_step <= self.last_step:
             raise ValueError(f"step {first_step} does not follow the last step {self.last_step}")
-        self._append(np.arange(first_step, first_step + k, dtype=np.int64), losses, params)
+        self._append(np.arange(first_step, first_step + k, dtype=np.int64), losses, params, lrs)
 
-    def _append(self, steps: np.ndarray, losses: np.ndarray, params: np.ndarray) -> None:
+    def _append(
+        self,
+        steps: np.ndarray,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
         """Copy rows in with slice assignment, thinning whenever the buffers are full."""
         k = steps.shape[0]
         done = 0
@@ -117,6 +139,7 @@ class History:
             self._step[dst] = steps[src]
             self._vals[dst, 0] = losses[src]
             self._vals[dst, 1:] = params[src]
+            self._lr[dst] = np.nan if lrs is None else lrs[src]
             self._n += take
             done += take
 
@@ -124,17 +147,9 @@ class History:
         """Merge all but the newest C/4 rows into at most C/4 cells of steps (frees >= C/2)."""
         keep = self._cap // 4
         fold = self._n - keep
-        steps = self._step[:fold]
-        last = max(int(steps[-1]), 1)
-        width, per_octave = self._width, self._per_octave
-        rows = cell_firsts(cell_starts(steps, width, per_octave))
-        while rows.size > self._cap // 4:
-            # Coarser cells are unions of finer ones: only each cell's first step is needed.
-            if width <= last or per_octave == 0:
-                width *= 2
-            else:
-                per_octave //= 2
-            rows = rows[cell_firsts(cell_starts(steps[rows], width, per_octave))]
+        rows, width, per_octave = _merge_rows(
+            self._step[:fold], self._width, self._per_octave, self._cap // 4
+        )
         m = rows.size
         merged = self._merged
         lows, highs = merge_cells(
@@ -143,13 +158,46 @@ class History:
         # Fancy indexing copies, so these never read rows already overwritten.
         self._step[:m] = self._step[rows]
         self._vals[:m] = self._vals[rows]
+        self._lr[:m] = self._lr[rows]
         self._lows[:m] = lows
         self._highs[:m] = highs
-        for buf in (self._step, self._vals):
+        for buf in (self._step, self._vals, self._lr):
             buf[m : m + keep] = buf[fold : self._n]  # m + keep <= fold: no overlap
         self._n = m + keep
         self._merged = m
         self._width, self._per_octave = width, per_octave
+
+    def _put(
+        self,
+        steps: np.ndarray,
+        values: np.ndarray,
+        lrs: np.ndarray,
+        lows: np.ndarray | None = None,
+        highs: np.ndarray | None = None,
+    ) -> None:
+        """Fill an empty history with rows (values: (m, 1 + n_params)) whose first len(lows)
+        stand for merged cells (their least and most in lows/highs, both or neither); rows past
+        what the buffers hold are merged on this history's grid, as thinning merges them."""
+        r = 0 if lows is None or highs is None else lows.shape[0]
+        if r == 0:
+            self._append(steps, values[:, 0], values[:, 1:], lrs)
+            return
+        quarter = self._cap // 4
+        if steps.shape[0] > self._cap or r > quarter:
+            # Every summarised row is folded, so the summaries stay a prefix of <= C/4 rows.
+            fold = max(steps.shape[0] - quarter, r)
+            rows, self._width, self._per_octave = _merge_rows(
+                steps[:fold], self._width, self._per_octave, quarter
+            )
+            lows, highs = merge_cells(rows, values[:fold], lows, highs)
+            steps = np.concatenate((steps[rows], steps[fold:]))
+            values = np.concatenate((values[rows], values[fold:]))
+            lrs = np.concatenate((lrs[rows], lrs[fold:]))
+            r = rows.size
+        m = steps.shape[0]
+        self._step[:m], self._vals[:m], self._lr[:m] = steps, values, lrs
+        self._lows[:r], self._highs[:r] = lows, highs
+        self._n, self._merged = m, r
 
     def record_epoch(
         self, epoch: int, step: int, train_loss: float, val_loss: float | None, seconds: float
@@ -244,6 +292,16 @@ class History:
         lows, highs = (np.array(a[:r], order="F") for a in (self._lows, self._highs))
         return self._step[:n].copy(), values, lows, highs
 
+    def lrs(self) -> np.ndarray:
+        """A copy of the learning rate of each stored step row (aligned with steps(); nan where
+        unknown): row k holds the rate step k used, row 0 the rate the first step would use."""
+        return self._lr[: self._n].copy()
+
+    def lrs_at(self, steps: np.ndarray) -> np.ndarray:
+        """The rate of each given step, read at the stored row at or before it (nan before the
+        first): for the steps series() returned, their own rows."""
+        return rates_at(self._step[: self._n], self._lr[: self._n], steps)
+
     def series(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, loss, params) to draw in at most max_points points: per cell of steps the
         least and the most recorded (core.decimate.envelope), first and last points exact."""
@@ -292,7 +350,8 @@ class History:
 
     def memory_bytes(self) -> int:
         """Bytes held by the step and epoch buffers plus the event texts."""
-        arrays = self._step.nbytes + self._vals.nbytes + self._lows.nbytes + self._highs.nbytes
+        arrays = self._step.nbytes + self._vals.nbytes + self._lr.nbytes
+        arrays += self._lows.nbytes + self._highs.nbytes
         arrays += sum(buf.nbytes for buf in self._epochs.values())
         return arrays + sum(sys.getsizeof(text) for _, text in self._events)
 
@@ -300,61 +359,77 @@ class History:
 
     def to_state(self) -> dict[str, Any]:
         """Return plain arrays and lists (np.savez-friendly) that from_state restores exactly."""
-        step, loss, params = self.steps()
+        return self._buffer_state()
+
+    def _buffer_state(self) -> dict[str, Any]:
+        """to_state of what this object's own buffers hold."""
+        n, r = self._n, self._merged
         state: dict[str, Any] = {
             "version": STATE_VERSION,
             "n_params": self._n_params,
             "max_bytes": self._max_bytes,
             "param_names": list(self._param_names),
-            "step": step,
-            "loss": loss,
-            "params": params,
+            "step": self._step[:n].copy(),
+            "loss": self._vals[:n, 0].copy(),
+            "params": self._vals[:n, 1:].copy(),
+            "lr": self._lr[:n].copy(),
             # Events are split into two columns so np.savez needs no pickled object arrays.
             "event_steps": np.array([s for s, _ in self._events], dtype=np.int64),
             "event_texts": [text for _, text in self._events],
             # The merged rows' cell summaries and the grid that later merges continue on.
-            "merged_lows": self._lows[: self._merged].copy(),
-            "merged_highs": self._highs[: self._merged].copy(),
+            "merged_lows": self._lows[:r].copy(),
+            "merged_highs": self._highs[:r].copy(),
             "merge_grid": np.array([self._width, self._per_octave], dtype=np.int64),
         }
-        for name, column in self.epochs().items():
-            state[f"epoch_{name}"] = column
+        for name, buf in self._epochs.items():
+            state[f"epoch_{name}"] = buf[: self._n_epochs].copy()
         return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> History:
         """Rebuild a History from to_state() output (also after np.savez / np.load)."""
+        names = [str(name) for name in np.asarray(state["param_names"]).tolist()]
+        history = History(int(state["n_params"]), names, int(state["max_bytes"]))
+        history._load_state(state)
+        return history
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        """Fill this empty history's own buffers from a to_state() mapping."""
         version = int(state["version"])
         if version not in (1, STATE_VERSION):
             raise ValueError(f"unsupported history state version {version}")
-        names = [str(name) for name in np.asarray(state["param_names"]).tolist()]
-        history = cls(int(state["n_params"]), names, int(state["max_bytes"]))
+        if int(state["n_params"]) != self._n_params:
+            raise ValueError("history state has another number of parameters")
         step = np.asarray(state["step"], dtype=np.int64)
         loss = np.asarray(state["loss"], dtype=np.float64)
-        params = np.asarray(state["params"], dtype=np.float64).reshape(-1, history.n_params)
+        params = np.asarray(state["params"], dtype=np.float64).reshape(-1, self._n_params)
         if not (step.shape == loss.shape == params.shape[:1] and step.ndim == 1):
             raise ValueError("history state has step/loss/params of different lengths")
         if step.size and (step[0] < 0 or np.any(np.diff(step) <= 0)):
             raise ValueError("history state steps are not increasing")
+        # States saved before the lr column was recorded have none: nan.
+        lr = np.asarray(state["lr"], dtype=np.float64) if "lr" in state else None
+        if lr is not None and lr.shape != step.shape:
+            raise ValueError("history state has lr and step of different lengths")
         merged = 0
         if version >= 2:  # version 1 kept no summaries: its rows stand for themselves
-            k = 1 + history.n_params
+            k = 1 + self._n_params
             lows = np.asarray(state["merged_lows"], dtype=np.float64).reshape(-1, k)
             highs = np.asarray(state["merged_highs"], dtype=np.float64).reshape(-1, k)
             merged = lows.shape[0]
-            if highs.shape[0] != merged or merged > min(step.shape[0], history._cap // 4):
+            if highs.shape[0] != merged or merged > min(step.shape[0], self._cap // 4):
                 raise ValueError("history state has more merged summaries than it can hold")
-            if step.shape[0] > history.capacity:
+            if step.shape[0] > self._cap:
                 raise ValueError("history state has more step rows than its capacity")
             width, per_octave = (int(v) for v in np.asarray(state["merge_grid"]).tolist())
             if width < 1 or width & (width - 1) or per_octave < 0 or per_octave & (per_octave - 1):
                 raise ValueError("history state has a bad merge grid")
-            history._width, history._per_octave = width, per_octave
-            history._lows[:merged], history._highs[:merged] = lows, highs
+            self._width, self._per_octave = width, per_octave
+            self._lows[:merged], self._highs[:merged] = lows, highs
         # (A version 1 state larger than today's capacity is thinned as it goes in.)
-        history._append(step, loss, params)
+        self._append(step, loss, params, lr)
         if merged:
-            history._merged = merged
+            self._merged = merged
         columns = [np.asarray(state[f"epoch_{name}"]) for name in _EPOCH_FIELDS]
         n_epochs = columns[0].shape[0]
         if any(column.shape != (n_epochs,) for column in columns):
@@ -363,14 +438,40 @@ class History:
         for name, dtype, column in zip(_EPOCH_FIELDS, _EPOCH_DTYPES, columns, strict=True):
             buf = np.empty(capacity, dtype=dtype)
             buf[:n_epochs] = column
-            history._epochs[name] = buf
-        history._n_epochs = n_epochs
+            self._epochs[name] = buf
+        self._n_epochs = n_epochs
         texts = np.asarray(state["event_texts"]).tolist()
         event_steps = np.asarray(state["event_steps"]).tolist()
         if len(texts) != len(event_steps):
             raise ValueError("history state has event steps and texts of different lengths")
-        history._events = [(int(s), str(t)) for s, t in zip(event_steps, texts, strict=True)]
-        return history
+        self._events = [(int(s), str(t)) for s, t in zip(event_steps, texts, strict=True)]
+
+
+def _merge_rows(
+    steps: np.ndarray, width: int, per_octave: int, max_cells: int
+) -> tuple[np.ndarray, int, int]:
+    """The first row of each cell of sorted steps on the finest grid at least as coarse as
+    (width, per_octave) with at most max_cells cells; and that grid."""
+    last = max(int(steps[-1]), 1)
+    rows = cell_firsts(cell_starts(steps, width, per_octave))
+    while rows.size > max_cells:
+        # Coarser cells are unions of finer ones: only each cell's first step is needed.
+        if width <= last or per_octave == 0:
+            width *= 2
+        else:
+            per_octave //= 2
+        rows = rows[cell_firsts(cell_starts(steps[rows], width, per_octave))]
+    return rows, width, per_octave
+
+
+def rates_at(stored: np.ndarray, lrs: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The rate of each of steps, read at the row of stored (sorted steps, their rates lrs) at
+    or before it (nan before the first)."""
+    idx = np.searchsorted(stored, np.asarray(steps), side="right") - 1
+    out = np.full(idx.shape, np.nan)
+    ok = idx >= 0
+    out[ok] = lrs[idx[ok]]
+    return out
 
 
 def epoch_series(
@@ -406,15 +507,18 @@ def _min_max_rows(loss: np.ndarray, n_bins: int) -> np.ndarray:
 
 
 def write_steps_csv(history: History, path: str | Path) -> None:
-    """Write the stored step rows as CSV: step,loss,<param names...>, floats repr-exact."""
+    """Write the stored step rows as CSV: step,loss,<param names...>,lr, floats repr-exact
+    (an unknown rate is an empty cell)."""
     step, loss, params = history.steps()
+    lr = history.lrs()
     with atomic_open(path, "w") as file:
         writer = csv.writer(file, lineterminator="\n")
-        writer.writerow(["step", "loss", *history.param_names])
+        writer.writerow(["step", "loss", *history.param_names, "lr"])
         for i in range(0, step.shape[0], _CSV_CHUNK):
             part = slice(i, i + _CSV_CHUNK)
             # tolist() yields Python ints/floats, which csv writes via repr: exact round trip.
-            columns = [step[part].tolist(), loss[part].tolist(), *params[part].T.tolist()]
+            rates = [None if math.isnan(v) else v for v in lr[part].tolist()]
+            columns = [step[part].tolist(), loss[part].tolist(), *params[part].T.tolist(), rates]
             writer.writerows(zip(*columns, strict=True))
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "N_SAMPLES",
     "OPTIMIZERS",
     "OPTIMIZER_FALLBACK",
+    "SCHEDULE_LIMITS",
     "SEED",
     "TRUE_BIAS",
     "TRUE_WEIGHT",
@@ -107,6 +108,18 @@ WEIGHT_DECAY = Limit(0.0, 10.0)
 L2_PENALTY = Limit(0.0, 10.0)
 BATCH_SIZE = Limit(1, MAX_SAMPLES, integer=True, log=True)
 EPOCHS = Limit(1, 100_000_000, integer=True, log=True)
+# train.schedule's parameters (the schedules and their defaults: core.schedules)
+SCHEDULE_STEP_SIZE = Limit(1, 100_000_000, integer=True, log=True)
+SCHEDULE_GAMMA = Limit(1e-6, 1.0)  # a decay: 1 keeps the rate, below 1 lowers it
+SCHEDULE_LR_MIN = Limit(0.0, LR.hi)
+SCHEDULE_WARMUP_STEPS = Limit(0, 100_000_000, integer=True)
+# torch's LinearLR takes a start factor in (0, 1].
+SCHEDULE_START_FACTOR = Limit(1e-6, 1.0, log=True)
+# OneCycleLR: at 0 or 1 one of its two phases is empty and torch divides by zero.
+SCHEDULE_PCT_START = Limit(0.01, 0.99)
+SCHEDULE_DIV_FACTOR = Limit(1.0, 1e6, log=True)
+SCHEDULE_FINAL_DIV_FACTOR = Limit(1.0, 1e12, log=True)
+SCHEDULE_DECAY = Limit(0.0, 1e6)
 
 # The limit of each numeric configuration key (list keys: the limit of each element).
 LIMITS = MappingProxyType(
@@ -128,6 +141,21 @@ LIMITS = MappingProxyType(
         "train.l2_penalty": L2_PENALTY,
         "train.batch_size": BATCH_SIZE,
         "train.epochs": EPOCHS,
+    }
+)
+
+# The limit of each schedule parameter, by name (train.schedule.<name>).
+SCHEDULE_LIMITS = MappingProxyType(
+    {
+        "step_size": SCHEDULE_STEP_SIZE,
+        "gamma": SCHEDULE_GAMMA,
+        "lr_min": SCHEDULE_LR_MIN,
+        "warmup_steps": SCHEDULE_WARMUP_STEPS,
+        "start_factor": SCHEDULE_START_FACTOR,
+        "pct_start": SCHEDULE_PCT_START,
+        "div_factor": SCHEDULE_DIV_FACTOR,
+        "final_div_factor": SCHEDULE_FINAL_DIV_FACTOR,
+        "decay": SCHEDULE_DECAY,
     }
 )
 

@@ -6,8 +6,24 @@ and (under torch.no_grad) torch tensors alike, following torch.optim's update ru
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+
+# The running state each optimizer keeps, by torch.optim's names for it. An optimizer's state is
+# written {name: one array per parameter} ("step": one number), the same for the hand-written
+# optimizers and torch.optim, so a state moves between implementations.
+STATE_KEYS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum_buffer",),
+    "nesterov": ("momentum_buffer",),
+    "adam": ("step", "exp_avg", "exp_avg_sq"),
+    "adamw": ("step", "exp_avg", "exp_avg_sq"),
+    "rmsprop": ("step", "square_avg"),
+    "adagrad": ("step", "sum"),
+}
 
 
 @dataclass
@@ -33,6 +49,15 @@ class HandOptimizer:
     def reset_state(self) -> None:
         """Forget momentum and moment estimates (after a divergence rollback)."""
         self.t = 0
+
+    def get_state(self) -> dict[str, Any]:
+        """The running state: {"step": t, name: [one array per parameter]} (not copies)."""
+        return {"step": self.t}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Take over a running state as get_state gives it (missing names start afresh)."""
+        self.reset_state()
+        self.t = int(state.get("step", 0))
 
     def _decayed(self, p: Any, g: Any) -> Any:
         wd = self.hyper.weight_decay
@@ -67,6 +92,18 @@ class HandMomentum(HandOptimizer):
         super().reset_state()
         self.bufs = []
 
+    def get_state(self) -> dict[str, Any]:
+        """The step count and, once the first step has set it, the velocity."""
+        state = super().get_state()
+        if self.bufs:
+            state["momentum_buffer"] = self.bufs
+        return state
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Take over a step count and velocity (none: the next gradient starts it)."""
+        super().set_state(state)
+        self.bufs = list(state.get("momentum_buffer", []))
+
     def step(self, grads: list[Any]) -> None:
         """Apply one momentum update."""
         lr, mu = self.hyper.lr, self.hyper.momentum
@@ -98,6 +135,16 @@ class HandAdam(HandOptimizer):
         super().reset_state()
         self.m = [p * 0 for p in self.params]
         self.v = [p * 0 for p in self.params]
+
+    def get_state(self) -> dict[str, Any]:
+        """The step count and both moment estimates."""
+        return {**super().get_state(), "exp_avg": self.m, "exp_avg_sq": self.v}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Take over a step count and moment estimates."""
+        super().set_state(state)
+        self.m = list(state.get("exp_avg", self.m))
+        self.v = list(state.get("exp_avg_sq", self.v))
 
     def step(self, grads: list[Any]) -> None:
         """Apply one Adam update."""
@@ -170,3 +217,78 @@ def apply_torch_hyper(optimizer: Any, name: str, hyper: Hyper) -> None:
             group["momentum"] = hyper.momentum
         if "betas" in group:
             group["betas"] = (hyper.beta1, hyper.beta2)
+
+
+def torch_optimizer_state(optimizer: Any, name: str) -> dict[str, Any]:
+    """A torch.optim optimizer's running state as {"step": t, key: [tensor per parameter]}.
+
+    Tensors are the optimizer's own (not copies); a key is left out until every parameter has
+    it (momentum before the first step)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    out: dict[str, Any] = {}
+    for key in STATE_KEYS[name]:
+        values = [optimizer.state.get(p, {}).get(key) for p in params]
+        if any(v is None for v in values):
+            continue
+        out[key] = values[0].item() if key == "step" else values
+    return out
+
+
+def load_torch_optimizer_state(optimizer: Any, name: str, state: Mapping[str, Any]) -> None:
+    """Give a torch.optim optimizer a running state as torch_optimizer_state returns it (tensors
+    of the parameters' dtype and device); names it does not use are ignored."""
+    import torch
+
+    keys = [k for k in STATE_KEYS[name] if k in state]
+    if not keys:
+        return
+    # torch keeps "step" as a float tensor on the CPU, of its default scalar dtype.
+    step_dtype = torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+    sd = optimizer.state_dict()
+    new_state: dict[int, dict[str, Any]] = {}
+    for index, _ in enumerate(p for group in optimizer.param_groups for p in group["params"]):
+        entry = {}
+        for key in keys:
+            value = state[key]
+            entry[key] = (
+                torch.tensor(float(value), dtype=step_dtype) if key == "step" else value[index]
+            )
+        new_state[index] = entry
+    sd["state"] = new_state
+    optimizer.load_state_dict(sd)
+
+
+def flat_state(
+    n_features: int, raw: Mapping[str, Any], to_numpy: Callable[[Any], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """A running state {"step": t, name: [array per parameter]} in the layout every engine
+    shares: "step" a float64 scalar, each name a float64 [w..., b] vector (b 0 if not fitted)."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        if key == "step":
+            out[key] = np.array(float(value))
+            continue
+        # Every engine's parameters, flattened in order, read [w..., b] (b if fitted).
+        flat = np.concatenate([to_numpy(v).reshape(-1) for v in value])
+        vec = np.zeros(n_features + 1)
+        vec[: flat.size] = flat
+        out[key] = vec
+    return out
+
+
+def split_state(
+    state: Mapping[str, np.ndarray], params: list[Any], make: Callable[[np.ndarray, Any], Any]
+) -> dict[str, Any]:
+    """flat_state's layout back as {"step": t, name: [make(values, p) for each parameter p]}."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if key == "step":
+            out[key] = float(value)
+            continue
+        pieces, lo = [], 0
+        for p in params:
+            size = int(np.prod(p.shape))
+            pieces.append(make(np.asarray(value[lo : lo + size]), p))
+            lo += size
+        out[key] = pieces
+    return out

@@ -204,9 +204,15 @@ class _TrackedTrainer(Trainer):
         self._tracker = tracker
         super().__init__(config, dataset=dataset, theta0=theta0)
 
-    def _record(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
+    def _record(
+        self,
+        first_step: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
         self._tracker.record(first_step, params, getattr(self, "seconds", 0.0))
-        super()._record(first_step, losses, params)
+        super()._record(first_step, losses, params, lrs)
 
 
 @dataclass(frozen=True)

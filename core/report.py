@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
 from core.analysis import r2
-from core.files import atomic_write_text, json_clean
+from core.files import atomic_open, atomic_write_text, json_clean
 from core.history import write_epochs_csv, write_steps_csv
 from core.predict import run_predictions, write_model_json
 from core.predict_io import PredictInput, write_predictions
 from core.runfile import capture, save_run
 from core.runinfo import run_info
+from core.sgd_noise import run_plateau
+from core.theory import Eigen, eigen_history, run_eigen
 from core.trainer import Trainer
 
 
-def summary(trainer: Trainer) -> dict[str, Any]:
-    """The figures of a run: final vs true vs least-squares parameters, losses, speed."""
+def summary(trainer: Trainer, eigen: Eigen | None = None) -> dict[str, Any]:
+    """The figures of a run: final vs true vs least-squares parameters, losses, speed, and the
+    theory beside them (the Hessian's eigenvalues, where SGD's loss settles)."""
+    eigen = run_eigen(trainer) if eigen is None else eigen
+    plateau = run_plateau(trainer)
     ds = trainer.dataset
     theta = trainer.theta()
     final = ds.to_original(theta)
@@ -43,6 +49,12 @@ def summary(trainer: Trainer) -> dict[str, Any]:
             "message": trainer.message,
             "steps_per_second": trainer.steps_per_second(),
             "max_stable_lr": trainer.max_stable_lr(),
+            # Of the objective's Hessian over the trained parameters, in trained units.
+            "hessian_eigenvalues": eigen.eigenvalues,
+            "condition_number": eigen.condition_number,
+            # Expected loss above ols_train_loss once SGD settles at train.lr, batches drawn
+            # with replacement (core.sgd_noise); null for adaptive optimizers or if it diverges.
+            "predicted_excess_loss": None if plateau is None else plateau.excess,
             "loss": trainer.loss_kind,
             "implementation": trainer.config.train.implementation,
             "optimizer": trainer.config.train.optimizer,
@@ -52,17 +64,31 @@ def summary(trainer: Trainer) -> dict[str, Any]:
     )
 
 
+def write_eigen_csv(trainer: Trainer, path: str | Path, eigen: Eigen | None = None) -> None:
+    """Write eigen.csv: step, then |<theta - theta*, v_i>| along each eigen-direction of the
+    Hessian (error_1 has the smallest eigenvalue), at every stored step."""
+    steps, errors = eigen_history(trainer, eigen)
+    with atomic_open(path, "w") as file:
+        writer = csv.writer(file, lineterminator="\n")
+        writer.writerow(["step", *(f"error_{i + 1}" for i in range(errors.shape[1]))])
+        # tolist(): Python floats, written repr-exact; inf for a diverged row.
+        writer.writerows(zip(steps.tolist(), *errors.T.tolist(), strict=True))
+
+
 def write_run_files(
     trainer: Trainer, out: Path, predict_input: PredictInput | None = None
 ) -> list[Path]:
-    """Write summary.json, config.json, history.csv, epochs.csv, model.json and run.lrrun into
-    out (and predictions.csv for predict_input's rows); return the paths."""
+    """Write summary.json, config.json, history.csv, epochs.csv, eigen.csv, model.json and
+    run.lrrun into out (and predictions.csv for predict_input's rows); return the paths."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "summary.json", out / "config.json", out / "history.csv", out / "epochs.csv"]
-    atomic_write_text(paths[0], json.dumps(summary(trainer), indent=2) + "\n")
+    names = ("summary.json", "config.json", "history.csv", "epochs.csv", "eigen.csv")
+    paths = [out / name for name in names]
+    eigen = run_eigen(trainer)
+    atomic_write_text(paths[0], json.dumps(summary(trainer, eigen), indent=2) + "\n")
     atomic_write_text(paths[1], trainer.config.to_json() + "\n")
     write_steps_csv(trainer.history, paths[2])
     write_epochs_csv(trainer.history, paths[3])
+    write_eigen_csv(trainer, paths[4], eigen)
     info = run_info(trainer)
     theta = trainer.theta_original()
     paths.append(write_model_json(out / "model.json", info, theta[:-1], float(theta[-1])))

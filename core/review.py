@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from core.decimate import envelope
-from core.history import History, epoch_series
+from core.history import History, epoch_series, rates_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 
@@ -27,12 +27,15 @@ class Recording:
     highs: np.ndarray | None
     epochs: dict[str, np.ndarray]
     events: tuple[tuple[int, str], ...]
+    # The rate each recorded row's step used (History.lrs; nan where unknown, empty if not kept).
+    lrs: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def of(cls, history: History) -> Recording:
         """Copy a history (its arrays are copies: later training does not change them)."""
         steps, values, lows, highs = history.rows()
-        return cls(steps, values, lows, highs, history.epochs(), tuple(history.events()))
+        epochs, events = history.epochs(), tuple(history.events())
+        return cls(steps, values, lows, highs, epochs, events, history.lrs())
 
     @property
     def losses(self) -> np.ndarray:
@@ -84,6 +87,10 @@ def snapshot_at(
     rows = slice(0, i + 1)
     summary = (rec.lows[rows], rec.highs[rows]) if rec.lows is not None else (None, None)
     loss_x, loss_y = envelope(rec.steps[rows], rec.values[rows], max_points, *summary)
+    if rec.lrs.shape == rec.steps.shape:
+        lr_values = rates_at(rec.steps[rows], rec.lrs[rows], loss_x)
+    else:
+        lr_values = np.full(loss_x.shape, np.nan)
     ep_n = int(np.searchsorted(rec.epochs["step"], shown_step, side="right"))
     ep_x, ep_train, ep_val = epoch_series(rec.epochs, ep_n, max_points)
     epoch = max(ep_n - 1, 0)  # the epoch-zero record sits at step 0
@@ -109,6 +116,7 @@ def snapshot_at(
         epoch_train=ep_train,
         epoch_val=ep_val,
         events=tuple(e for e in rec.events if e[0] <= shown_step),
+        lr_values=lr_values,
         batch_grad=np.zeros(0),
         full_grad=_gradient(info, theta),
     )

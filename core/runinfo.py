@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.analysis import SufficientStats, condition_number, noise_floor
+from core.analysis import SufficientStats, noise_floor
+from core.theory import run_eigen
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
     from core.trainer import Trainer
@@ -47,6 +48,12 @@ class RunInfo:
     initial_trained: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [w..., b]
     l2_penalty: float = 0.0  # the objective is loss + l2_penalty * |params|^2
     floor_label: str = "noise floor"  # what the noise_floor line is, in words
+    # The objective's Hessian over the trained parameters (trained units, weight decay
+    # included): eigenvalues ascending, eigenvectors as columns, and the point gradient
+    # descent converges to ([w..., b]). condition_number is eigenvalues[-1] / eigenvalues[0].
+    hessian_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hessian_eigenvectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    theta_star: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def floor_of(
@@ -72,6 +79,7 @@ def run_info(trainer: Trainer) -> RunInfo:
         else np.sort(np.random.default_rng(0).choice(n, MAX_SCATTER, replace=False))
     )
     x = ds.x_train[rows] * ds.scale + ds.shift
+    eigen = run_eigen(trainer)
     ols_trained = trainer.least_squares()
     ols_loss = trainer.train_loss(ols_trained)
     true = ds.true_theta()
@@ -91,7 +99,7 @@ def run_info(trainer: Trainer) -> RunInfo:
         ols_loss=ols_loss,
         initial_loss=trainer.train_loss(trainer.theta0),
         max_stable_lr=trainer.max_stable_lr(),
-        condition_number=condition_number(trainer.stats, trainer.config.model.fit_bias),
+        condition_number=eigen.condition_number,
         loss_kind=trainer.loss_kind,
         n_train=n,
         n_batches=trainer.n_batches,
@@ -104,4 +112,7 @@ def run_info(trainer: Trainer) -> RunInfo:
         initial_trained=trainer.theta0.copy(),
         l2_penalty=float(trainer.config.train.l2_penalty),
         floor_label=floor_label,
+        hessian_eigenvalues=eigen.eigenvalues,
+        hessian_eigenvectors=eigen.eigenvectors,
+        theta_star=eigen.theta_star,
     )

@@ -36,6 +36,7 @@ class Snapshot:
     # The max_points the display series were decimated with (0: not known): a rewound step
     # decimates with the same, so it draws the curves the live view drew.
     series_points: int = 0
+    lr_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # rate at loss_steps
     # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
     # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
     batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows

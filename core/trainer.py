@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -15,15 +13,18 @@ from core.analysis import (
     least_squares,
     loss_scale,
     max_stable_lr,
+    minibatch_gradients,
     ridge,
 )
 from core.config import Config, replace_section
-from core.data import Dataset, Progress, check_magnitudes, epoch_order, make_dataset
+from core.data import Dataset, EpochOrders, Progress, check_magnitudes, make_dataset
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 from core.history import History
 from core.optim import Hyper
+from core.schedules import one_cycle_problem
 from core.snapshot import Snapshot
+from core.state import Checkpoints, TrainerState, capture_state, resume
 
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
@@ -97,13 +98,7 @@ class Trainer:
         ds = self.dataset
         check_magnitudes(ds, m.dtype)
         self.loss_kind = t.loss
-        try:
-            self.stats = SufficientStats.from_data(ds.x_train, ds.y_train)
-            self.val_stats = (
-                SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
-            )
-        except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
-            raise DataError(f"{ds.source}: {exc}") from None
+        self.stats, self.val_stats = _data_stats(ds)
         # What the engines minimise: the loss plus l2 * |params|^2 (a fixed bias is no param).
         self.objective = Objective(self.stats, t.loss, t.l2_penalty, m.fit_bias)
         d = ds.n_features
@@ -115,6 +110,12 @@ class Trainer:
         self.batch_size = min(t.batch_size, ds.n_train)
         self.n_batches = -(-ds.n_train // self.batch_size)
         self.hyper = hyper_from(self.config)
+        # Schedules over the run's total steps span the steps of the epochs configured now (a
+        # trainer resumed from a state takes the horizon the state's schedule had).
+        self.schedule_horizon = t.epochs * self.n_batches
+        problem = one_cycle_problem(t.schedule, self.schedule_horizon)
+        if problem:
+            raise ConfigError(problem)
         spec = EngineSpec(
             optimizer=t.optimizer,
             hyper=self.hyper,
@@ -123,6 +124,8 @@ class Trainer:
             l2_penalty=t.l2_penalty,
             dtype=m.dtype,
             device=self.device,
+            schedule=t.schedule,
+            horizon=self.schedule_horizon,
         )
         self.engine: Engine = make_engine(
             t.implementation, ds.x_train, ds.y_train, self.theta0, spec
@@ -141,18 +144,27 @@ class Trainer:
         self._recent: list[tuple[float, int]] = []  # (time, step) for a smoothed rate
         self._losses = np.zeros(CHUNK)
         self._params = np.zeros((CHUNK, d + 1))
+        self._rates = np.zeros(CHUNK)  # the learning rate each step of a chunk used
         self._last_theta = self.theta0.copy()
         self._fresh_engine = True
-        self._order_cache: tuple[int, np.ndarray | None] = (-1, None)
-        self._next_order: tuple[int, Future[np.ndarray | None]] | None = None
+        self._orders = EpochOrders(ds.n_train, self.config.data.seed, t.shuffle, t.sampling)
         self._ols: np.ndarray | None = None
         self._record_epoch_zero()
+        # Exact states to come back to: branching at a past step replays from the nearest.
+        self.checkpoints = Checkpoints(self.state())
 
     # ---- derived facts -------------------------------------------------------------
     @property
     def total_steps(self) -> int:
         """Steps the configured number of epochs takes."""
-        return self.config.train.epochs * self.n_batches
+        return self.step_count + self.steps_left
+
+    @property
+    def steps_left(self) -> int:
+        """Steps to the end of the configured epochs (counted in this run's batches: a branch
+        with another batch size restarts its epoch)."""
+        left = (self.config.train.epochs - self.epoch) * self.n_batches - self.batch_in_epoch
+        return max(left, 0)
 
     @property
     def done(self) -> bool:
@@ -218,27 +230,7 @@ class Trainer:
         return np.arange(lo, hi) if order is None else order[lo:hi].copy()
 
     def _order(self, epoch: int) -> np.ndarray | None:
-        # Cached: drawing a large epoch's permutation again for every snapshot costs ~ms.
-        if self._order_cache[0] != epoch:
-            ahead = self._next_order
-            if ahead is not None and ahead[0] == epoch:
-                order = ahead[1].result()
-            else:
-                order = epoch_order(
-                    self.dataset.n_train, self.config.data.seed, epoch, self._shuffle
-                )
-            self._order_cache = (epoch, order)
-        return self._order_cache[1]
-
-    def _prefetch_order(self, epoch: int) -> None:
-        # A million-row permutation costs ~30 ms, 8% of an epoch at batch 1024; NumPy draws it
-        # without the GIL, so it is drawn on a helper thread while this epoch trains.
-        n = self.dataset.n_train
-        if n < PREFETCH_ROWS or not self._shuffle or epoch >= self.config.train.epochs:
-            return
-        if self._next_order is None or self._next_order[0] != epoch:
-            seed = self.config.data.seed
-            self._next_order = (epoch, _order_pool().submit(epoch_order, n, seed, epoch, True))
+        return self._orders.get(epoch)
 
     def full_gradient(self, theta: np.ndarray | None = None) -> np.ndarray:
         """Full-batch gradient [w..., b] of the training objective, in trained units."""
@@ -254,25 +246,18 @@ class Trainer:
         rows = np.asarray(rows)
         if rows.size == 0:
             return np.zeros(0)
-        if rows.size >= self.dataset.n_train:
+        # Distinct rows as many as the data are all of it; rows drawn with replacement are not.
+        if rows.size >= self.dataset.n_train and self.config.train.sampling == "reshuffle":
             return self.full_gradient(th)
         if rows.size > MAX_GRAD_ROWS:
             rows = rows[:: -(-rows.size // MAX_GRAD_ROWS)]
-        x = self.dataset.x_train[rows]
-        c = loss_scale(self.loss_kind)
-        g = np.empty(th.size)
         # Far-out parameters (a run near divergence) give inf or nan, quietly: the views skip
         # a gradient that is not finite.
-        with np.errstate(over="ignore", invalid="ignore"):
-            r = x @ th[:-1] + (th[-1] - self.dataset.y_train[rows])
-            g[:-1] = x.T @ r
-            g[-1] = r.sum() if self.config.model.fit_bias else 0.0
-            g *= 2.0 * c / rows.size
-        return self.objective.add_penalty_gradient(g, th)
-
-    @property
-    def _shuffle(self) -> bool:
-        return self.config.train.shuffle
+        t, ds = self.config.train, self.dataset
+        return minibatch_gradients(
+            ds.x_train, ds.y_train, th, rows[None, :], t.loss, self.config.model.fit_bias,
+            t.l2_penalty,
+        )[0]  # fmt: skip
 
     # ---- stepping ------------------------------------------------------------------
     def step(self) -> int:
@@ -288,18 +273,21 @@ class Trainer:
         perf_counter deadline."""
         if self.stopped_reason == "diverged":
             return 0
-        n = min(n, self.total_steps - self.step_count)
-        if self.n_batches == 1:
+        n = min(n, self.steps_left)
+        if self.n_batches == 1 and self.config.train.sampling == "reshuffle":
             return self._run_full_batch(n, deadline)
         done = 0
         while done < n:
             if self.batch_in_epoch == 0:
                 self._fresh_engine = False
                 self.engine.begin_epoch(self._order(self.epoch))
-                self._prefetch_order(self.epoch + 1)
+                if self.epoch + 1 < self.config.train.epochs:
+                    self._orders.prefetch(self.epoch + 1, PREFETCH_ROWS)
             k = min(n - done, self.n_batches - self.batch_in_epoch, CHUNK)
             t0 = time.perf_counter()
-            self.engine.run(self.batch_in_epoch, k, self.batch_size, self._losses, self._params)
+            self.engine.run(
+                self.batch_in_epoch, k, self.batch_size, self._losses, self._params, self._rates
+            )
             t1 = time.perf_counter()
             self.seconds += t1 - t0
             k = self._accept(k)
@@ -308,6 +296,7 @@ class Trainer:
                 break
             if self.batch_in_epoch == self.n_batches:
                 self._finish_epoch()
+            self._checkpoint()
             if deadline is not None and t1 >= deadline:
                 break
         self._recent.append((time.perf_counter(), self.step_count))
@@ -325,7 +314,7 @@ class Trainer:
             k = min(n - done, CHUNK)
             first = self.step_count
             t0 = time.perf_counter()
-            self.engine.run(0, k, self.batch_size, self._losses, self._params)
+            self.engine.run(0, k, self.batch_size, self._losses, self._params, self._rates)
             t1 = time.perf_counter()
             self.seconds += t1 - t0
             k = self._accept(k)
@@ -348,6 +337,7 @@ class Trainer:
                 self.batch_in_epoch = 0
                 if self.done and self.stopped_reason is None:
                     self.stopped_reason = "completed"
+            self._checkpoint()
             if self.stopped_reason == "diverged" or (deadline is not None and t1 >= deadline):
                 break
         self._recent.append((time.perf_counter(), self.step_count))
@@ -369,31 +359,40 @@ class Trainer:
             bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
             keep = int(np.argmax(bad)) if bad.any() else k
         if keep:
-            self._record(self.step_count + 1, losses[:keep], params[:keep])
+            self._record(self.step_count + 1, losses[:keep], params[:keep], self._rates[:keep])
             self.step_count += keep
             self.batch_in_epoch += keep
             self.last_batch_loss = float(losses[keep - 1])
             self._last_theta = params[keep - 1].copy()
         if keep < k:
-            self._diverge(float(losses[keep]))
+            self._diverge(float(losses[keep]), float(self._rates[keep]))
         return keep
 
-    def _record(self, first_step: int, losses: np.ndarray, params: np.ndarray) -> None:
+    def _record(
+        self,
+        first_step: int,
+        losses: np.ndarray,
+        params: np.ndarray,
+        lrs: np.ndarray | None = None,
+    ) -> None:
         # History holds parameters in the data's original units: what users read and export.
         if self.dataset.standardized:
             params = self.dataset.to_original(params)
-        self.history.record_steps(first_step, losses, params)
+        self.history.record_steps(first_step, losses, params, lrs)
 
-    def _diverge(self, loss: float) -> None:
-        # Roll back to the last finite parameters and forget the optimizer's blown-up state.
+    def _diverge(self, loss: float, lr: float) -> None:
+        # Roll back to the last finite parameters and forget the optimizer's blown-up state;
+        # the schedule goes back too, to where the kept steps left it.
         self.engine.set_params(self._last_theta)
+        self.engine.seek_schedule(self.step_count)
         self.engine.reset_optimizer()
         self.stopped_reason = "diverged"
         bound = self.max_stable_lr()
         what = "became non-finite" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
+        scheduled = "" if lr == self.hyper.lr else f" (scheduled from {self.hyper.lr:g})"
         self.message = (
             f"Training diverged at step {self.step_count + 1}: the loss {what}. "
-            f"Learning rate {self.hyper.lr:g} is too large; full-batch gradient descent is "
+            f"Learning rate {lr:g}{scheduled} is too large; full-batch gradient descent is "
             f"stable below {bound:.3g}. Lower the learning rate and reset."
         )
         self.history.record_event(self.step_count, "diverged")
@@ -401,7 +400,8 @@ class Trainer:
     def _record_epoch_zero(self) -> None:
         # Step 0 holds the initial parameters, so trajectories start where training did.
         loss0 = self.train_loss(self.theta0)
-        self._record(0, np.array([loss0]), self.theta0[None, :])
+        # Row 0 holds the rate the first step will use.
+        self._record(0, np.array([loss0]), self.theta0[None, :], np.array([self.engine.next_lr()]))
         self.history.record_epoch(0, 0, loss0, self.val_loss(self.theta0), 0.0)
 
     def _finish_epoch(self) -> None:
@@ -422,6 +422,7 @@ class Trainer:
         if new == old:
             return
         # Validated before anything changes: a value out of range leaves the run as it was.
+        # A new rate scales the schedule (its lr_min with it), as the engine does.
         self.config = replace_section(
             self.config,
             "train",
@@ -429,6 +430,7 @@ class Trainer:
             momentum=new.momentum,
             weight_decay=new.weight_decay,
             betas=(new.beta1, new.beta2),
+            schedule=self.config.train.schedule.scaled(new.lr / old.lr),
         )
         self.hyper = new
         self.engine.set_hyper(new)
@@ -443,17 +445,41 @@ class Trainer:
             # The rolled-back parameters already gave an exploding loss: measure explosions
             # afresh from where the run resumes, or its first step would be refused again.
             self.first_loss = None
+        self._checkpoint(pinned=True)
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""
         self.config = replace_section(self.config, "train", epochs=epochs)
         if not self.done and self.stopped_reason == "completed":
             self.stopped_reason = None
+        self._checkpoint(pinned=True)
 
     def request_stop(self) -> None:
         """Mark the run as stopped by the user."""
         if self.stopped_reason is None:
             self.stopped_reason = "stopped"
+
+    # ---- exact state -----------------------------------------------------------------
+    def state(self, with_history: bool = False) -> TrainerState:
+        """The run's exact state now (with a copy of its history if asked): a trainer built
+        from it with from_state continues as this one would, bit for bit."""
+        return capture_state(self, with_history)
+
+    @classmethod
+    def from_state(
+        cls, state: TrainerState, dataset: Dataset | None = None, history: History | None = None
+    ) -> Trainer:
+        """A trainer standing exactly where state stood, on dataset (built from the state's
+        configuration if not given), recording into history (else a copy of the state's own,
+        else an empty one)."""
+        trainer = cls(state.config, dataset=dataset, theta0=state.theta)
+        resume(trainer, state, history)
+        return trainer
+
+    def _checkpoint(self, pinned: bool = False) -> None:
+        # Periodic states (and one after every change) make any past step reachable exactly.
+        if pinned or self.checkpoints.due(self.step_count):
+            self.checkpoints.add(self.state(), pinned=pinned)
 
     # ---- reporting -----------------------------------------------------------------
     def steps_per_second(self) -> float:
@@ -492,9 +518,25 @@ class Trainer:
             epoch_val=ep_val,
             events=tuple(self.history.events()),
             series_points=max_points,
+            lr_values=self.history.lrs_at(steps),
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
         )
+
+
+def _data_stats(ds: Dataset) -> tuple[SufficientStats, SufficientStats | None]:
+    """The training and validation statistics of a dataset, computed once per dataset: the
+    branches of a run, and the replays that reach their past steps, share one."""
+    cached = getattr(ds, "_trainer_stats", None)
+    if cached is not None:
+        return cached
+    try:
+        stats = SufficientStats.from_data(ds.x_train, ds.y_train)
+        val = SufficientStats.from_data(ds.x_val, ds.y_val) if len(ds.y_val) >= 1 else None
+    except ValueError as exc:  # overflow despite the magnitude check: still the data's fault
+        raise DataError(f"{ds.source}: {exc}") from None
+    ds._trainer_stats = (stats, val)  # type: ignore[attr-defined]
+    return stats, val
 
 
 def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:
@@ -505,9 +547,3 @@ def _well_conditioned(stats: SufficientStats, fit_bias: bool) -> bool:
         return False  # a constant column: leave the rank deficiency to lstsq
     lam = np.linalg.eigvalsh(m / np.outer(sd, sd))
     return bool(lam[0] > 0.0 and lam[-1] / lam[0] < MAX_NORMAL_COND)
-
-
-@functools.cache
-def _order_pool() -> ThreadPoolExecutor:
-    """One helper thread, shared by every trainer, that draws epoch orders ahead of time."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="epoch-order")

@@ -473,7 +473,7 @@ class MainWindow(QMainWindow):
         self.go_live()
         self.controller.open_saved(run)
         note = ""
-        if run.config.train.optimizer in STATEFUL:
+        if not run.exact and run.config.train.optimizer in STATEFUL:
             note = f" The {run.config.train.optimizer} optimizer's running state starts afresh."
         self.show_message(
             "info",

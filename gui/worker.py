@@ -9,11 +9,12 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 
+from core.branches import RunTree
 from core.config import Config
 from core.data import Progress
 from core.errors import UserInputError
 from core.history import History
-from core.runfile import SavedRun, capture, restore
+from core.runfile import SavedRun, capture, restore_tree
 from core.runinfo import run_info
 from core.snapshot import Snapshot
 from core.trainer import Trainer
@@ -75,7 +76,8 @@ def describe_setup(config: Config) -> str:
 
 
 class TrainingWorker(LoopWorker):
-    """Owns a Trainer in a worker thread; driven by queued calls, reports by signals."""
+    """Owns a run (a RunTree: every branch, its active trainer the one that trains) in a worker
+    thread; driven by queued calls, reports by signals."""
 
     runReset = Signal(object, object)  # RunInfo, initial Snapshot of the new run
     stateChanged = Signal(str)  # "running" | "paused" | "completed" | "diverged"
@@ -86,10 +88,15 @@ class TrainingWorker(LoopWorker):
 
     def __init__(self) -> None:
         super().__init__(SNAPSHOT_POINTS)
-        self._trainer: Trainer | None = None
+        self._tree: RunTree | None = None
         self._speed: float | None = None
         self._pace_start = (0.0, 0)
         self._burst = 1  # steps per slice, resized from the measured rate (SLICE_SECONDS)
+
+    @property
+    def _trainer(self) -> Trainer | None:
+        """The active branch's trainer (the one that trains), or None before the first run."""
+        return None if self._tree is None else self._tree.trainer
 
     # ---- thread-safe API (called from the GUI thread) -----------------------------------
     def configure(self, config: Config, keep_running: bool = True) -> None:
@@ -136,9 +143,9 @@ class TrainingWorker(LoopWorker):
             return History.from_state(self._trainer.history.to_state())
 
     def saved_run(self) -> SavedRun | None:
-        """The current run, copied for a run file (safe from any thread)."""
+        """The current run with every branch, copied for a run file (safe from any thread)."""
         with self._lock:
-            return None if self._trainer is None else capture(self._trainer)
+            return None if self._tree is None else capture(self._tree)
 
     def snapshot_now(self, points: int) -> Snapshot | None:
         """A snapshot of the run with series of about points points (safe from any thread)."""
@@ -224,7 +231,7 @@ class TrainingWorker(LoopWorker):
         except (UserInputError, MemoryError) as exc:
             self.setupFailed.emit(f"Could not set up the run: {exc}")
             return
-        self._install(trainer, keep_running)
+        self._install(RunTree(trainer), keep_running)
 
     def _progress_reporter(self) -> Progress:
         """A progress callback that emits whole percents, at most every PROGRESS_INTERVAL."""
@@ -242,18 +249,19 @@ class TrainingWorker(LoopWorker):
         """Continue a saved run; on a bad file keep the current run and say why."""
         self.preparing.emit(describe_setup(run.config))
         try:
-            trainer = restore(run)
+            tree = restore_tree(run)  # every saved branch, the active one ready to go on
         except (UserInputError, MemoryError) as exc:
             self.setupFailed.emit(f"Could not reopen the run: {exc}")
             return
-        self._install(trainer, keep_running=False)
+        self._install(tree, keep_running=False)
         self._dirty = True
         self.emit_snapshot()
 
-    def _install(self, trainer: Trainer, keep_running: bool) -> None:
-        """Make trainer the current run and tell the window (paused unless keep_running)."""
+    def _install(self, tree: RunTree, keep_running: bool) -> None:
+        """Make tree the current run and tell the window (paused unless keep_running)."""
         was_running = self._active
-        self._trainer = trainer
+        self._tree = tree
+        trainer = tree.trainer
         self._active = False
         self._dirty = False
         self.runReset.emit(run_info(trainer), trainer.snapshot())

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.presets import D2L_W3, PRESETS
@@ -20,7 +21,7 @@ RENDER = ROOT / "gui" / "render.py"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3  # main.EXIT_DIVERGED; main is not imported so the tests stay subprocess-only
 Proc = subprocess.CompletedProcess[str]
-RUN_FILES = ("summary.json", "history.csv", "epochs.csv", "config.json")
+RUN_FILES = ("summary.json", "history.csv", "epochs.csv", "config.json", "eigen.csv")
 SUMMARY_KEYS = {
     "true_weights",
     "true_bias",
@@ -37,6 +38,9 @@ SUMMARY_KEYS = {
     "stopped_reason",
     "steps_per_second",
     "max_stable_lr",
+    "hessian_eigenvalues",
+    "condition_number",
+    "predicted_excess_loss",
 }
 
 
@@ -113,6 +117,19 @@ LAUNCHED = {
     # Source options before the subcommand must count: `--preset X train` trains X.
     "before": ["--preset", "d2l-concise-3", "--epochs", "1", "train", "--no-plots", "--quiet"],
     "plots": ["train", "--preset", "d2l-concise-3", "--epochs", "1"],
+    "theory": [
+        "train",
+        "--preset",
+        "d2l-concise-3",
+        "--set",
+        'train.schedule={"name": "warmup_cosine", "warmup_steps": 20}',
+        "--set",
+        "train.sampling=replacement",
+        "--epochs",
+        "2",
+        "--no-plots",
+        "--quiet",
+    ],
 }
 
 
@@ -227,6 +244,42 @@ def test_config_json_reproduces_the_run(concise: tuple[Proc, Path], tmp_path: Pa
     assert b["final_bias"] == a["final_bias"]
     assert b["steps"] == a["steps"]
     assert strict_json(tmp_path / "config.json") == strict_json(first / "config.json")
+
+
+def test_schedule_sampling_and_theory_files(runs: dict[str, Launched]) -> None:
+    from core.analysis import hessian
+    from core.config import Config
+    from core.schedules import lr_sequence
+    from core.trainer import Trainer
+
+    proc, out = runs["theory"].result(), runs["theory"].out
+    assert_ok(proc)
+    config = Config.load(out / "config.json")
+    assert config.train.sampling == "replacement"
+    assert config.train.schedule.to_dict() == {
+        "name": "warmup_cosine",
+        "warmup_steps": 20,
+        "lr_min": 0.0,
+        "start_factor": 0.01,
+    }
+    steps = read_csv(out / "history.csv")
+    rates = [float(r["lr"]) for r in steps]
+    # Row k: the rate step k used; row 0: the rate the first step would use.
+    planned = lr_sequence(config.train.schedule, 200, 0.03)
+    assert rates[1:] == pytest.approx(planned.tolist(), rel=1e-12)
+    assert rates[0] == rates[1] == pytest.approx(0.0003)
+    s = strict_json(out / "summary.json")
+    trainer = Trainer(config)  # the same data, rebuilt from the seed
+    expected = np.linalg.eigvalsh(hessian(trainer.stats))
+    assert s["hessian_eigenvalues"] == pytest.approx(expected.tolist(), rel=1e-10)
+    assert s["condition_number"] == pytest.approx(expected[-1] / expected[0])
+    # Noise 0.01, batch 10, lr 0.03: SGD settles a little above the least-squares loss.
+    assert 0 < s["predicted_excess_loss"] < 0.1 * s["ols_train_loss"]
+    eigen = read_csv(out / "eigen.csv")
+    assert list(eigen[0]) == ["step", "error_1", "error_2", "error_3", "error_4"]
+    assert [int(r["step"]) for r in eigen] == [int(r["step"]) for r in steps]
+    first, last = eigen[0], eigen[-1]
+    assert all(float(last[k]) < float(first[k]) for k in list(first)[1:])
 
 
 # ---- overrides --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from core.config import (
     INITS,
     LOSSES,
     OPTIMIZERS,
+    SAMPLINGS,
     Config,
 )
 from core.csvdata import load_csv
@@ -38,6 +39,7 @@ from core.errors import ConfigError, DataError, UserInputError, one_line
 from core.presets import PRESETS
 from core.report import summary
 from core.runinfo import run_info
+from core.schedules import SCHEDULES
 from core.trainer import Trainer
 
 
@@ -87,6 +89,54 @@ def _rows(width: st.SearchStrategy[int]) -> st.SearchStrategy[list[list[float]]]
         lambda w: st.lists(st.lists(_floats(-1e13, 1e13), min_size=w, max_size=w), max_size=6)
     )
 
+
+# Valid schedules: a bare name or an object with some of its parameters in range.
+SCHEDULE_VALUES = st.one_of(
+    st.sampled_from(list(SCHEDULES)),
+    st.builds(
+        lambda n, g: {"name": "step", "step_size": n, "gamma": g},
+        st.integers(1, 50),
+        _floats(0.01, 1.0),
+    ),
+    st.builds(lambda g: {"name": "exponential", "gamma": g}, _floats(0.5, 1.0)),
+    st.builds(lambda m: {"name": "cosine", "lr_min": m}, _floats(0.0, 0.01)),
+    st.builds(
+        lambda w, m, f: {
+            "name": "warmup_cosine",
+            "warmup_steps": w,
+            "lr_min": m,
+            "start_factor": f,
+        },
+        st.integers(0, 50),
+        _floats(0.0, 0.01),
+        _floats(0.01, 1.0),
+    ),
+    st.builds(
+        lambda p, d, f: {
+            "name": "one_cycle",
+            "pct_start": p,
+            "div_factor": d,
+            "final_div_factor": f,
+        },
+        _floats(0.01, 0.99),
+        _floats(1.0, 100.0),
+        _floats(1.0, 1e4),
+    ),
+    st.builds(lambda d: {"name": "inverse_time", "decay": d}, _floats(0.0, 10.0)),
+)
+SCHEDULE_EDGES = st.sampled_from(
+    [
+        {"name": "step", "gamma": 1.5},
+        {"name": "step", "step_size": 0},
+        {"name": "linear"},
+        {"name": "cosine", "lr_min": -1},
+        {"name": "one_cycle", "pct_start": 1.0},
+        {"name": "step", "decay": 1},
+        {"gamma": 0.5},
+        "Cosine",
+        {"name": "warmup_cosine", "warmup_steps": 1.5},
+    ]
+)
 
 # Per field: (in range, edge). Edge values sit on or just past a bound, or mismatch another
 # field; junk (any JSON, any type) is mixed in separately. In-range sizes stay small so every
@@ -141,6 +191,8 @@ FIELDS: dict[str, dict[str, tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]
         "loss": (st.sampled_from(LOSSES), st.sampled_from(["mae", "MSE"])),
         # cuda is valid, and refused by the trainer where torch sees no CUDA device.
         "device": (st.sampled_from(DEVICES), st.sampled_from(["gpu", "CPU", "cuda:0", ""])),
+        "schedule": (SCHEDULE_VALUES, SCHEDULE_EDGES),
+        "sampling": (st.sampled_from(SAMPLINGS), st.sampled_from(["bootstrap", "Replacement", ""])),
     },
 }
 SECTIONS = tuple(FIELDS)

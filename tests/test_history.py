@@ -94,11 +94,11 @@ def test_record_steps_rejects_bad_input() -> None:
 def test_capacity_rule() -> None:
     assert step_capacity(2, 32 * 2**20) == MAX_CAPACITY
     assert step_capacity(4, 1) == MIN_CAPACITY
-    # 65 params: 800-byte rows (a step and 66 columns as recorded; a quarter of the rows keep
-    # the least and the most too): (33554432 - 2560 for the first epoch rows) // 800 = 41939,
-    # rounded down to a multiple of 4.
-    assert step_capacity(65, 32 * 2**20) == 41936
-    assert History(65, [f"p{i}" for i in range(65)]).capacity == 41936
+    # 65 params: 808-byte rows (a step, 66 columns and the rate as recorded; a quarter of the
+    # rows keep the least and the most too): (33554432 - 2560 for the first epoch rows) // 808
+    # = 41524, a multiple of 4.
+    assert step_capacity(65, 32 * 2**20) == 41524
+    assert History(65, [f"p{i}" for i in range(65)]).capacity == 41524
 
 
 def test_events_kept_in_order() -> None:
@@ -485,22 +485,59 @@ def test_steps_csv_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     loss = np.concatenate([[0.1, 1 / 3, 1e-300, 5e-324, 1.7976931348623157e308], rng.random(95)])
     params = rng.normal(size=(100, 3)) * 10.0 ** rng.integers(-20, 20, size=(100, 3))
-    h.record_steps(2**40, loss, params)
+    lrs = rng.random(100) * 10.0 ** rng.integers(-12, 3, size=100)
+    h.record_steps(2**40, loss, params, lrs)
     path = tmp_path / "steps.csv"
     write_steps_csv(h, path)
     with path.open(encoding="utf-8") as f:
-        assert f.readline() == 'step,loss,"w,1",w2,b\n'
+        assert f.readline() == 'step,loss,"w,1",w2,b,lr\n'
     data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64)
     steps = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0, dtype=np.int64)
     np.testing.assert_array_equal(steps, 2**40 + np.arange(100))
     np.testing.assert_array_equal(data[:, 1], loss)
-    np.testing.assert_array_equal(data[:, 2:], params)
+    np.testing.assert_array_equal(data[:, 2:5], params)
+    np.testing.assert_array_equal(data[:, 5], lrs)
+
+
+def test_steps_without_a_rate_have_an_empty_lr_cell(tmp_path: Path) -> None:
+    h = History(2, ["w", "b"])
+    h.record_steps(0, np.array([1.0]), np.zeros((1, 2)))
+    h.record_steps(1, np.array([0.5]), np.ones((1, 2)), np.array([0.25]))
+    np.testing.assert_array_equal(h.lrs(), [np.nan, 0.25])
+    path = tmp_path / "steps.csv"
+    write_steps_csv(h, path)
+    assert path.read_text(encoding="utf-8").splitlines()[1:] == [
+        "0,1.0,0.0,0.0,",
+        "1,0.5,1.0,1.0,0.25",
+    ]
+
+
+def test_rates_are_thinned_with_their_steps_and_survive_a_state_round_trip() -> None:
+    h = History(1, ["w"], max_bytes=1)
+    n = 3 * h.capacity + 7
+    steps = np.arange(n)
+    h.record_steps(0, steps * 0.5, steps[:, None] * 2.0, steps * 0.25)
+    kept = h.steps()[0]
+    assert kept.size < n
+    np.testing.assert_array_equal(h.lrs(), kept * 0.25)
+    again = History.from_state(h.to_state())
+    np.testing.assert_array_equal(again.lrs(), h.lrs())
+    with pytest.raises(ValueError, match="lrs"):
+        h.record_steps(n, np.zeros(2), np.zeros((2, 1)), np.zeros(3))
+
+
+def test_a_state_without_rates_loads_with_unknown_rates() -> None:
+    h = History(1, ["w"])
+    h.record_steps(0, np.array([1.0, 2.0]), np.zeros((2, 1)), np.array([0.1, 0.2]))
+    state = h.to_state()
+    del state["lr"]
+    assert np.isnan(History.from_state(state).lrs()).all()
 
 
 def test_steps_csv_empty(tmp_path: Path) -> None:
     path = tmp_path / "steps.csv"
     write_steps_csv(History(2, ["w", "b"]), path)
-    assert path.read_text(encoding="utf-8") == "step,loss,w,b\n"
+    assert path.read_text(encoding="utf-8") == "step,loss,w,b,lr\n"
 
 
 def test_epochs_csv_round_trip(tmp_path: Path) -> None:

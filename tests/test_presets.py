@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from core.analysis import ridge
-from core.presets import D2L_W3, D2L_W5, PRESETS, preset_config
+from core.presets import D2L_W3, D2L_W5, NOISE_DATA, PRESETS, preset_config
+from core.sgd_noise import run_plateau
 from core.trainer import Trainer
 
 # Seed 004: NumPy float64 reaches [10.00000008, 19.99999994]; torch float32 stalls here.
@@ -14,6 +15,8 @@ TINY_F64_END = np.array([10.00000008, 19.99999994])
 TINY_F32_STALL = np.array([10.0429, 19.9661])
 TINY_TRUE = np.array([10.0, 20.0])
 TINY_TORCH_PRESETS = ("tiny-scratch-f32", "tiny-module-f32")
+# The noise of SGD (issue "Why it converges"): one dataset at batch 1, 10, 100, and decaying.
+NOISE_PRESETS = ("sgd-noise-b1", "sgd-noise-b10", "sgd-noise-b100", "sgd-noise-decay")
 
 # The seed article each preset reproduces (playground is the app's own default).
 SEEDS = {
@@ -151,6 +154,40 @@ def test_summary_names_its_seed(name):
     assert PRESETS[name].name == name
     if name in SEEDS:
         assert summary.startswith(f"seed {SEEDS[name]}")
+    elif name in NOISE_PRESETS:
+        assert "batch" in summary and "sgd-noise" in summary
     else:
         assert name == "playground"
         assert "not from a seed" in summary
+
+
+def excess_after(trainer: Trainer, start: float) -> float:
+    """Mean training loss above the least-squares loss over the steps past a share of the run."""
+    steps, _, params = trainer.history.steps()
+    losses = trainer.stats.losses(trainer.dataset.to_trained(params), trainer.loss_kind)
+    ols = trainer.train_loss(trainer.least_squares())
+    return float(np.mean(losses[int(start * steps.size) :] - ols))
+
+
+def test_the_noise_presets_settle_where_predicted_and_the_decay_goes_below():
+    configs = [preset_config(name) for name in NOISE_PRESETS]
+    assert all(c.data == configs[0].data for c in configs)  # the very same data
+    assert configs[0].data.true_weights == tuple(NOISE_DATA["true_weights"])
+    assert [c.train.batch_size for c in configs] == [1, 10, 100, 1]
+    assert {c.train.sampling for c in configs} == {"replacement"}
+    plateaus = []
+    for name in NOISE_PRESETS[:3]:
+        trainer = run_preset(name)
+        assert trainer.step_count == 3000
+        plateau = run_plateau(trainer)
+        assert excess_after(trainer, 1 / 3) == pytest.approx(plateau.excess, rel=0.25), name
+        plateaus.append(plateau)
+    # Ten times the batch, a tenth of the additive noise's plateau; at batch 1 the
+    # multiplicative noise adds a third to it.
+    assert plateaus[0].excess == pytest.approx(0.3, rel=0.1)
+    assert plateaus[1].additive == pytest.approx(plateaus[0].additive / 10, rel=1e-9)
+    assert plateaus[2].excess == pytest.approx(plateaus[1].excess / 10, rel=0.05)
+    assert plateaus[0].excess > 1.25 * plateaus[0].additive
+    decay = run_preset("sgd-noise-decay")
+    assert decay.history.lrs()[-1] == pytest.approx(0.1 / (1 + 0.01 * 9999))
+    assert excess_after(decay, 0.9) < plateaus[0].excess / 20

@@ -185,3 +185,18 @@ def test_reset_while_reviewing_returns_live(window, qtbot):
     qtbot.waitUntil(lambda: window.latest_snapshot() is None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.is_reviewing(), timeout=WAIT_MS)
     assert window.findChild(QSlider, "timelineSlider").maximum() == 0
+
+
+def test_a_rewound_snapshot_carries_the_rates_of_its_own_steps():
+    schedule = {"name": "step", "step_size": 10, "gamma": 0.5}
+    trainer = _trained("playground", 60, **{"train.schedule": schedule})
+    rec, info, live = Recording.of(trainer.history), run_info(trainer), trainer.snapshot()
+    np.testing.assert_array_equal(live.lr_values, trainer.history.lrs_at(live.loss_steps))
+    snap = snapshot_at(rec, info, live, 25)
+    assert snap.lr_values.shape == snap.loss_steps.shape
+    lr = trainer.config.train.lr
+    # Step k uses lr * 0.5 ** ((k - 1) // 10); row 0 holds the first step's rate.
+    want = lr * 0.5 ** (np.maximum(snap.loss_steps - 1, 0) // 10)
+    np.testing.assert_allclose(snap.lr_values, want, rtol=1e-15)
+    # Rewound to the live step: the live snapshot's rates.
+    np.testing.assert_array_equal(snapshot_at(rec, info, live, 60).lr_values, live.lr_values)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from core.branches import RunTree
 from core.errors import UserInputError
 from core.presets import preset_config
-from core.runfile import RunFileError, capture, load_run, restore, save_run
+from core.runfile import RunFileError, capture, load_run, restore, restore_tree, save_run
+from core.state import Checkpoints
 from core.trainer import Trainer
+from tests.test_state import assert_same_run, run_all, small_config
 
 
 def _assert_same_history(a, b) -> None:
@@ -72,3 +77,87 @@ def test_failed_save_leaves_no_file(tmp_path):
     with pytest.raises(OSError):
         save_run(capture(trainer), tmp_path / "no" / "such" / "dir" / "r.lrrun")
     assert not any(tmp_path.rglob("*.lrrun"))
+
+
+# ---- version 2: exact state and branches ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("implementation", "optimizer"),
+    [("numpy", "momentum"), ("scratch", "adam"), ("module", "nesterov"), ("module", "adagrad")],
+)
+def test_reopened_run_continues_exactly(tmp_path, implementation, optimizer):
+    # The optimizer's running state and the batch position are saved: continuing a reopened
+    # run equals never having stopped, bit for bit (version 1 restarted momentum and Adam).
+    config = small_config(implementation, optimizer)
+    straight = run_all(Trainer(config))
+    first = Trainer(config)
+    first.run_steps(13)
+    run = load_run(save_run(capture(first), tmp_path / "r.lrrun"))
+    assert run.exact
+    again = run_all(restore(run))
+    assert_same_run(straight, again)
+
+
+def test_every_branch_is_saved_and_reopens_exactly(tmp_path):
+    trainer = Trainer(small_config("module", "momentum"))
+    trainer.checkpoints = Checkpoints(trainer.state(), interval=10)
+    run_all(trainer)
+    tree = RunTree(trainer)
+    run_all(tree.fork(27, {"train.lr": 0.05}))
+    tree.fork(30, {"train.batch_size": 20}).run_steps(2)  # left mid-way, active
+    tree.rename(1, "faster")
+    path = save_run(capture(tree), tmp_path / "tree.lrrun")
+    run = load_run(path)
+    assert [(b.id, b.name, b.parent, b.fork_step) for b in run.branches] == [
+        (0, "main", None, 0),
+        (1, "faster", 0, 27),
+        (2, "batch_size 8 -> 20 from step 30", 1, 30),
+    ]
+    assert run.active == 2 and run.step == 32
+    reopened = restore_tree(run)
+    assert reopened.active.id == 2
+    _assert_same_history(reopened.trainer.history, tree.trainer.history)
+    for branch in tree.branches():
+        _assert_same_history(reopened.get(branch.id).history, branch.history)
+        assert reopened.get(branch.id).tip.same_as(branch.tip)
+    # The reopened tree goes on, and branches at past steps, exactly as the saved one.
+    assert_same_run(run_all(tree.switch(0)), run_all(reopened.switch(0)))
+    a = run_all(tree.fork(15, {"train.momentum": 0.5}))
+    b = run_all(reopened.fork(15, {"train.momentum": 0.5}))
+    assert_same_run(a, b)
+
+
+def test_version_1_files_still_open_with_the_old_behaviour(tmp_path):
+    # A version 1 file as the previous release wrote it: configuration, history, parameters.
+    trainer = Trainer(small_config("numpy", "momentum"))
+    trainer.run_steps(13)
+    meta = {
+        "format": "linreg-viz run",
+        "version": 1,
+        "config": trainer.config.to_dict(),
+        "step": 13,
+        "epoch": 1,
+        "batch_in_epoch": 5,
+        "stopped_reason": None,
+    }
+    arrays = {"meta": np.array(json.dumps(meta)), "theta": trainer.theta()}
+    for key, value in trainer.history.to_state().items():
+        arrays[f"history_{key}"] = np.asarray(value)
+    path = tmp_path / "old.lrrun"
+    with path.open("wb") as file:
+        np.savez_compressed(file, **arrays)
+    run = load_run(path)
+    assert not run.exact and run.branches == ()
+    again = restore(run)
+    assert (again.step_count, again.epoch, again.batch_in_epoch) == (13, 1, 5)
+    np.testing.assert_array_equal(again.theta(), trainer.theta())
+    assert again.engine.optimizer_state() == {"step": 0.0}  # the velocity starts afresh
+    _assert_same_history(again.history, trainer.history)
+    # It kept no earlier states: branching goes from where it stood on, not before.
+    tree = restore_tree(run)
+    with pytest.raises(UserInputError, match="no exact state before step 13"):
+        tree.fork(12)
+    assert tree.fork(13, {"train.lr": 0.01}).step_count == 13
+    run_all(again)
+    assert again.stopped_reason == "completed"
+    # Saved again, it is a version 2 file.
+    assert load_run(save_run(capture(again), tmp_path / "new.lrrun")).exact

@@ -144,3 +144,28 @@ def test_bad_run_file_keeps_the_current_run(window, qtbot, tmp_path):
     assert not window.open_run(bad)
     assert "bad.lrrun" in window.banner.text() and "kept" in window.banner.text()
     assert window.latest_snapshot().step == step
+
+
+def test_a_reopened_run_saves_again_with_every_branch(window, qtbot, tmp_path):
+    # The window shows one branch, but a file's other branches are kept: the training thread
+    # owns the whole tree and trains its active branch.
+    from core.branches import RunTree
+    from core.runfile import capture, save_run
+    from core.trainer import Trainer
+
+    tree = RunTree(Trainer(window.config().with_value("train.epochs", 2)))
+    tree.trainer.run_steps(30)
+    tree.fork(12, {"train.lr": 0.05}, name="faster")
+    tree.trainer.run_steps(6)
+    path = save_run(capture(tree), tmp_path / "tree.lrrun")
+    assert window.open_run(path)
+    qtbot.waitUntil(
+        lambda: window.latest_snapshot() is not None and window.latest_snapshot().step == 18,
+        timeout=WAIT_MS,
+    )
+    window.step_batch()
+    qtbot.waitUntil(lambda: window.latest_snapshot().step == 19, timeout=WAIT_MS)
+    again = load_run(window.save_run(tmp_path / "again.lrrun"))
+    assert [b.name for b in again.branches] == ["main", "faster"]
+    assert again.active == 1 and again.step == 19 and again.exact
+    assert next(b for b in again.branches if b.id == 0).tip.step == 30

@@ -477,7 +477,7 @@ def test_next_epochs_order_drawn_ahead_is_the_same_order(monkeypatch):
     monkeypatch.setattr(trainer_module, "PREFETCH_ROWS", 1)
     ahead = Trainer(config)
     ahead.run_steps(10)
-    assert ahead._next_order is not None and ahead._next_order[0] == 2
+    assert ahead._orders.ahead is not None and ahead._orders.ahead[0] == 2
     ahead.run_steps(ahead.total_steps)
     assert_same_steps(plain, ahead)
     for epoch in range(6):

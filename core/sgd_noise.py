@@ -58,6 +58,8 @@ from core.analysis import SufficientStats, loss_scale, ridge
 from core.theory import RATE_OPTIMIZERS, eigen_directions, step_matrices
 
 if TYPE_CHECKING:
+    from core.config import TrainConfig
+    from core.data import Dataset
     from core.trainer import Trainer
 
 __all__ = ["Plateau", "mean_inverse_batch", "predicted_excess_loss", "run_plateau", "sgd_plateau"]
@@ -249,8 +251,16 @@ def predicted_excess_loss(
 
 def run_plateau(trainer: Trainer, lr: float | None = None) -> Plateau | None:
     """Where a run's SGD settles at its configured rate (or lr), were its batches drawn with
-    replacement."""
+    replacement; None where the data's magnitudes overflow the solver (found by fuzzing: a
+    target of 1.9e79)."""
     t, ds = trainer.config.train, trainer.dataset
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        plateau = _plateau(trainer, t, ds, lr)
+    # inf stays (unstable in mean square); nan means the numbers overflowed.
+    return None if plateau is None or np.isnan(plateau.excess) else plateau
+
+
+def _plateau(trainer: Trainer, t: TrainConfig, ds: Dataset, lr: float | None) -> Plateau | None:
     return sgd_plateau(
         ds.x_train,
         ds.y_train,

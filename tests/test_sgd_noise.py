@@ -172,3 +172,27 @@ def test_predicted_excess_loss_over_a_finer_grid(d, batch, rate, optimizer):
     train = {"optimizer": optimizer, "momentum": 0.5} if optimizer != "sgd" else {}
     trainer, measured, _ = settle(noisy_config(d, batch, **train), rate, 200_000)
     assert run_plateau(trainer).excess == pytest.approx(measured, rel=0.15)
+
+
+def test_the_plateau_of_overflowing_data_is_unknown_not_a_warning(tmp_path):
+    # Found by fuzzing: a target of 1.9e79 made the solver's norm overflow (a warning, which
+    # the summary of every such run raised).
+    import warnings
+
+    from core.config import Config
+    from core.sgd_noise import run_plateau
+    from core.trainer import Trainer
+
+    path = tmp_path / "f.csv"
+    path.write_text("a,b,y\n" + "0.0,0.0,0.0\n" * 6 + "0.0,0.0,1.936603220632338e+79\n")
+    config = Config.from_dict(
+        {
+            "data": {"csv_path": str(path)},
+            "model": {"dtype": "float64"},
+            "train": {"batch_size": 4, "implementation": "numpy"},
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plateau = run_plateau(Trainer(config))
+    assert plateau is None or plateau.excess == plateau.excess  # a number or unknown, no NaN

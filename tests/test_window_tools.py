@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton, QTableWidget, QTabWidget
+from PySide6.QtWidgets import QComboBox, QPushButton, QTableWidget, QTabWidget
 
-from tests.conftest import WAIT_MS, settle
+from tests.conftest import QT_CHILD, WAIT_MS, run_unprivileged, settle
 
 
 def _race_to_end(window, qtbot) -> None:
@@ -71,47 +69,60 @@ def test_closing_mid_race_joins_both_threads(window, qtbot):
     assert not window.race_panel.is_thread_running()
 
 
-def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make folder refuse new files: by its permissions, or (as root, who ignores them) by
-    failing the rename that publishes each file, as a read-only folder does."""
-    folder.chmod(0o555)
-    probe = folder / "probe"
-    try:
-        probe.write_text("x", encoding="utf-8")
-    except OSError:
-        return
-    probe.unlink()
-    real_replace = os.replace
+READ_ONLY_EXPORT = """
+import shutil
+import tempfile
+from pathlib import Path
 
-    def replace(src, dst, *args, **kwargs):
-        if Path(dst).parent == folder:
-            raise PermissionError(13, "Permission denied", str(dst))
-        return real_replace(src, dst, *args, **kwargs)
+from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(os, "replace", replace)
+from core.presets import preset_config
+from gui.main_window import MainWindow
 
-
-def test_export_into_a_read_only_folder_says_so_and_leaves_nothing(
-    window, qtbot, tmp_path, monkeypatch
-):
-    window.step_epoch()
-    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    _read_only(folder, monkeypatch)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), ""))
-    try:
-        window.export_action.trigger()
-        assert "Export failed" in window.banner.text()
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o755)
+win = MainWindow(preset_config("playground"))
+win.show()
+wait_until(win.is_ready)
+win.step_epoch()
+wait_until(lambda: win.latest_snapshot() is not None)
+# Everything an export loads, loaded while root may still read where this Python lives.
+warm = Path(tempfile.mkdtemp())
+win.export_run(warm)
+shutil.rmtree(warm)
+drop_root()
+base = Path(tempfile.mkdtemp())
+folder = base / "read-only"
+folder.mkdir()
+folder.chmod(0o555)
+QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (str(folder), ""))
+try:
+    win.export_action.trigger()
+    print("banner", win.banner.level, win.banner.text())
+    print("left", sorted(p.name for p in folder.iterdir()))
     # The run goes on: the user can continue, and export elsewhere.
-    step = window.latest_snapshot().step
-    window.step_batch()
-    qtbot.waitUntil(lambda: window.latest_snapshot().step == step + 1, timeout=WAIT_MS)
-    monkeypatch.undo()
-    assert len(window.export_run(tmp_path / "elsewhere")) > 10
+    step = win.latest_snapshot().step
+    win.step_batch()
+    wait_until(lambda: win.latest_snapshot().step == step + 1)
+    print("elsewhere", len(win.export_run(base / "elsewhere")))
+finally:
+    folder.chmod(0o755)
+    shutil.rmtree(base)
+    win.close()
+print("closed", win.host.thread.isRunning())
+"""
+
+
+def test_export_into_a_read_only_folder_says_so_and_leaves_nothing():
+    # Root ignores permission bits: the window runs in a child process that drops to an
+    # unprivileged user before exporting into a folder it may not write (conftest).
+    proc = run_unprivileged(QT_CHILD + READ_ONLY_EXPORT)
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert lines["banner"].startswith("error Export failed"), lines["banner"]
+    assert "Permission denied" in lines["banner"] and "read-only" in lines["banner"]
+    assert lines["left"] == "[]"
+    assert int(lines["elsewhere"]) > 10
+    assert lines["closed"] == "False"
+    assert "Traceback" not in proc.stderr
 
 
 def test_unavailable_device_keeps_the_run_and_the_controls(window, qtbot):

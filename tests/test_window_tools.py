@@ -166,9 +166,9 @@ def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tm
 def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot):
     settle(window, qtbot)
     newer = window.config().with_value("data.noise_std", 0.123)
-    # Holding the worker's lock keeps it from carrying out the new setup meanwhile: the failure
-    # of an older one arrives while the newer is still queued.
-    with window.worker._lock:
+    # A held worker does not carry out the new setup meanwhile: the failure of an older one
+    # arrives while the newer is still queued.
+    with window.worker.held():
         window.apply_config(newer)
         window.worker.setupFailed.emit("Could not set up the run: an older CSV file is gone")
         qtbot.waitUntil(lambda: "older CSV file is gone" in window.banner.text(), timeout=WAIT_MS)

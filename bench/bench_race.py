@@ -149,9 +149,10 @@ class Bench:
         from PySide6.QtWidgets import QPushButton
 
         from gui.race_panel import RacePanel
+        from gui.run_controller import ConfigModel
 
         config = self.config(engine)
-        panel = RacePanel(config)
+        panel = RacePanel(ConfigModel(config))
         panel.resize(*SIZE)
         panel.show()
         try:

@@ -46,6 +46,20 @@ class RunInfo:
     ols_trained: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [w..., b]
     initial_trained: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [w..., b]
     l2_penalty: float = 0.0  # the objective is loss + l2_penalty * |params|^2
+    floor_label: str = "noise floor"  # what the noise_floor line is, in words
+
+
+def floor_of(
+    ols_loss: float, noise: float | None, fit_bias: bool, true_bias: float
+) -> tuple[float, str]:
+    """The loss line drawn as the best a run can reach, and its label: the noise floor of
+    generated data, least squares for a file, and the model's own least squares when, without
+    a bias term, it cannot reach the data's intercept (the noise floor would mislead)."""
+    if not fit_bias and (noise is None or true_bias != 0.0):
+        return ols_loss, "best loss without a bias term"
+    if noise is None:
+        return ols_loss, "least-squares loss"
+    return noise, "noise floor"
 
 
 def run_info(trainer: Trainer) -> RunInfo:
@@ -61,9 +75,11 @@ def run_info(trainer: Trainer) -> RunInfo:
     ols_trained = trainer.least_squares()
     ols_loss = trainer.train_loss(ols_trained)
     true = ds.true_theta()
-    floor = (
-        ols_loss if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
+    noise = (
+        None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
     )
+    true_bias = 0.0 if true is None else float(true[-1])
+    floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
     return RunInfo(
         x=x,
         y=ds.y_train[rows].copy(),
@@ -89,4 +105,5 @@ def run_info(trainer: Trainer) -> RunInfo:
         ols_trained=ols_trained,
         initial_trained=trainer.theta0.copy(),
         l2_penalty=float(trainer.config.train.l2_penalty),
+        floor_label=floor_label,
     )

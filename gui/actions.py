@@ -128,12 +128,21 @@ def build_actions(window: MainWindow) -> dict[str, QAction]:
 
 def build_menus(window: MainWindow, actions: dict[str, QAction]) -> dict[str, QMenu]:
     """The menu bar from ACTIONS, plus the Presets menu from core's presets."""
-    menus = {name: window.menuBar().addMenu(f"&{name}") for name in MENUS}
+    menus = {}
+    for name in MENUS:
+        # Parented to the window (owned by Qt), like the separators below.
+        menu = QMenu(f"&{name}", window)
+        window.menuBar().addMenu(menu)
+        menus[name] = menu
     last_group: dict[str, int] = {}
     for spec in ACTIONS:
         menu = menus[spec.menu]
         if spec.menu in last_group and last_group[spec.menu] != spec.group:
-            menu.addSeparator()
+            # A separator owned by the window: the one addSeparator() returns was seen deleted
+            # under a Python reference that PySide thought it owned.
+            separator = QAction(window)
+            separator.setSeparator(True)
+            menu.addAction(separator)
         last_group[spec.menu] = spec.group
         menu.addAction(actions[spec.name])
     presets = menus["Presets"]

@@ -70,14 +70,32 @@ class LogLabelAxis(ReadableAxis):
     """A ReadableAxis whose log-mode labels thin out (decades first, then 5, 2, 3, ...) so
     that none overlap."""
 
+    def tickValues(self, min_val: float, max_val: float, size: float) -> list:  # noqa: N802
+        """pyqtgraph's ticks; on a log axis spanning too little to hold two of its ticks (the
+        loss between 11.2 and 15.6 got none, so no label), evenly spaced values instead."""
+        ticks = super().tickValues(min_val, max_val, size)
+        if not self.logMode or not (max_val > min_val):
+            return ticks
+        shown = {v for _, values in ticks for v in values if min_val <= v <= max_val}
+        if len(shown) >= 2:
+            return ticks
+        lo, hi = 10.0**min_val, 10.0**max_val
+        step = _nice_step((hi - lo) / 4)
+        first = math.ceil(lo / step) * step
+        values = [first + k * step for k in range(int((hi - first) / step) + 1)]
+        return [(step, [math.log10(v) for v in values if v > 0])]
+
     def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         """Labels for log-mode ticks; a minor tick keeps its mark but loses a crowded label."""
         strings = super().logTickStrings(values, scale, spacing)
-        # Plain numbers where they are short ("10", not "10¹" beside "5" and "2").
+        # Plain numbers where they are short ("10", not "10¹" beside "5" and "2"); ticks within
+        # a decade (tickValues) need more than one digit.
         for i, v in enumerate(values):
-            x = float(f"{10**v * scale:.1g}")
+            x = float(f"{10**v * scale:.3g}")
             if PLAIN_LOG_LABELS[0] <= x < PLAIN_LOG_LABELS[1]:
                 strings[i] = f"{x:g}"
+            elif x != float(f"{x:.1g}"):
+                strings[i] = f"{x:.3g}"  # not a digit times a power of ten: say it whole
         lo, hi = self.range
         vertical = self.orientation in ("left", "right")
         length = self.geometry().height() if vertical else self.geometry().width()
@@ -99,6 +117,12 @@ class LogLabelAxis(ReadableAxis):
             else:
                 strings[i] = ""
         return strings
+
+
+def _nice_step(rough: float) -> float:
+    """The 1, 2 or 5 times a power of ten nearest above rough."""
+    power = 10.0 ** math.floor(math.log10(rough))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
 
 
 # Which log ticks keep their label first when there is no room for all.

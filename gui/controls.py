@@ -40,11 +40,18 @@ from core.config import (
     IMPLEMENTATIONS,
     LOSSES,
     MAX_FEATURES,
-    MAX_SAMPLES,
     OPTIMIZERS,
     Config,
 )
-from core.limits import MOMENTUM_OPTIMIZERS, NESTEROV_MIN_MOMENTUM, OPTIMIZER_FALLBACK
+from core.limits import (
+    LIMITS,
+    LR,
+    MOMENTUM_OPTIMIZERS,
+    NESTEROV_MIN_MOMENTUM,
+    OPTIMIZER_FALLBACK,
+    TRUE_WEIGHT,
+    Limit,
+)
 from gui.run_controller import ConfigModel
 from gui.texts import (
     DEFAULT_NEW_WEIGHT,
@@ -74,68 +81,76 @@ from gui.widgets import (
 LR_LO, LR_HI, LR_STEPS = -5.0, 1.0, 600
 LR_SCALE = SliderScale("log", 10**LR_LO, 10**LR_HI, LR_STEPS)
 # The spin box accepts every learning rate the core validates, beyond the slider's ends.
-LR_MIN, LR_MAX = 1e-12, 1e3
+LR_MIN, LR_MAX = LR.lo, LR.hi
 
 # Speed slider: 1 -> 1 step/s, exponential to 1e4 steps/s at 99 (x1.1 a notch), 100 = unthrottled.
 SPEED_MIN, SPEED_MAX = 1, 100
 SPEED_DECADES = 4.0
 DEFAULT_SPEED = 50  # 100 steps/s: the playground's 600 steps take six watchable seconds
 
-WEIGHT_LIMIT = 1e6  # core validates true weights and bias in [-1e6, 1e6]
+WEIGHT_LIMIT = TRUE_WEIGHT.hi
 WEIGHT_SCALE = SliderScale("linear", -10.0, 10.0, 200)
 TABLE_VISIBLE_ROWS = 4
-SEED_MAX = 2**31 - 1  # QSpinBox is 32-bit signed; larger seeds are shown clamped, kept exact
+BLANK = "—"  # what a setting the data source does not have shows
+INT_BOX_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
 
 
 @dataclass(frozen=True)
 class NumberField:
     """One numeric setting: its key, its label, its box and (optionally) its slider."""
 
-    key: str  # dotted configuration key
+    key: str  # dotted configuration key; its range is core.limits.LIMITS[key]
     label: str
     spin: str  # objectName of the exact-value box
-    lo: float
-    hi: float
     step: float
     slider: str | None = None  # objectName of the slider beside it
     scale: SliderScale | None = None
-    integer: bool = False
+
+    @property
+    def limit(self) -> Limit:
+        """The valid range, declared once in core."""
+        return LIMITS[self.key]
+
+    @property
+    def integer(self) -> bool:
+        """Whether the setting is a whole number."""
+        return self.limit.integer
 
 
 DATA_FIELDS = (
     NumberField(
-        "data.true_bias", "Bias", "biasSpin", -WEIGHT_LIMIT, WEIGHT_LIMIT, 0.5,
+        "data.true_bias", "Bias", "biasSpin", 0.5,
         "biasSlider", WEIGHT_SCALE,
     ),
     NumberField(
-        "data.noise_std", "Noise σ", "noiseSpin", 0.0, 1e6, 0.05,
+        "data.noise_std", "Noise σ", "noiseSpin", 0.05,
         "noiseSlider", SliderScale("linear", 0.0, 5.0, 100),
     ),
     NumberField(
-        "data.n_samples", "Samples", "samplesSpin", 2, MAX_SAMPLES, 1,
-        "samplesSlider", SliderScale("log", 10, 1_000_000, 150, integer=True), integer=True,
+        "data.n_samples", "Samples", "samplesSpin", 1,
+        "samplesSlider", SliderScale("log", 10, 1_000_000, 150, integer=True),
     ),
-    NumberField("data.val_fraction", "Validation", "valFractionSpin", 0.0, 0.9, 0.05),
+    NumberField("data.val_fraction", "Validation", "valFractionSpin", 0.05),
     NumberField(
-        "data.feature_correlation", "Correlation", "correlationSpin", 0.0, 0.99, 0.05,
+        "data.feature_correlation", "Correlation", "correlationSpin", 0.05,
         "correlationSlider", SliderScale("linear", 0.0, 0.99, 99),
     ),
-    NumberField("data.seed", "Seed", "seedSpin", 0, SEED_MAX, 1, integer=True),
+    NumberField("data.seed", "Seed", "seedSpin", 1),
 )  # fmt: skip
 TRAIN_FIELDS = (
     NumberField(
-        "train.momentum", "Momentum", "momentumSpin", 0.0, 0.999, 0.01,
+        "train.momentum", "Momentum", "momentumSpin", 0.01,
         "momentumSlider", SliderScale("linear", 0.0, 0.999, 200),
     ),
     NumberField(
-        "train.weight_decay", "Weight decay", "weightDecaySpin", 0.0, 10.0, 0.0001,
+        "train.weight_decay", "Weight decay", "weightDecaySpin", 0.0001,
         "weightDecaySlider", SliderScale("log", 1e-5, 10.0, 121, zero=True),
     ),
     NumberField(
-        "train.batch_size", "Batch size", "batchSizeSpin", 1, MAX_SAMPLES, 1,
-        "batchSizeSlider", SliderScale("pow2", 1, 4096, integer=True), integer=True,
+        "train.batch_size", "Batch size", "batchSizeSpin", 1,
+        "batchSizeSlider", SliderScale("pow2", 1, 4096, integer=True),
     ),
-    NumberField("train.epochs", "Epochs", "epochsSpin", 1, 100_000_000, 1, integer=True),
+    NumberField("train.epochs", "Epochs", "epochsSpin", 1),
 )  # fmt: skip
 # Fields that need synthetic data (greyed for a CSV file, or fixed rows from a preset).
 SYNTHETIC_KEYS = ("data.true_bias", "data.noise_std")
@@ -178,9 +193,11 @@ def _get(config: Config, dotted: str) -> Any:
 
 
 def _box(field: NumberField) -> QSpinBox | QDoubleSpinBox:
+    lo, hi = field.limit.lo, field.limit.hi
     if field.integer:
-        return IntSpinBox(int(field.lo), int(field.hi), separators=field.key != "data.seed")
-    return NumberSpinBox(field.lo, field.hi, field.step)
+        # QSpinBox is 32-bit: larger values (seeds) show clamped and are kept exact.
+        return IntSpinBox(int(lo), int(min(hi, INT_BOX_MAX)), separators=field.key != "data.seed")
+    return NumberSpinBox(lo, hi, field.step)
 
 
 class ControlPanel(QWidget):
@@ -410,9 +427,16 @@ class ControlPanel(QWidget):
         """Show config in the widgets without emitting anything; widgets already showing
         their value are left alone (so a box being typed in keeps its cursor)."""
         d, m, t = config.data, config.model, config.train
-        self._show_weights(list(d.true_weights))
+        csv = bool(d.csv_path)
+        self._show_weights(list(d.true_weights), list(d.feature_columns or []) if csv else None)
         for key, widget in self._boxes.items():
             value = _get(config, key)
+            spin = widget.spin if isinstance(widget, SliderSpin) else widget
+            # Settings a file does not have show nothing, not a preset's stale values.
+            blank = csv and key in (*SYNTHETIC_KEYS, *FREE_ROW_KEYS)
+            spin.setSpecialValueText(BLANK if blank else "")
+            if blank:
+                value = spin.minimum()
             if isinstance(widget, SliderSpin):
                 if widget.value() != value:
                     widget.set_value(value)
@@ -452,9 +476,12 @@ class ControlPanel(QWidget):
         field_value: float | int = int(value) if key in _INTEGER_KEYS else float(value)
         self.edit({key: field_value})
 
-    def _show_weights(self, weights: list[float]) -> None:
+    def _show_weights(self, weights: list[float], columns: list[str] | None = None) -> None:
+        """One row per feature: its true weight and slider, or for a file's columns (columns
+        given) the column's name and no weight."""
         table = self.weights_table
-        if weights == self._shown_weights():
+        labels = columns or [f"x{i + 1}" for i in range(len(weights))]
+        if weights == self._shown_weights() and labels == self._row_labels():
             return
         with QSignalBlocker(table):
             table.clearSelection()
@@ -469,14 +496,21 @@ class ControlPanel(QWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                     table.setItem(row, 0, item)
-                item.setText(format_number(w))
+                item.setText(BLANK if columns else format_number(w))
                 item.setData(Qt.ItemDataRole.UserRole, float(w))
                 if row >= n_old or row >= len(self._weight_sliders):
                     self._weight_sliders.append(self._weight_slider(row))
                 with QSignalBlocker(self._weight_sliders[row]):
                     self._weight_sliders[row].setValue(WEIGHT_SCALE.position(w))
-            table.setVerticalHeaderLabels([f"x{i + 1}" for i in range(len(weights))])
+            table.setVerticalHeaderLabels(labels)
         self._fit_table_height()
+
+    def _row_labels(self) -> list[str]:
+        table = self.weights_table
+        return [
+            table.verticalHeaderItem(r).text() if table.verticalHeaderItem(r) else ""
+            for r in range(table.rowCount())
+        ]
 
     def _weight_slider(self, row: int) -> MarkedSlider:
         slider = self._named(MarkedSlider(0, WEIGHT_SCALE.steps), f"weightSlider{row}")

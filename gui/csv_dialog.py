@@ -37,13 +37,53 @@ _CHECKABLE = QtCore.Qt.ItemFlag.ItemIsUserCheckable
 _NAME_ROLE = QtCore.Qt.ItemDataRole.UserRole
 
 
+# A preset is an experiment: its special settings (no bias term, a tiny batch, a million epochs,
+# a dtype, an implementation, no shuffling, a constant init) belong to its own data. Opening a
+# file starts these from their defaults, except those the user set by hand.
+FRESH_KEYS = (
+    "model.fit_bias", "model.init", "model.init_std", "model.init_value", "model.dtype",
+    "train.implementation", "train.optimizer", "train.lr", "train.momentum", "train.betas",
+    "train.weight_decay", "train.l2_penalty", "train.batch_size", "train.epochs",
+    "train.shuffle", "train.loss",
+)  # fmt: skip
+
+
+def fresh_settings(base: Config, touched: frozenset[str]) -> tuple[dict[str, object], list[str]]:
+    """The FRESH_KEYS not set by hand that differ from their defaults: {key: default}, and
+    one phrase per change for the banner ("bias term on", "batch size 10 (was 3)")."""
+    default = Config().to_dict()
+    mine = base.to_dict()
+    changes: dict[str, object] = {}
+    said = []
+    for dotted in FRESH_KEYS:
+        section, _, key = dotted.partition(".")
+        new, old = default[section][key], mine[section][key]
+        if dotted in touched or new == old:
+            continue
+        changes[dotted] = new
+        name = key.replace("_", " ")
+        if isinstance(new, bool):
+            said.append(f"{'bias term' if key == 'fit_bias' else name} {'on' if new else 'off'}")
+        else:
+            said.append(f"{name} {new} (was {old})")
+    return changes, said
+
+
 def csv_config(
-    base: Config, path: str, target: str, features: list[str], standardize: bool
+    base: Config,
+    path: str,
+    target: str,
+    features: list[str],
+    standardize: bool,
+    fresh: dict[str, object] | None = None,
 ) -> Config:
-    """A validated copy of base that trains on the chosen CSV columns."""
+    """A validated copy of base that trains on the chosen CSV columns (with the fresh
+    settings of fresh_settings applied)."""
     if not features:
         # Checked first: validation would otherwise name the derived true_weights.
         raise ConfigError(f"data.feature_columns = []: choose at least one feature of {path}")
+    if fresh:
+        base = base.with_values(fresh)
     raw = base.to_dict()
     data = raw["data"]
     data.update(

@@ -128,6 +128,10 @@ class FramePacer(QObject):
         """Whether a frame is in hand (parking or painting)."""
         return self._frame is not None
 
+    def frame_cost_ms(self) -> float:
+        """What a frame has cost lately (smoothed), in milliseconds."""
+        return 1000 * self._cost
+
     def interval_ms(self) -> int:
         """Milliseconds between frames now."""
         return self._interval_ms

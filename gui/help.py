@@ -1,26 +1,66 @@
-"""Help texts: a short guide and the shortcut list."""
+"""Help texts: the guide (every tab, view, menu and file) and the shortcut list."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
+import html
 
-GUIDE_HTML = """
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+GUIDE_INTRO = """
 <h3>Watch linear regression learn</h3>
-<p><b>1. Set up.</b> Pick a preset from the <i>Presets</i> menu, or set the true weights,
-bias, noise and sample count on the left. Changing the data regenerates it and resets the run.</p>
-<p><b>2. Train.</b> Press <b>Run</b> (Space). The <i>loss</i> plot shows every minibatch loss
-(light) and the loss on the whole training set after each epoch (bold); the dashed line is the
-noise floor, the best any line can do on average. The <i>fit</i> plot shows the data, the true
-line, the least-squares line and the line being learned; the current minibatch is highlighted.
-The <i>parameters</i> plot shows each weight and the bias walking to their true values
-(dashed).</p>
-<p><b>3. Experiment.</b> Drag the learning rate while it runs: the change applies at once and is
-marked on the loss plot. Past the stable bound shown under the slider, training diverges and
-pauses with an explanation. Step one batch (Ctrl+B) or one epoch (Ctrl+E) to follow it slowly,
-or lower the speed slider.</p>
-<p><b>4. Keep it.</b> File &gt; Export run writes every plot (PNG and SVG), the window, the
-history (CSV) and the configuration (JSON); File &gt; Save configuration keeps the setup.</p>
+<p><b>1. Set up.</b> Pick a preset from the <i>Presets</i> menu, or set the true weights, bias,
+noise and sample count on the left: drag a slider or type the exact value in the box beside it.
+Changing the data regenerates it and starts the run again once you let go.</p>
+<p><b>2. Train.</b> Press <b>Run</b> (Space, from anywhere but a text field). Step one batch
+(Ctrl+B) or one epoch (Ctrl+E) to follow it slowly, or lower the <i>Speed</i> slider. Drag the
+learning rate while it runs: the change applies at once and is marked on the loss plot. Past the
+stable bound shown under the slider, training diverges and pauses with an explanation.</p>
+<h4>The Training tab</h4>
+<ul>
+<li><b>Loss</b>: every minibatch loss (light), the loss on the whole training set after each
+epoch (bold), the validation loss, and the dashed noise floor, the best any line can do on
+average (without a bias term: the best this model can do).</li>
+<li><b>Fit</b>: the data, the true line, the least-squares line and the line being learned,
+with the current minibatch highlighted. Beside it, <b>Residuals</b> (actual minus predicted),
+<b>Weights</b> (true, learned and least-squares weight per feature) and <b>Predict</b> (type or
+paste inputs; the model's and least squares' predictions with a 95&nbsp;% interval).</li>
+<li><b>Parameters</b>: each weight and the bias walking to their true values (dashed).</li>
+<li><b>Loss landscape</b>: the training loss over two parameters you pick, with the optimizer's
+path, the least-squares minimum and the minibatch and full-batch gradients.</li>
+<li><b>Rewind</b>: the timeline under the plots scrubs back through the run; Live returns.</li>
+</ul>
+<h4>The Optimizer race tab</h4>
+<p>Up to four runs, each with its own optimizer, learning rate, batch size and momentum, on the
+same data from the same start; it says which came within the tolerance of least squares first.
+The training run pauses while a race runs.</p>
+<h4>Files</h4>
+<ul>
+<li><b>Configuration</b> (.json): the settings of a run, to open again or to pass to
+<code>python main.py train --config</code>.</li>
+<li><b>CSV data</b>: a table with a header row; you choose the target and the features.</li>
+<li><b>Run</b> (.lrrun): the whole run, to reopen, review and continue.</li>
+<li><b>Export run</b>: a folder with every plot (PNG and SVG), the window, the history (CSV),
+the configuration, the model (model.json), the predictions and the race.</li>
+<li><b>Animation</b> (GIF): the run replayed from its history.</li>
+</ul>
 """
+
+
+def guide_html(menus: dict[str, list[QAction]], tabs: list[str]) -> str:
+    """The guide, ending with every menu's entries and what each does (from the actions)."""
+    parts = [GUIDE_INTRO, "<h4>Menus</h4>"]
+    for menu, actions in menus.items():
+        items = "".join(
+            f"<li><b>{html.escape(a.text().replace('&', ''))}</b>: "
+            f"{html.escape(a.statusTip() or a.toolTip())}</li>"
+            for a in actions
+            if not a.isSeparator()
+        )
+        parts.append(f"<p><b>{html.escape(menu)}</b></p><ul>{items}</ul>")
+    parts.append("<p>Tabs: " + ", ".join(html.escape(t) for t in tabs) + ".</p>")
+    return "".join(parts)
 
 
 def shortcuts_html(actions: list[QAction]) -> str:
@@ -30,3 +70,27 @@ def shortcuts_html(actions: list[QAction]) -> str:
         key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText) or "-"
         rows.append(f"<tr><td><b>{key}</b></td><td>{action.text().replace('&', '')}</td></tr>")
     return "<table cellspacing='6'>" + "".join(rows) + "</table>"
+
+
+class TextDialog(QDialog):
+    """A non-modal, resizable window of rich text that scrolls (the guide, the shortcuts)."""
+
+    def __init__(self, title: str, html_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setModal(False)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._html = html_text
+        browser = QTextBrowser()
+        browser.setOpenExternalLinks(False)
+        browser.setHtml(html_text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(browser)
+        layout.addWidget(buttons)
+        self.resize(560, 640)
+
+    def text(self) -> str:
+        """The text shown, as HTML."""
+        return self._html

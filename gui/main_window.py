@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QPlainTextEdit,
     QScrollArea,
     QSplitter,
@@ -35,12 +34,12 @@ from gui import export, replay, session
 from gui.actions import build_actions, build_menus, build_toolbar, run_actions, shortcut_actions
 from gui.banner import Banner, overlay
 from gui.controls import DEFAULT_SPEED, ControlPanel, steps_per_second_for
-from gui.csv_dialog import csv_config
+from gui.csv_dialog import csv_config, fresh_settings
 from gui.dashboard import Dashboard
 from gui.dialogs import FileDialogs
-from gui.help import GUIDE_HTML, shortcuts_html
+from gui.help import TextDialog, guide_html, shortcuts_html
 from gui.race_panel import RacePanel
-from gui.run_controller import RunController
+from gui.run_controller import LONG_RUN_SECONDS, RunController
 from gui.status import LOADING_TEXT, RunStatus
 from gui.widgets import short_list
 
@@ -120,7 +119,7 @@ class MainWindow(QMainWindow):
             config, settings_note = session.last_config(settings)
         self._closing = False
         self._painted = False
-        self._setup_note: str | None = None  # said once the run being built is ready
+        self._about_run = False  # the banner's message is the run's own (from the controller)
 
         self.controller = RunController(
             config or preset_config(DEFAULT_PRESET), speed=steps_per_second_for(DEFAULT_SPEED)
@@ -157,7 +156,7 @@ class MainWindow(QMainWindow):
         self.loss_view.set_log_y(self.log_action.isChecked())
 
         c = self.controller
-        c.message.connect(self.show_message)
+        c.message.connect(self._on_run_message)
         c.stateChanged.connect(self._on_state)
         c.runReset.connect(self._on_run_reset)
         c.speedChanged.connect(self.panel.set_speed)
@@ -259,12 +258,28 @@ class MainWindow(QMainWindow):
     # ---- messages and help ----------------------------------------------------------
     def show_message(self, level: str, text: str) -> None:
         """Show a message in the in-window banner and the status bar."""
+        self._about_run = False
         self.banner.show_message(level, text)
         self.statusBar().showMessage(text.splitlines()[0], 8000)
 
+    def _on_run_message(self, level: str, text: str) -> None:
+        # About the run itself ("Finished 30 epochs"): stale once a new run is built.
+        self.show_message(level, text)
+        self._about_run = True
+
+    def guide(self) -> str:
+        """The guide's text: what every tab, view, menu and file is."""
+        menus = {}
+        for menu_action in self.menuBar().actions():
+            menu = menu_action.menu()
+            menus[menu.title().replace("&", "")] = list(menu.actions())
+        tabs = [self.main_tabs.tabText(i) for i in range(self.main_tabs.count())]
+        tabs += [self.fit_tabs.tabText(i) for i in range(self.fit_tabs.count())]
+        return guide_html(menus, tabs)
+
     def show_guide(self) -> None:
         """Help > Guide."""
-        self._info_box("Guide", GUIDE_HTML)
+        self._info_box("Guide", self.guide())
 
     def show_shortcuts(self) -> None:
         """Help > Keyboard shortcuts: every window action with a shortcut."""
@@ -272,13 +287,8 @@ class MainWindow(QMainWindow):
 
     def _info_box(self, title: str, html: str) -> None:
         # Non-modal: training and plots keep going while the guide is open.
-        box = QMessageBox(self)
+        box = TextDialog(title, html, self)
         box.setObjectName(f"{title.split()[0].lower()}Box")
-        box.setWindowTitle(title)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(html)
-        box.setModal(False)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
 
     # ---- run controls ---------------------------------------------------------------
@@ -342,8 +352,23 @@ class MainWindow(QMainWindow):
     # ---- configurations -------------------------------------------------------------
     def load_preset(self, name: str) -> None:
         """Load a preset into the controls and reset the run."""
-        self.apply_config(preset_config(name))
-        self.show_message("info", f"Preset {name}: {PRESETS[name].summary}")
+        self.show_message(
+            "info", f"Preset {name}: {PRESETS[name].summary}{self._load(preset_config(name))}"
+        )
+
+    def _load(self, config: Config) -> str:
+        """Start a run from a whole configuration; a run that would take minutes at the
+        chosen speed is unthrottled. Returns what was changed, in words (or '')."""
+        seconds = self.controller.run_seconds(config)
+        self.apply_config(config)
+        if seconds <= LONG_RUN_SECONDS:
+            return ""
+        speed = self.controller.speed()
+        self.controller.set_speed(None)
+        return (
+            f" At {speed:,.0f} steps/s it would take {seconds / 60:,.0f} minutes: the speed is"
+            " now unthrottled (the Speed slider sets it back)."
+        )
 
     def apply_config(self, config: Config) -> None:
         """Show config in the controls and start a run from it."""
@@ -356,8 +381,7 @@ class MainWindow(QMainWindow):
         except UserInputError as exc:
             self.show_message("error", f"{exc}. The current run is kept.")
             return False
-        self.apply_config(config)
-        self.show_message("info", f"Loaded {path}")
+        self.show_message("info", f"Loaded {path}.{self._load(config)}")
         return True
 
     def save_config(self, path: str | Path) -> bool:
@@ -374,16 +398,19 @@ class MainWindow(QMainWindow):
         """Train on CSV columns, loaded in the training thread (a big file never freezes the
         window); a malformed file gets a message and the current run is kept. False if the
         choice itself is invalid."""
+        fresh, said = fresh_settings(self.config(), self.controller.touched())
         try:
-            config = csv_config(self.config(), path, target, features, standardize)
+            config = csv_config(self.config(), path, target, features, standardize, fresh)
         except UserInputError as exc:
             self.show_message("error", f"{exc}. The current run is kept.")
             return False
-        self.apply_config(config)
-        self._setup_note = (
+        note = (
             f"Training on {Path(path).name}: {target} from {short_list(features, 6)}. "
             "With real data there is no true line: least squares is the reference."
         )
+        if said:
+            note += f" Set for this data: {', '.join(said)}."
+        self.controller.apply_config(config, fit_to_data=True, note=note)
         return True
 
     # ---- files ----------------------------------------------------------------------
@@ -451,9 +478,8 @@ class MainWindow(QMainWindow):
     # ---- controller signals ---------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self._set_loading(False)
-        if self._setup_note:
-            self.show_message("info", self._setup_note)
-            self._setup_note = None
+        if self._about_run and self.banner.level == "info":
+            self.banner.hide()
 
     def _on_state(self, state: str) -> None:
         running = state == "running"

@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from core.snapshot import Snapshot
 from gui.axes import LogLabelAxis
 from gui.export import export_plot_png, export_plot_svg
+from gui.legend import HIDDEN_HINT
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis
 SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
@@ -164,14 +165,23 @@ class PlotView(pg.PlotWidget):
             columns -= 1
             self.legend.setColumnCount(columns)
         if height > 0:
-            # The data must end below the legend: it takes share f of the shown height.
-            f = min((self.legend.boundingRect().height() + 8) / height, LEGEND_MAX_HEIGHT)
-            top_room = f / (1 - f)
+            # The data must end below the legend: it takes share f of the shown height. A
+            # legend that would need more is hidden (the tooltip says so) rather than drawn
+            # over the data of a small window.
+            f = (self.legend.boundingRect().height() + 8) / height
+            shown = f <= LEGEND_MAX_HEIGHT
+            self.legend.setVisible(shown)
+            self._say_legend_hidden(not shown)
+            top_room = f / (1 - f) if shown else 0.0
         else:
             top_room = 0.15 * -(-entries // columns)  # not laid out yet: ~one legend row each
         changed = abs(top_room - self._top_room) > 0.01
         self._top_room = top_room
         return changed
+
+    def _say_legend_hidden(self, hidden: bool) -> None:
+        tip = self.toolTip().replace(f"\n\n{HIDDEN_HINT}", "")
+        self.setToolTip(f"{tip}\n\n{HIDDEN_HINT}" if hidden else tip)
 
     def _top_legend_resized(self, *_: object) -> None:
         if self._fit_top_legend() and self._follow:

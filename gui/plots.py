@@ -57,6 +57,7 @@ MAX_LIVE_POINTS = 2000
 # range (well under a pixel): a converging run then redraws only the highlighted minibatch.
 LIVE_TOLERANCE = 1e-3
 LEGEND_COLUMNS = 6  # parameter legend entries per row
+FIT_LEGEND_COLUMNS = 3  # fit legend entries per row
 MAX_LEGEND_PARAMS = 18  # three rows: with more, the legend names only the bias
 
 
@@ -83,6 +84,8 @@ class LossView(PlotView):
         )
         self._epoch_symbols = False
         self._val_in_legend = False
+        # One row along the top, above the curves (in a corner it covered them in a small window).
+        self._legend_on_top(3)
         self.floor_line = pg.InfiniteLine(
             angle=0,
             pen=_pen("#2ca02c", 2, _DASH),
@@ -127,6 +130,7 @@ class LossView(PlotView):
         self._last = None
         self._follow = True
         self._floor = float(info.noise_floor)
+        self.floor_line.label.setFormat(info.floor_label)
         self._initial = float(info.initial_loss)
         self._planned = float(max(info.total_steps, 1))
         self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})", color=TEXT)
@@ -250,6 +254,7 @@ class LossView(PlotView):
         elif not on and self._val_in_legend:
             self.legend.removeItem(self.val_curve)
         self._val_in_legend = on
+        self._fit_top_legend()
 
     def _place_floor(self) -> None:
         # InfiniteLine ignores log mode, so its position is given in the axis' own units.
@@ -292,7 +297,9 @@ class FitView(PlotView):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("fitPlot", "Fit", parent)
         pi = self.plotItem
-        self.legend.setOffset((10, 10))  # top left: data with a rising trend leaves it empty
+        # In rows along the top, above the data (headroom kept for it): in a corner it covered
+        # the samples and lines of a small window (1000x650).
+        self._legend_on_top(FIT_LEGEND_COLUMNS)
         self.points = pg.ScatterPlotItem(
             size=5, pen=None, brush=pg.mkBrush(110, 110, 110, 150), pxMode=True
         )
@@ -348,6 +355,7 @@ class FitView(PlotView):
             self.legend.addItem(self.points, "samples")
             self.legend.addItem(self.identity_line, "predicted = actual")
             self.legend.addItem(self.batch_points, "current minibatch")
+            self._fit_top_legend()
             self._home_x, self._home_y = padded(lo, hi), y_bounds
             self._set_x(*self._home_x)
             self._keep_y(y_bounds)
@@ -372,6 +380,7 @@ class FitView(PlotView):
         self.legend.addItem(self.ols_line, "least squares")
         self.legend.addItem(self.fit_line, "current fit")
         self.legend.addItem(self.batch_points, "current minibatch")
+        self._fit_top_legend()
         # The data and the reference lines fix the axes: the live line may leave them.
         self._home_x = padded(*self._x_span)
         self._home_y = finite_bounds(self._y, *lines)

@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import MAX_SAMPLES, Config
+from core.config import Config
+from core.limits import BATCH_SIZE, LR, MOMENTUM
 from core.race import (
     DEFAULT_TOLERANCE,
     MAX_RUNS,
@@ -113,7 +114,7 @@ class LrSpinBox(NumberSpinBox):
     """A learning-rate spin box: shortest exact text, multiplicative steps."""
 
     def __init__(self) -> None:
-        super().__init__(1e-12, 1e3, 0.01, decimals=12, log_steps=True)
+        super().__init__(LR.lo, LR.hi, 0.01, decimals=12, log_steps=True)
 
 
 @dataclass
@@ -469,12 +470,12 @@ class RacePanel(QWidget):
         lr.setToolTip("Learning rate of this run (type any value, e.g. 3e-3)")
         lr.setValue(entry.lr if entry.lr is not None else 0.01)
         batch = QSpinBox()
-        batch.setRange(1, MAX_SAMPLES)
+        batch.setRange(int(BATCH_SIZE.lo), int(min(BATCH_SIZE.hi, 2**31 - 1)))
         batch.setValue(entry.batch_size if entry.batch_size is not None else 10)
         batch.setToolTip(HEADER_TIPS[COL_BATCH])
         mom = QDoubleSpinBox()
         mom.setDecimals(3)
-        mom.setRange(0.0, 0.999)
+        mom.setRange(MOMENTUM.lo, MOMENTUM.hi)
         mom.setSingleStep(0.05)
         mom.setValue(entry.momentum if entry.momentum is not None else 0.9)
         mom.setToolTip(HEADER_TIPS[COL_MOM])

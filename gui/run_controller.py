@@ -35,6 +35,13 @@ DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run onc
 LIVE_KEYS = frozenset({"train.lr", "train.momentum", "train.weight_decay", "train.betas"})
 HYPER_NAMES = {"train.lr": "lr", "train.momentum": "momentum", "train.weight_decay": "weight_decay"}
 RATE_WINDOW_S = 1.0  # the achieved rate is measured over about this much of the recent run
+# Settings fitted to new data (a CSV file): a rate this far below the stable bound, and epochs
+# that take about this long at the current speed (unthrottled: at about this many steps/s).
+FIT_LR_SHARE = 0.5
+FIT_SECONDS = 60.0
+FIT_UNTHROTTLED_RATE = 5000.0
+# Longer than this at the current speed, and loading a configuration unthrottles the run.
+LONG_RUN_SECONDS = 120.0
 
 
 def with_changes(config: Config, changes: dict[str, Any]) -> Config:
@@ -111,6 +118,9 @@ class RunController(ConfigModel):
         self._stable_lr = math.nan
         self._busy: str | None = None
         self._rates: deque[tuple[float, int]] = deque()
+        self._touched: set[str] = set()  # keys the user set by hand since the last preset
+        self._fit_pending = False  # fit the learning rate and epochs to the next run's data
+        self._note: str | None = None  # said once the run being built is ready
         self.host = training_host()
         self.worker: TrainingWorker = self.host.worker  # type: ignore[assignment]
         w = self.worker
@@ -214,6 +224,7 @@ class RunController(ConfigModel):
         if not changed:
             return True
         self._set(config)
+        self._touched |= changed
         self._update_stable_lr()
         if all(k.startswith("data.") for k in changed):
             self._data_timer.start()  # restarted by each edit: one rebuild after a drag
@@ -233,10 +244,44 @@ class RunController(ConfigModel):
         """Make config the configuration and build a new run from it."""
         self.apply_config(config)
 
-    def apply_config(self, config: Config, keep_running: bool = True) -> None:
-        """Make config the configuration and build a new run from it."""
+    def apply_config(
+        self,
+        config: Config,
+        keep_running: bool = True,
+        fit_to_data: bool = False,
+        note: str | None = None,
+    ) -> None:
+        """Make config the configuration and build a new run from it. A configuration loaded
+        whole (a preset, a file) is a fresh start: nothing counts as set by hand any more.
+        fit_to_data: new data whose scale is not known yet (a CSV file), so once it is built,
+        a learning rate not set by hand goes below the stable bound and epochs not set by
+        hand are fitted to about a minute at the current speed; the settings set by hand are
+        kept. note: said (with what was fitted) once the run is built."""
+        if not fit_to_data:
+            self._touched.clear()
+        self._fit_pending = fit_to_data
+        self._note = note
         self._set(config)
         self.reset(keep_running)
+
+    def touched(self) -> frozenset[str]:
+        """The keys the user set by hand since the last preset or configuration file."""
+        return frozenset(self._touched)
+
+    def run_seconds(self, config: Config | None = None) -> float:
+        """About how long config's run (the current one by default) takes at the current speed;
+        0 when unthrottled."""
+        config = config or self._config
+        if self._speed is None:
+            return 0.0
+        d, t = config.data, config.train
+        if d.csv_path:
+            n = self._info.n_train if self._info is not None else 0
+        else:
+            rows = d.n_samples if d.inline_features is None else len(d.inline_features)
+            n = rows - round(rows * d.val_fraction)
+        batches = -(-max(n, 1) // max(min(t.batch_size, max(n, 1)), 1))
+        return t.epochs * batches / self._speed
 
     def reset(self, keep_running: bool = True) -> None:
         """Build a new run from the configuration: new data, initial parameters."""
@@ -309,6 +354,34 @@ class RunController(ConfigModel):
         self.busyChanged.emit(None)
         self.runReset.emit(info, initial)
         self._update_stable_lr()
+        if self.worker.pending_setups() == 0:
+            fitted = self._fit_to_data(info) if self._fit_pending else ""
+            note, self._fit_pending, self._note = self._note, False, None
+            if note or fitted:
+                self.message.emit("info", " ".join(t for t in (note, fitted) if t))
+
+    def _fit_to_data(self, info: RunInfo) -> str:
+        """Learning rate below the stable bound and epochs for about a minute (not set by
+        hand), applied live to the run just built; what was set, in words."""
+        changes: dict[str, Any] = {}
+        said = []
+        bound = self._stable_lr
+        lr = self._config.train.lr
+        if "train.lr" not in self._touched and math.isfinite(bound) and lr >= bound:
+            changes["train.lr"] = float(f"{FIT_LR_SHARE * bound:.2g}")
+            said.append(f"learning rate {changes['train.lr']:g} (stable below {bound:.3g})")
+        if "train.epochs" not in self._touched:
+            rate = self._speed or FIT_UNTHROTTLED_RATE
+            epochs = max(1, round(FIT_SECONDS * rate / max(info.n_batches, 1)))
+            if epochs != self._config.train.epochs:
+                changes["train.epochs"] = epochs
+                said.append(f"{epochs:,} epochs (about a minute)")
+        if not changes:
+            return ""
+        touched = set(self._touched)
+        self.edit(changes)
+        self._touched = touched  # fitted, not set by hand
+        return "Fitted to this data: " + "; ".join(said) + "."
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self._latest = snap
@@ -330,6 +403,7 @@ class RunController(ConfigModel):
         self.message.emit("error", f"Training stopped by an error: {text.splitlines()[0]}")
 
     def _on_setup_failed(self, text: str) -> None:
+        self._fit_pending, self._note = False, None
         if self.worker.pending_setups():
             # The user already asked for another setup: the configuration is that one, and
             # its own runReset (or failure) follows.

@@ -128,6 +128,11 @@ class TrainingWorker(LoopWorker):
         with self._lock:
             return None if self._trainer is None else capture(self._trainer)
 
+    def snapshot_now(self, points: int) -> Snapshot | None:
+        """A snapshot of the run with series of about points points (safe from any thread)."""
+        with self._lock:
+            return self.make_snapshot(points)
+
     def trained_config(self) -> Config | None:
         """The configuration the current run trains with (safe from any thread)."""
         with self._lock:

@@ -108,6 +108,25 @@ def test_log_loss_axis_labels_decades_without_a_factor(qtbot: QtBot, run) -> Non
     assert labels[0.0] == "1" and labels[8.0] == "10⁸"
 
 
+def test_a_log_axis_within_one_decade_still_has_labels(qtbot: QtBot, run) -> None:
+    # Seen on a real display: noise 3.35, so the loss stayed between 11.2 and 15.6 and the
+    # log axis, whose ticks are digits times powers of ten, showed no label at all.
+    info, snap = run
+    view = LossView()
+    qtbot.addWidget(view)
+    view.set_run(dataclasses.replace(info, noise_floor=11.2, initial_loss=15.6))
+    losses = np.linspace(15.6, 11.2, snap.loss_steps.size)
+    view.update_snapshot(
+        dataclasses.replace(snap, loss_values=losses, epoch_train=losses[: snap.epoch_train.size])
+    )
+    view.set_log_y(True)
+    _shown(view, qtbot)
+    labels = [text for _, text in _ticks(view, "left") if text]
+    assert len(labels) >= 2, labels
+    for text in labels:
+        assert 10 <= float(text) <= 20, labels  # true values, not "10" for 12
+
+
 @pytest.mark.parametrize("cls", [LossView, FitView, ParamView, ResidualView, WeightBarsView])
 def test_every_view_axis_is_readable(qtbot: QtBot, cls: type[PlotView]) -> None:
     view = cls()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QMessageBox, QSpinBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenu, QSpinBox
 
 from core.runfile import load_run
 from gui import replay
 from gui.csv_dialog import CsvDialog
+from gui.help import TextDialog
 from tests.conftest import WAIT_MS, settle, step_of
 
 
@@ -118,7 +119,7 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
 
     entries["Help/Guide"].trigger()
     entries["Help/Keyboard shortcuts"].trigger()
-    boxes = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+    boxes = [box for box in window.findChildren(TextDialog) if box.isVisible()]
     assert len(boxes) == 2 and not any(box.isModal() for box in boxes)
     assert any("Ctrl+Shift+R" in box.text() for box in boxes)
     for box in boxes:

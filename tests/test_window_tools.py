@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QPushButton, QTableWidget, QTabWidget
 
 from tests.conftest import QT_CHILD, WAIT_MS, run_unprivileged, settle
@@ -163,16 +165,61 @@ def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tm
     assert not window.grab().isNull()
 
 
-def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot):
+def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot, tmp_path):
     settle(window, qtbot)
+    gone = window.config().with_value("data.csv_path", str(tmp_path / "gone.csv"))
     newer = window.config().with_value("data.noise_std", 0.123)
-    # A held worker does not carry out the new setup meanwhile: the failure of an older one
-    # arrives while the newer is still queued.
+    # A held worker carries out neither setup meanwhile: the older one's failure is handled
+    # while the newer is queued (or already being built).
     with window.worker.held():
+        window.apply_config(gone)
         window.apply_config(newer)
-        window.worker.setupFailed.emit("Could not set up the run: an older CSV file is gone")
-        qtbot.waitUntil(lambda: "older CSV file is gone" in window.banner.text(), timeout=WAIT_MS)
-        assert window.panel.config().data.noise_std == 0.123  # not reverted to the kept run
+    qtbot.waitUntil(lambda: "gone.csv" in window.banner.text(), timeout=WAIT_MS)
     settle(window, qtbot)
     assert window.worker.trained_config().data.noise_std == 0.123
-    assert window.panel.config().data.noise_std == 0.123
+    assert window.config().data == newer.data  # not reverted to the run kept
+    assert not window.is_busy()
+
+
+def _block_worker_until(signal, heard: threading.Event) -> None:
+    """Keep the worker inside the call that emits signal until heard is set (by the window):
+    the window then handles the signal before the worker has finished that call."""
+    signal.connect(lambda *_: heard.wait(WAIT_MS / 1000), Qt.ConnectionType.DirectConnection)
+
+
+def test_a_failed_setup_is_answered_before_the_worker_has_finished_it(window, qtbot, tmp_path):
+    settle(window, qtbot)
+    info = window.run_info()
+    heard = threading.Event()
+    # Released as the window starts on the failure (before it reads the run kept, which waits
+    # for the worker to leave the call).
+    window.controller.busyChanged.connect(lambda busy: busy is None and heard.set())
+    window.controller.message.connect(lambda *_: heard.set())
+    _block_worker_until(window.worker.setupFailed, heard)
+    window.apply_config(window.config().with_value("data.csv_path", str(tmp_path / "gone.csv")))
+    qtbot.waitUntil(lambda: "gone.csv" in window.banner.text(), timeout=WAIT_MS)
+    assert window.banner.text().endswith("The current run is kept.")
+    assert not window.is_busy()
+    assert window.config().data.csv_path is None  # the controls show the run kept
+    settle(window, qtbot)
+    assert window.run_info() is info
+
+
+def test_a_new_runs_note_is_said_before_the_worker_has_finished_building_it(
+    window, qtbot, tmp_path
+):
+    settle(window, qtbot)
+    path = tmp_path / "house.csv"
+    x = np.random.default_rng(1).normal(size=(200, 2))
+    np.savetxt(
+        path, np.column_stack([x, x @ [3.0, -1.0] + 5]), delimiter=",", header="a,b,y", comments=""
+    )
+    heard = threading.Event()
+    window.controller.runReset.connect(lambda *_: heard.set())
+    _block_worker_until(window.worker.runReset, heard)
+    info = window.run_info()
+    assert window.open_csv(str(path), "y", ["a", "b"], False)
+    qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
+    assert "house.csv" in window.banner.text() and "Fitted to this data" in window.banner.text()
+    assert window.config().train.lr < window.controller.stable_lr()
+    settle(window, qtbot)

@@ -215,7 +215,8 @@ def test_a_new_runs_note_is_said_before_the_worker_has_finished_building_it(
         path, np.column_stack([x, x @ [3.0, -1.0] + 5]), delimiter=",", header="a,b,y", comments=""
     )
     heard = threading.Event()
-    window.controller.runReset.connect(lambda *_: heard.set())
+    # Released once the window has said what it made of the new run (the note).
+    window.controller.message.connect(lambda *_: heard.set())
     _block_worker_until(window.worker.runReset, heard)
     info = window.run_info()
     assert window.open_csv(str(path), "y", ["a", "b"], False)

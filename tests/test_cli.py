@@ -7,7 +7,9 @@ import json
 import signal
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -353,11 +355,19 @@ def test_train_writes_valid_png_plots(runs: dict[str, Launched]) -> None:
 
 
 # ---- console script ---------------------------------------------------------------------------
-def test_console_entry_point_lists_presets() -> None:
-    candidates = [Path(sys.executable).parent / "linreg-viz", ROOT / ".venv" / "bin" / "linreg-viz"]
-    script = next((p for p in candidates if p.is_file()), None)
-    if script is None:
-        pytest.skip("the linreg-viz console script is not installed (pip install -e .)")
+def test_console_script_is_declared_and_lists_presets() -> None:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        assert tomllib.load(f)["project"]["scripts"] == {"linreg-viz": "main:main"}
+    try:
+        dist = metadata.distribution("linreg-viz")
+    except metadata.PackageNotFoundError:
+        pytest.skip("linreg-viz is not installed in this interpreter (make test installs it)")
+    # Installed (as make test does): the script must be there and run the same command line.
+    assert {(e.name, e.value) for e in dist.entry_points if e.group == "console_scripts"} == {
+        ("linreg-viz", "main:main")
+    }
+    script = Path(sys.executable).parent / "linreg-viz"
+    assert script.is_file(), script
     proc = run("presets", exe=[str(script)])
     assert_ok(proc)
     assert proc.stdout == run("presets").stdout

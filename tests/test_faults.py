@@ -4,20 +4,15 @@ nothing recorded is lost, and each case ends in a state the user can continue fr
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox, QSlider
 
 from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS
-from tests.conftest import WAIT_MS, settle, step_of
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import PROCESS_TIMEOUT_S, WAIT_MS, run_python, settle, step_of
 
 
 def _assert_history_whole(win) -> None:
@@ -214,14 +209,7 @@ CLOSE_SCRIPT = textwrap.dedent(
 
 
 def _close_rounds(rounds: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", CLOSE_SCRIPT, str(rounds)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-    )
+    return run_python(["-c", CLOSE_SCRIPT, str(rounds)], timeout=2 * PROCESS_TIMEOUT_S)
 
 
 def test_closing_mid_run_twenty_times_in_one_process():

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from core.presets import preset_config
 from gui.main_window import START_FALLBACK_MS, MainWindow
-from tests.conftest import WAIT_MS
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import WAIT_MS, run_python
 
 
 def test_importing_the_window_does_not_import_torch():
     code = "import sys, gui.main_window, gui.app; print('torch' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 

@@ -348,7 +348,9 @@ def test_with_value_validates_or_refuses_naming_the_field(
     except ConfigError as exc:
         assert_clean_message(exc)
         return
-    assert getattr(getattr(changed, dotted.split(".")[0]), dotted.split(".")[1]) == value
+    section, key = dotted.split(".")
+    # As JSON shows it: the configuration keeps lists as tuples.
+    assert changed.to_dict()[section][key] == value
 
 
 TEXTS = st.one_of(

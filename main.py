@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(shot, sub=True)
     shot.add_argument("--out", metavar="FILE.png", required=True, help="where to save the PNG")
     shot.add_argument("--size", default="1400x900", metavar="WxH", help="window size")
+    shot.add_argument("--dark", action="store_true", help="the window in its dark theme")
     return parser
 
 
@@ -316,7 +317,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     from gui.app import screenshot
 
     try:
-        screenshot(config, Path(args.out), size)
+        screenshot(config, Path(args.out), size, dark=args.dark)
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"wrote {args.out}")

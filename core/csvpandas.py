@@ -35,6 +35,11 @@ MAX_THREADS = 4
 # mantissa signed '+' with whitespace after its exponent mark ("+2E 60" read as 2e60).
 _BOOL_LETTERS = (b"u", b"U", b"l", b"L")
 _LOOSE_EXPONENT = re.compile(rb"\+[\d.]*[eE]\s")
+# A leading plus sign in a chunk whose cells carry spaces or tabs: pandas then parses through a
+# path that is off by one unit in the last place for about one value in seven
+# ("+6.704947511530623e-174 "), so the exact reader takes such chunks.
+_PLUS_SIGN = re.compile(rb"(?<![eE])\+")
+_CELL_SPACE = re.compile(rb"[ \t]")
 # A chunk's first row, past blank lines: pandas drops the cells of that row beyond the column
 # names without an error (index_col=False), so its width is checked here.
 _FIRST_ROW = re.compile(rb"(?:[ \t\v\f]*(?:\r\n|\r|\n))*([^\r\n]*)")
@@ -144,7 +149,11 @@ def _read(
     if first is None or first.group(1).count(delimiter.encode()) != n_cols - 1:
         return None
     if any(buffer.find(c, 0, end) >= 0 for c in _BOOL_LETTERS) or (
-        buffer.find(b"+", 0, end) >= 0 and _LOOSE_EXPONENT.search(buffer, 0, end)
+        buffer.find(b"+", 0, end) >= 0
+        and (
+            _LOOSE_EXPONENT.search(buffer, 0, end)
+            or (_PLUS_SIGN.search(buffer, 0, end) and _CELL_SPACE.search(buffer, 0, end))
+        )
     ):
         return None
     try:

@@ -7,11 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QToolButton, QWidget
 
-BANNER_STYLE = {
-    "info": "background:#e8f1fb; color:#12355b; border:1px solid #9cc2ea;",
-    "warning": "background:#fff4e0; color:#5c3b00; border:1px solid #f0b050;",
-    "error": "background:#fdecea; color:#611a15; border:1px solid #e57373;",
-}
+from gui.style import Palette, palette_of
 
 
 class Banner(QWidget):
@@ -36,12 +32,28 @@ class Banner(QWidget):
         layout.addWidget(close)
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.level = "info"
+        self._palette = palette_of()
         self.hide()
+
+    def set_palette(self, palette: Palette) -> None:
+        """Colour the levels from palette (the message shown changes at once)."""
+        self._palette = palette
+        self._restyle()
+
+    def _restyle(self) -> None:
+        banners = self._palette.banners
+        colors = banners.get(self.level, banners["info"])
+        # The text and the close button named too: they would keep the palette the banner
+        # had when its style sheet was first set (the strip's own palette stops propagation).
+        self.setStyleSheet(
+            f"#messageBanner {{{colors.css()}}}"
+            f" #messageText, #messageClose {{color: {colors.text};}}"
+        )
 
     def show_message(self, level: str, text: str) -> None:
         """Show text styled by level (info, warning, error)."""
         self.level = level
-        self.setStyleSheet(f"#messageBanner {{{BANNER_STYLE.get(level, BANNER_STYLE['info'])}}}")
+        self._restyle()
         self.label.setText(text)
         self.show()
         self.raise_()

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from core.config import MAX_CSV_FEATURES, Config
 from core.csvdata import read_header
 from core.errors import ConfigError, DataError
+from gui.style import palette_of
 
 # Files up to this size get an exact row count in the dialog (a newline count: ~50 ms).
 COUNT_ROWS_BYTES = 64 << 20
@@ -158,7 +159,7 @@ class CsvDialog(QtWidgets.QDialog):
         name.setToolTip(self.path)
         self.rows_label = QtWidgets.QLabel(describe_rows(path))
         self.rows_label.setObjectName("rowsLabel")
-        self.rows_label.setStyleSheet("color: #555555;")
+        self.rows_label.setStyleSheet(f"color: {palette_of(self).muted_text};")
 
         self.target_combo = QtWidgets.QComboBox()
         self.target_combo.setObjectName("targetCombo")
@@ -307,13 +308,14 @@ class CsvDialog(QtWidgets.QDialog):
         n = len(self.features())
         ok = 1 <= n <= MAX_CSV_FEATURES
         self.ok_button().setEnabled(ok)
+        palette = palette_of(self)
         if n == 0:
-            text, color = "Tick at least one feature column.", "#b00020"
+            text, color = "Tick at least one feature column.", palette.diverged
         elif n > MAX_CSV_FEATURES:
             text = f"{n} features ticked; at most {MAX_CSV_FEATURES} are supported."
-            color = "#b00020"
+            color = palette.diverged
         else:
             word = "feature" if n == 1 else "features"
-            text, color = f"{n} {word} → predict {self._target}", "#555555"
+            text, color = f"{n} {word} → predict {self._target}", palette.muted_text
         self.status_label.setText(text)
         self.status_label.setStyleSheet(f"color: {color};")

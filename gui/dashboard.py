@@ -30,6 +30,7 @@ from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
 from gui.predict_panel import PredictPanel
 from gui.run_controller import RunController
+from gui.style import LIGHT, Palette, painted_as
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
 from gui.timeline import TimelineBar
 
@@ -290,9 +291,12 @@ class Dashboard(QWidget):
         self._show_current()
 
     # ---- replay --------------------------------------------------------------------------
-    def export_gif(self, path: str | Path, frames: int = replay.FRAMES) -> int:
-        """Write the dashboard replayed from the run's history as a looping GIF; return the
-        number of frames. The views go back to what they showed before."""
+    def export_gif(
+        self, path: str | Path, frames: int = replay.FRAMES, palette: Palette | None = LIGHT
+    ) -> int:
+        """Write the dashboard replayed from the run's history as a looping GIF, in palette's
+        colours (the light theme's by default; None: as shown); return the number of frames.
+        The views go back to what they showed before."""
         c = self._controller
         base, info, history = c.current_snapshot(), c.run_info(), c.history_copy()
         if base is None or info is None or history is None:
@@ -304,13 +308,14 @@ class Dashboard(QWidget):
         self.pacer.cancel()
         images = []
         try:
-            for step in replay.frame_steps(recording.last_step, frames):
-                snap = snapshot_at(recording, info, base, step)
-                self._draw(self.views(), snap)
-                self.timeline.show_step(snap.step)
-                # Let the plots lay out their new ranges; no user input mid-export.
-                QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
-                images.append(self.grab().toImage())
+            with painted_as(self, palette):
+                for step in replay.frame_steps(recording.last_step, frames):
+                    snap = snapshot_at(recording, info, base, step)
+                    self._draw(self.views(), snap)
+                    self.timeline.show_step(snap.step)
+                    # Let the plots lay out their new ranges; no user input mid-export.
+                    QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+                    images.append(self.grab().toImage())
         finally:
             self._review, self._review_snap = held
             if held[1] is not None:

@@ -18,6 +18,7 @@ from core.files import atomic_write_bytes, atomic_write_text
 from core.history import History
 from core.history import write_epochs_csv as _write_epochs
 from core.history import write_steps_csv as _write_steps
+from gui.style import LIGHT, Palette, painted_as
 
 T = TypeVar("T")
 
@@ -73,6 +74,30 @@ def export_plot_svg(plot_item: object, path: str | Path) -> None:
     write_bytes_atomic(path, exporters.SVGExporter(plot_item).export(toBytes=True))
 
 
+class PlotFiles:
+    """export_png and export_svg for a widget showing a pyqtgraph plotItem (a mixin)."""
+
+    plotItem: object
+
+    def _settle_layout(self) -> None:
+        """Lay the plot out as it will be written (widgets that need it override this)."""
+
+    def export_png(
+        self, path: str | Path, width: int | None = None, palette: Palette | None = LIGHT
+    ) -> None:
+        """Write the plot as PNG (optionally width pixels wide), atomically; in palette's
+        colours (white by default; None: as shown)."""
+        with painted_as(self, palette):
+            self._settle_layout()
+            export_plot_png(self.plotItem, path, width)
+
+    def export_svg(self, path: str | Path, palette: Palette | None = LIGHT) -> None:
+        """Write the plot as SVG, atomically; in palette's colours (None: as shown)."""
+        with painted_as(self, palette):
+            self._settle_layout()
+            export_plot_svg(self.plotItem, path)
+
+
 def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path]:
     """Write <name>.png and <name>.svg for each view into folder; return the paths written."""
     folder = Path(folder)
@@ -86,9 +111,14 @@ def export_views(views: Mapping[str, ExportableView], folder: Path) -> list[Path
     return written
 
 
-def export_window_png(widget: QtWidgets.QWidget, path: str | Path) -> None:
-    """Write a screenshot of a widget (e.g. the main window) as PNG, atomically."""
-    write_bytes_atomic(path, _png_bytes(widget.grab(), path))
+def export_window_png(
+    widget: QtWidgets.QWidget, path: str | Path, palette: Palette | None = LIGHT
+) -> None:
+    """Write a screenshot of a widget (e.g. the main window) as PNG, atomically; in palette's
+    colours (the light theme's by default; None: as shown)."""
+    with painted_as(widget, palette):
+        image = widget.grab()
+    write_bytes_atomic(path, _png_bytes(image, path))
 
 
 def _png_bytes(image: QtGui.QImage | QtGui.QPixmap, path: str | Path) -> bytes:

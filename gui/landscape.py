@@ -12,19 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from core.landscape import GRID, arrows, contour_segments
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap, pen
+from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap
+from gui.style import DASH, LIGHT, Palette, painted_as, palette_of
 
 __all__ = ["GRID", "LandscapeView", "MultiPathLandscapeView", "contour_segments"]
 
 MAX_PATH_SYMBOLS = 300  # 1-D path: dots up to this many points, a line beyond
-PATH_COLOR = "#d62728"
-FULL_COLOR = "#111111"
-BATCH_COLOR = "#ff7f0e"
 
 
 class _LandscapeWidget(QtWidgets.QWidget):
@@ -74,13 +72,31 @@ class _LandscapeWidget(QtWidgets.QWidget):
         """Duration of the last grid computation and image update."""
         return self.map.grid_seconds
 
-    def export_png(self, path: str | Path, width: int | None = None) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically."""
-        self.map.export_png(path, width)
+    def export_png(
+        self, path: str | Path, width: int | None = None, palette: Palette | None = LIGHT
+    ) -> None:
+        """Write the plot as PNG (optionally width pixels wide), atomically; in palette's
+        colours (white by default; None: as shown)."""
+        with painted_as(self, palette):
+            self.map.export_png(path, width, palette=None)
 
-    def export_svg(self, path: str | Path) -> None:
-        """Write the plot as SVG, atomically."""
-        self.map.export_svg(path)
+    def export_svg(self, path: str | Path, palette: Palette | None = LIGHT) -> None:
+        """Write the plot as SVG, atomically; in palette's colours (None: as shown)."""
+        with painted_as(self, palette):
+            self.map.export_svg(path, palette=None)
+
+    @property
+    def palette_in_use(self) -> Palette:
+        """The palette the view draws in."""
+        return self._palette
+
+    def set_palette(self, palette: Palette) -> None:
+        """Draw this view's own items in palette's colours (the map follows its own)."""
+        self._palette = palette
+        self._style_items(palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        """Give the items this view draws on the map palette's colours."""
 
     def _redraw(self) -> None:
         """Fill the legend and draw this view's items for a new pair or range."""
@@ -93,16 +109,14 @@ class LandscapeView(_LandscapeWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("landscapePlot", "", HOLD_CURRENT, parent)
         # Symbol options are given only with a symbol (1-D): alone they would switch dots on.
-        self.path = pg.PlotDataItem(pen=pen(PATH_COLOR, 2))
+        self.path = pg.PlotDataItem()
         self._path_symbols = False
-        self.current = pg.ScatterPlotItem(
-            symbol="o", size=11, brush=pg.mkBrush("#ffffff"), pen=pen("#111111", 1.5)
-        )
-        self.full_shaft = pg.PlotDataItem(pen=pen(FULL_COLOR, 2.5))
-        self.batch_shaft = pg.PlotDataItem(pen=pen(BATCH_COLOR, 2.5, QtCore.Qt.PenStyle.DashLine))
+        self.current = pg.ScatterPlotItem(symbol="o", size=11)
+        self.full_shaft = pg.PlotDataItem()
+        self.batch_shaft = pg.PlotDataItem()
         head = {"angle": 0, "headLen": 13, "tipAngle": 32, "tailLen": None, "pen": None}
-        self.full_head = pg.ArrowItem(brush=FULL_COLOR, **head)
-        self.batch_head = pg.ArrowItem(brush=BATCH_COLOR, **head)
+        self.full_head = pg.ArrowItem(**head)
+        self.batch_head = pg.ArrowItem(**head)
         # Between the map's true point (1) and minimum (2) below and the current point on top.
         for z, item in (
             (0, self.path),
@@ -120,6 +134,18 @@ class LandscapeView(_LandscapeWidget):
         vb = self.plotItem.getViewBox()
         vb.sigRangeChanged.connect(self._place_heads)
         vb.sigResized.connect(self._place_heads)
+        self.set_palette(palette_of())
+
+    def _style_items(self, palette: Palette) -> None:
+        self.path.setPen(palette.pen("path", 2))
+        if self._path_symbols:
+            self.path.setSymbolBrush(palette.brush("path"))
+        self.current.setBrush(palette.brush("point_fill"))
+        self.current.setPen(palette.pen("point_edge", 1.5))
+        self.full_shaft.setPen(palette.pen("gradient_full", 2.5))
+        self.batch_shaft.setPen(palette.pen("gradient_batch", 2.5, DASH))
+        self.full_head.setStyle(brush=palette.brush("gradient_full"))
+        self.batch_head.setStyle(brush=palette.brush("gradient_batch"))
 
     def set_run(self, info: RunInfo) -> None:
         """Show a new run: its landscape over the default pair, with nothing drawn on it yet."""
@@ -171,7 +197,7 @@ class LandscapeView(_LandscapeWidget):
             self._path_symbols = symbols
             if symbols:
                 self.path.setSymbolSize(6)
-                self.path.setSymbolBrush(PATH_COLOR)
+                self.path.setSymbolBrush(self._palette.brush("path"))
                 self.path.setSymbolPen(None)
             self.path.setSymbol("o" if symbols else None)
         self.path.setData(px, py)
@@ -233,9 +259,7 @@ class MultiPathLandscapeView(_LandscapeWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         # Distinct names: this view may live in the same window as the run's own landscape.
         super().__init__("raceLandscapePlot", "race", HOLD_MINIMUM, parent)
-        self.start_point = pg.ScatterPlotItem(
-            symbol="o", size=10, brush=pg.mkBrush("#ffffff"), pen=pen("#111111", 1.5)
-        )
+        self.start_point = pg.ScatterPlotItem(symbol="o", size=10)
         self.start_point.setZValue(20)
         self.plotItem.addItem(self.start_point)
         self._overlay_items: list[tuple[pg.PlotDataItem, QtWidgets.QGraphicsEllipseItem]] = []
@@ -248,6 +272,21 @@ class MultiPathLandscapeView(_LandscapeWidget):
         # frame that moves the paths blits them instead of redrawing them.
         for item in (self.image, self.contours):
             item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.set_palette(palette_of())
+
+    def _style_items(self, palette: Palette) -> None:
+        self.start_point.setBrush(palette.brush("point_fill"))
+        self.start_point.setPen(palette.pen("point_edge", 1.5))
+        for (line, end), color in zip(self._overlay_items, self._overlay_colors, strict=False):
+            self._style_path(line, end, color)
+
+    def _style_path(
+        self, line: pg.PlotDataItem, end: QtWidgets.QGraphicsEllipseItem, color: str
+    ) -> None:
+        p = self._palette
+        line.setPen(p.pen(color, self._path_width))
+        end.setBrush(p.brush(color))
+        end.setPen(p.pen("point_fill", 1.2))
 
     def set_run(self, info: RunInfo) -> None:
         """Show a new race's landscape over the default pair."""
@@ -261,13 +300,12 @@ class MultiPathLandscapeView(_LandscapeWidget):
             self.plotItem.removeItem(end)
         self._overlay_items = []
         for k, color in enumerate(colors[: len(labels)]):
-            line = pg.PlotDataItem(pen=pen(color, self._path_width))
+            line = pg.PlotDataItem()
             # A plain ellipse of fixed pixel size: moving it every frame is a setPos, where a
             # one-point ScatterPlotItem would rebuild its spots and bounds (~1 ms a frame each).
             end = QtWidgets.QGraphicsEllipseItem(-4.5, -4.5, 9, 9)
             end.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-            end.setBrush(pg.mkBrush(color))
-            end.setPen(pen("#ffffff", 1.2))
+            self._style_path(line, end, color)
             end.hide()
             # Above the grid and contours (-20, -10), below the minimum's star (2) that they
             # all converge on; later runs over earlier ones.
@@ -289,7 +327,7 @@ class MultiPathLandscapeView(_LandscapeWidget):
         Qt draws 1-pixel lines without its stroker)."""
         self._path_width = float(width)
         for (line, _), color in zip(self._overlay_items, self._overlay_colors, strict=False):
-            line.setPen(pen(color, self._path_width))
+            line.setPen(self._palette.pen(color, self._path_width))
         for sample, _ in self.legend.items:
             sample.update()  # legend samples draw the item's pen, but only when repainted
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # registers pg.exporters
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from core.analysis import Objective, loss_label
 from core.landscape import (
@@ -32,16 +31,20 @@ from core.landscape import (
 )
 from core.runinfo import RunInfo
 from gui.axes import ReadableAxis
-from gui.export import export_plot_png, export_plot_svg
+from gui.export import PlotFiles
 from gui.legend import HIDDEN_HINT, fit_legend
+from gui.style import (
+    NOTE_SIZE,
+    TITLE_SIZE,
+    Palette,
+    palette_of,
+    style_axis,
+    style_plot,
+)
 
 RECOMPUTE_SECONDS = 0.5  # held parameters drifting re-grid at most this often
 DRIFT = 0.01  # ... and only once one has moved by this fraction of its axis span
 
-TEXT = "#222222"
-AXIS = "#555555"
-# Viridis lightened towards white, so dark and saturated marks read on every part of it.
-PASTEL = 0.35
 # What the parameters off the shown pair are held at.
 HOLD_CURRENT, HOLD_MINIMUM = "current", "minimum"
 _HELD_NOTE = {
@@ -52,25 +55,9 @@ _HELD_NOTE = {
 Entry = tuple[object, str]  # a legend entry: an item and its label
 
 
-def pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    """A cosmetic pen (its width in pixels whatever the zoom)."""
-    p = pg.mkPen(color, width=width)
-    if style is not None:
-        p.setStyle(style)
-    p.setCosmetic(True)
-    return p
-
-
-def _colormap() -> pg.ColorMap:
-    base = pg.colormap.get("viridis")
-    colors = base.getLookupTable(nPts=64, alpha=False).astype(np.float64)
-    colors = (1.0 - PASTEL) * colors + PASTEL * 255.0
-    return pg.ColorMap(np.linspace(0.0, 1.0, 64), colors.astype(np.uint8))
-
-
 def _title(text: str, note: str | None) -> str:
     """A plot title with an optional smaller second line (a narrow view would clip one line)."""
-    return text if note is None else f"{text}<br><span style='font-size:9pt'>{note}</span>"
+    return text if note is None else f"{text}<br><span style='font-size:{NOTE_SIZE}'>{note}</span>"
 
 
 def _name(prefix: str, name: str) -> str:
@@ -144,7 +131,7 @@ class PairChooser(QtWidgets.QWidget):
             self.picked.emit(x, y)
 
 
-class LandscapeMap(QtWidgets.QWidget):
+class LandscapeMap(PlotFiles, QtWidgets.QWidget):
     """The objective over two chosen parameters (a curve for one), its minimum and true point."""
 
     # A new pair or new ranges were drawn: owners redraw what they put on the map.
@@ -168,17 +155,12 @@ class LandscapeMap(QtWidgets.QWidget):
 
         # No SI scale factor on either axis ("(x1e+09)" made values read wrong).
         self.plot = pg.PlotWidget(
-            background="w",
             axisItems={"left": ReadableAxis("left"), "bottom": ReadableAxis("bottom")},
         )
         self.plot.setObjectName(_name(prefix, "landscapePlotWidget"))
         layout.addWidget(self.plot, 1)
         pi = self.plotItem = self.plot.plotItem
-        pi.setTitle("Loss landscape", color=TEXT, size="11pt")
-        for name in ("left", "bottom"):
-            axis = pi.getAxis(name)
-            axis.setPen(pg.mkPen(AXIS))
-            axis.setTextPen(pg.mkPen(TEXT))
+        pi.setTitle("Loss landscape", size=TITLE_SIZE)
         pi.enableAutoRange(False)
         pi.hideButtons()
         pi.setMenuEnabled(False, enableViewBoxMenu=True)
@@ -186,37 +168,25 @@ class LandscapeMap(QtWidgets.QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(-20)
         pi.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(
-            values=(0.0, 1.0), width=12, colorMap=_colormap(), interactive=False
-        )
+        # The palette's colour map: viridis lightened towards the background, so dark and
+        # saturated marks read on every part of it.
+        self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), width=12, interactive=False)
         self.colorbar.setImageItem(self.image, insert_in=pi)
-        bar_axis = self.colorbar.getAxis("right")
-        bar_axis.enableAutoSIPrefix(False)
-        bar_axis.setTextPen(pg.mkPen(TEXT))
-        bar_axis.setPen(pg.mkPen(AXIS))
-        bar_axis.setLabel("log₁₀(loss − minimum loss)", color=TEXT)
-        self.contours = pg.PlotCurveItem(connect="pairs", pen=pen((255, 255, 255, 200), 1))
+        self.bar_axis = self.colorbar.getAxis("right")
+        self.bar_axis.enableAutoSIPrefix(False)
+        self.bar_axis.setLabel("log₁₀(loss − minimum loss)")
+        self.contours = pg.PlotCurveItem(connect="pairs")
         self.contours.setZValue(-10)
         pi.addItem(self.contours)
-        self.curve = pg.PlotDataItem(pen=pen("#1f77b4", 2))  # the 1-D loss curve
+        self.curve = pg.PlotDataItem()  # the 1-D loss curve
         pi.addItem(self.curve)
-        self.true_point = pg.ScatterPlotItem(
-            symbol="x", size=13, brush=pg.mkBrush("#1a9641"), pen=pen("#ffffff", 0.8)
-        )
+        self.true_point = pg.ScatterPlotItem(symbol="x", size=13)
         self.true_point.setZValue(1)
-        self.minimum = pg.ScatterPlotItem(
-            symbol="star", size=20, brush=pg.mkBrush("#ffd92f"), pen=pen("#111111", 1.2)
-        )
+        self.minimum = pg.ScatterPlotItem(symbol="star", size=20)
         self.minimum.setZValue(2)
         for item in (self.true_point, self.minimum):
             pi.addItem(item)
-        self.legend = pg.LegendItem(
-            offset=(-10, 10),
-            labelTextColor=TEXT,
-            brush=pg.mkBrush(255, 255, 255, 215),
-            pen=pg.mkPen("#bbbbbb"),
-            verSpacing=-4,
-        )
+        self.legend = pg.LegendItem(offset=(-10, 10), verSpacing=-4)
         self.legend.setParentItem(pi.getViewBox())
         self.legend.setZValue(100)
         self._legend_key: tuple[tuple[int, str], ...] = ()
@@ -244,6 +214,25 @@ class LandscapeMap(QtWidgets.QWidget):
         self._timer.timeout.connect(self._maybe_regrid)
         self.chooser.picked.connect(self._picked)
         self._show_2d(True)
+        self.set_palette(palette_of())
+
+    def set_palette(self, palette: Palette) -> None:
+        """Draw in palette's colours from now on: frame, colour map, contours and marks."""
+        self._palette = palette
+        style_plot(self.plot, palette, self.legend)
+        style_axis(self.bar_axis, palette)
+        self.colorbar.setColorMap(palette.colormap_lut())
+        self.contours.setPen(palette.pen("contours", 1))
+        self.curve.setPen(palette.pen("curve", 2))
+        self.true_point.setBrush(palette.brush("true_point"))
+        self.true_point.setPen(palette.pen("true_point_edge", 0.8))
+        self.minimum.setBrush(palette.brush("minimum"))
+        self.minimum.setPen(palette.pen("minimum_edge", 1.2))
+
+    @property
+    def palette_in_use(self) -> Palette:
+        """The palette the map draws in."""
+        return self._palette
 
     # ---- public API ----------------------------------------------------------------
     def set_run(self, info: RunInfo) -> None:
@@ -379,16 +368,6 @@ class LandscapeMap(QtWidgets.QWidget):
                 self.legend.addItem(item, label)
             self._fit_legend()
 
-    def export_png(self, path: str | Path, width: int | None = None) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically."""
-        self._settle_layout()
-        export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path) -> None:
-        """Write the plot as SVG, atomically."""
-        self._settle_layout()
-        export_plot_svg(self.plotItem, path)
-
     def labels(self) -> list[str]:
         """Axis names of the parameters: w[feature]... then bias."""
         info = self._info
@@ -431,16 +410,16 @@ class LandscapeMap(QtWidgets.QWidget):
         standardised = bool(np.any(info.shift != 0.0) or np.any(info.scale != 1.0))
         suffix = " (standardised)" if standardised else ""
         pi = self.plotItem
-        pi.setLabel("bottom", names[i] + suffix, color=TEXT)
+        pi.setLabel("bottom", names[i] + suffix)
         kind = loss_label(info.loss_kind) + (" + L2 penalty" if info.l2_penalty else "")
         if i == j:
-            pi.setLabel("left", f"loss ({kind})", color=TEXT)
+            pi.setLabel("left", f"loss ({kind})")
             title = f"Loss landscape ({kind}): one parameter, no bias"
         else:
-            pi.setLabel("left", names[j] + suffix, color=TEXT)
+            pi.setLabel("left", names[j] + suffix)
             held = _HELD_NOTE[self._hold] if self._n_params > 2 else None
             title = _title(f"Loss landscape ({kind})", held)
-        pi.setTitle(title, color=TEXT, size="11pt")
+        pi.setTitle(title, size=TITLE_SIZE)
 
     def _param_range(self, k: int, with_paths: bool = False) -> Range:
         """Axis range of parameter k: minimum, start, true value (and range paths), margins."""

@@ -41,6 +41,7 @@ from gui.help import TextDialog, guide_html, shortcuts_html
 from gui.race_panel import RacePanel
 from gui.run_controller import LONG_RUN_SECONDS, RunController
 from gui.status import LOADING_TEXT, RunStatus
+from gui.style import Theme
 from gui.widgets import short_list
 
 START_FALLBACK_MS = 300  # the training thread starts by then even if the window never paints
@@ -146,6 +147,12 @@ class MainWindow(QMainWindow):
         self.status = RunStatus(self.statusBar(), self.controller, self.dashboard)
         self.dialogs = FileDialogs(self, settings)
         self._space = _SpaceRuns(self)
+        # Light or dark: the choice saved in the session, else the desktop's colour scheme.
+        self.theme = Theme(self, session.saved_dark(settings) if settings is not None else None)
+        self.theme.changed.connect(lambda p: self.dark_theme_action.setChecked(p.dark))
+        self.dark_theme_action.setChecked(self.theme.is_dark())
+        if settings is not None:
+            self.dark_theme_action.triggered.connect(lambda on: session.save_dark(settings, on))
 
         if settings is not None:
             log_y = session.restore_layout(settings, self)

@@ -9,7 +9,6 @@ towards the run's planned length, so a long run relays its axes a few dozen time
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,49 +17,15 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.snapshot import Snapshot
 from gui.axes import LogLabelAxis
-from gui.export import export_plot_png, export_plot_svg
+from gui.export import PlotFiles
 from gui.legend import HIDDEN_HINT
+from gui.style import TITLE_SIZE, Palette, palette_of, style_plot
 
 PAD = 0.05  # fraction of the data span left free on each side of a managed axis
 SHRINK = 0.25  # refit an axis when the data fills less than this fraction of it
 X_GROWTH = 1.5  # a step axis that overflows grows to this multiple of the newest step
 LOG_FALLBACK = 1e-12  # shown in log mode when no loss is positive at all
 LEGEND_MAX_HEIGHT = 0.5  # share of a plot's height kept above the data for a top legend, at most
-
-TEXT = "#222222"
-AXIS = "#555555"
-# Tableau 10: distinct on white and friendly to the common colour-vision deficiencies.
-PALETTE = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
-
-_DASH = QtCore.Qt.PenStyle.DashLine
-_DOT = QtCore.Qt.PenStyle.DotLine
-
-
-def param_color(k: int) -> QtGui.QColor:
-    """Colour of parameter k (a fixed palette, then pyqtgraph's hue wheel)."""
-    if k < len(PALETTE):
-        return QtGui.QColor(PALETTE[k])
-    return pg.intColor(k, hues=12, values=1, maxValue=200)
-
-
-def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    pen = pg.mkPen(color, width=width)
-    if style is not None:
-        pen.setStyle(style)
-    # Cosmetic pens keep their pixel width when exported at another size.
-    pen.setCosmetic(True)
-    return pen
 
 
 def finite_bounds(*arrays: np.ndarray) -> tuple[float, float] | None:
@@ -95,7 +60,7 @@ def needs_refit(lo: float, hi: float, shown: tuple[float, float] | None) -> bool
     return span > 0 and span < SHRINK * shown_span
 
 
-class PlotView(pg.PlotWidget):
+class PlotView(PlotFiles, pg.PlotWidget):
     """Common look, managed axis ranges and export for the views."""
 
     # After each paint of the plot: the window times its frames by it (frame pacing).
@@ -106,14 +71,10 @@ class PlotView(pg.PlotWidget):
     ) -> None:
         # No SI scale factor on any axis ("loss (x1e+09)"); the step axis may be logarithmic.
         axes = {"left": LogLabelAxis("left"), "bottom": LogLabelAxis("bottom")}
-        super().__init__(parent=parent, background="w", axisItems=axes)
+        super().__init__(parent=parent, axisItems=axes)
         self.setObjectName(object_name)
         pi = self.plotItem
-        pi.setTitle(title, color=TEXT, size="11pt")
-        for name in ("left", "bottom"):
-            axis = pi.getAxis(name)
-            axis.setPen(pg.mkPen(AXIS))
-            axis.setTextPen(pg.mkPen(TEXT))
+        pi.setTitle(title, size=TITLE_SIZE)
         # No grid: measured here, pyqtgraph's grid costs ~18 ms of a ~21 ms frame (900x600).
         pi.enableAutoRange(False)
         # The 'A' button would switch autorange back on for every later frame.
@@ -123,12 +84,10 @@ class PlotView(pg.PlotWidget):
         pi.setMenuEnabled(False, enableViewBoxMenu=True)
         pi.setDownsampling(auto=True, mode="peak")
         pi.setClipToView(True)
-        self.legend = pi.addLegend(
-            offset=(-10, 10),
-            labelTextColor=TEXT,
-            brush=pg.mkBrush(255, 255, 255, 210),
-            pen=pg.mkPen("#bbbbbb"),
-        )
+        self.legend = pi.addLegend(offset=(-10, 10))
+        # The application's light or dark palette; the window's theme hands over later ones.
+        self._palette = palette_of()
+        style_plot(self, self._palette, self.legend)
         self._x_shown: tuple[float, float] | None = None
         self._y_shown: tuple[float, float] | None = None
         self._log_x = False  # a logarithmic step axis (set_log_steps of the step views)
@@ -138,6 +97,21 @@ class PlotView(pg.PlotWidget):
         self._follow = True
         self._last: Snapshot | None = None
         pi.getViewBox().sigRangeChangedManually.connect(self._stop_following)
+
+    # ---- look --------------------------------------------------------------------
+    @property
+    def palette_in_use(self) -> Palette:
+        """The palette the view draws in."""
+        return self._palette
+
+    def set_palette(self, palette: Palette) -> None:
+        """Draw in palette's colours from now on: background, axes, legend and every item."""
+        self._palette = palette
+        style_plot(self, palette, self.legend)
+        self._style_items(palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        """Give the view's own items (curves, lines, points) palette's colours."""
 
     # ---- ranges ------------------------------------------------------------------
     def _stop_following(self, *_: object) -> None:
@@ -321,13 +295,3 @@ class PlotView(pg.PlotWidget):
         # exports never show hidden or overlapping labels.
         self.grab()
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
-
-    def export_png(self, path: str | Path, width: int | None = None) -> None:
-        """Write the plot as PNG (optionally width pixels wide), atomically."""
-        self._settle_layout()
-        export_plot_png(self.plotItem, path, width)
-
-    def export_svg(self, path: str | Path) -> None:
-        """Write the plot as SVG, atomically."""
-        self._settle_layout()
-        export_plot_svg(self.plotItem, path)

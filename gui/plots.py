@@ -17,26 +17,21 @@ from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.plot_base import (
-    _DASH,
-    _DOT,
     LOG_FALLBACK,
     PAD,
     SHRINK,
-    TEXT,
     PlotView,
-    _pen,
     finite_bounds,
     needs_refit,
     padded,
-    param_color,
 )
+from gui.style import DASH, DOT, Palette, style_line_label
 
 # The views, and the base's names that other modules take from here.
 __all__ = [
     "LOG_FALLBACK",
     "PAD",
     "SHRINK",
-    "TEXT",
     "FitView",
     "LossView",
     "ParamView",
@@ -44,7 +39,6 @@ __all__ = [
     "finite_bounds",
     "needs_refit",
     "padded",
-    "param_color",
 ]
 
 
@@ -67,43 +61,28 @@ class LossView(PlotView):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("lossPlot", "Loss", parent)
         pi = self.plotItem
-        pi.setLabel("bottom", "step", color=TEXT)
-        pi.setLabel("left", "loss", color=TEXT)
-        self.batch_curve = pi.plot(pen=_pen("#9ecae1", 1), name="minibatch loss")
-        self.train_curve = pi.plot(
-            pen=_pen("#1f77b4", 3),
-            name="train loss (epoch)",
-            # symbolSize etc. alone would switch dots on; they are toggled per frame count.
-            symbol=None,
-            symbolSize=7,
-            symbolBrush="#1f77b4",
-            symbolPen="w",
-        )
-        self.val_curve = pi.plot(
-            pen=_pen("#ff7f0e", 2), symbol=None, symbolSize=7, symbolBrush="#ff7f0e", symbolPen="w"
-        )
+        pi.setLabel("bottom", "step")
+        pi.setLabel("left", "loss")
+        self.batch_curve = pi.plot(name="minibatch loss")
+        # symbolSize etc. alone would switch dots on; they are toggled per frame count.
+        self.train_curve = pi.plot(name="train loss (epoch)", symbol=None, symbolSize=7)
+        self.val_curve = pi.plot(symbol=None, symbolSize=7)
         self._epoch_symbols = False
         self._val_in_legend = False
         # One row along the top, above the curves (in a corner it covered them in a small window).
         self._legend_on_top(3)
         self.floor_line = pg.InfiniteLine(
             angle=0,
-            pen=_pen("#2ca02c", 2, _DASH),
             label="noise floor",
             # Left end, on the side facing the view's centre: the loss starts far above its
             # floor, while at the right end the curves reach the line and hid the label's end.
-            labelOpts={
-                "position": 0.02,
-                "color": "#2ca02c",
-                "fill": pg.mkBrush(255, 255, 255, 200),
-                "anchors": [(0, 0), (0, 1)],
-            },
+            labelOpts={"position": 0.02, "anchors": [(0, 0), (0, 1)]},
         )
         # Above the curves, so its label (white-filled) stays readable where they cross it.
         self.floor_line.setZValue(5)
         pi.addItem(self.floor_line, ignoreBounds=True)
         self.floor_line.hide()
-        self.cursor_line = pg.InfiniteLine(angle=90, pen=_pen("#444444", 1))
+        self.cursor_line = pg.InfiniteLine(angle=90)
         pi.addItem(self.cursor_line, ignoreBounds=True)
         self.cursor_line.hide()
         self.markers: deque[pg.InfiniteLine] = deque()
@@ -116,6 +95,29 @@ class LossView(PlotView):
         self._planned = 1.0
         self._set_steps_x(10.0)
         self._set_y(*padded(0.0, 1.0))
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        p = palette
+        self.batch_curve.setPen(p.pen("minibatch", 1))
+        for curve, role, width in (
+            (self.train_curve, "epoch_train", 3),
+            (self.val_curve, "validation", 2),
+        ):
+            curve.setPen(p.pen(role, width))
+            curve.setSymbolBrush(p.brush(role))
+            curve.setSymbolPen(p.pen("background", 1))
+        self.floor_line.setPen(p.pen("noise_floor", 2, DASH))
+        style_line_label(self.floor_line, p.noise_floor, p)
+        self.cursor_line.setPen(p.pen("reference", 1))
+        for marker in self.markers:
+            self._style_marker(marker, p)
+
+    @staticmethod
+    def _style_marker(marker: pg.InfiniteLine, palette: Palette) -> None:
+        color = palette.diverged if "diverg" in marker.label.format else palette.event
+        marker.setPen(palette.pen(color, 1.5, DASH))
+        style_line_label(marker, color, palette)
 
     def set_run(self, info: RunInfo) -> None:
         """Start over for a new run: clear curves and markers, place the noise floor."""
@@ -133,7 +135,7 @@ class LossView(PlotView):
         self.floor_line.label.setFormat(info.floor_label)
         self._initial = float(info.initial_loss)
         self._planned = float(max(info.total_steps, 1))
-        self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})", color=TEXT)
+        self.plotItem.setLabel("left", f"loss ({loss_label(info.loss_kind)})")
         self._place_floor()
         self._x_shown = self._y_shown = None
         self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
@@ -173,24 +175,21 @@ class LossView(PlotView):
 
     def mark_event(self, step: int, text: str) -> None:
         """Draw a labelled vertical dashed line at a step (e.g. 'lr 0.03 -> 0.1')."""
-        color = "#d62728" if "diverg" in text else "#9467bd"
         # Stagger labels so events at nearby steps do not print over each other; start below
         # the legend in the top-right corner.
         position = 0.82 - 0.08 * (len(self.markers) % 6)
         marker = pg.InfiniteLine(
             pos=self._x_of(step),
             angle=90,
-            pen=_pen(color, 1.5, _DASH),
             label=text,
             labelOpts={
                 "position": position,
-                "color": color,
-                "fill": pg.mkBrush(255, 255, 255, 200),
                 # pyqtgraph picks the side facing the view's centre, so labels at the right
                 # edge (e.g. 'diverged' on a stopped run) are not clipped.
                 "anchors": [(0, 0.5), (1, 0.5)],
             },
         )
+        self._style_marker(marker, self._palette)
         self.plotItem.addItem(marker, ignoreBounds=True)
         self.markers.append(marker)
         self._marker_steps.append(int(step))
@@ -300,20 +299,16 @@ class FitView(PlotView):
         # In rows along the top, above the data (headroom kept for it): in a corner it covered
         # the samples and lines of a small window (1000x650).
         self._legend_on_top(FIT_LEGEND_COLUMNS)
-        self.points = pg.ScatterPlotItem(
-            size=5, pen=None, brush=pg.mkBrush(110, 110, 110, 150), pxMode=True
-        )
+        self.points = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
         pi.addItem(self.points)
-        self.identity_line = pi.plot(pen=_pen("#7f7f7f", 2, _DASH))
-        self.true_line = pi.plot(pen=_pen("#2ca02c", 2, _DASH))
-        self.ols_line = pi.plot(pen=_pen("#9467bd", 2, _DOT))
-        self.fit_line = pi.plot(pen=_pen("#d62728", 3))
+        self.identity_line = pi.plot()
+        self.true_line = pi.plot()
+        self.ols_line = pi.plot()
+        self.fit_line = pi.plot()
         # Dashed references above the bold fit, so they stay visible once the fit is on them.
         self.true_line.setZValue(2)
         self.ols_line.setZValue(3)
-        self.batch_points = pg.ScatterPlotItem(
-            size=9, pen=pg.mkPen("#7a3e00", width=1), brush=pg.mkBrush("#ff9f1c"), pxMode=True
-        )
+        self.batch_points = pg.ScatterPlotItem(size=9, pxMode=True)
         self.batch_points.setZValue(10)
         pi.addItem(self.batch_points)
         self._x = np.zeros((0, 1))
@@ -326,6 +321,17 @@ class FitView(PlotView):
         # Axis ranges fixed by the data at set_run (re-applied by reset_view).
         self._home_x: tuple[float, float] = (0.0, 1.0)
         self._home_y: tuple[float, float] | None = None
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        p = palette
+        self.points.setBrush(p.brush("samples"))
+        self.identity_line.setPen(p.pen("identity", 2, DASH))
+        self.true_line.setPen(p.pen("true_line", 2, DASH))
+        self.ols_line.setPen(p.pen("least_squares", 2, DOT))
+        self.fit_line.setPen(p.pen("current_fit", 3))
+        self.batch_points.setPen(p.pen("minibatch_edge", 1))
+        self.batch_points.setBrush(p.brush("minibatch_points"))
 
     def set_run(self, info: RunInfo) -> None:
         """Show a new run's data, true and least-squares fits; clear the live items."""
@@ -350,8 +356,8 @@ class FitView(PlotView):
             self.identity_line.setData([lo, hi], [lo, hi])
             self.true_line.setData([], [])
             self.ols_line.setData([], [])
-            pi.setLabel("bottom", f"actual {info.target_name}", color=TEXT)
-            pi.setLabel("left", f"predicted {info.target_name} (X·w + b)", color=TEXT)
+            pi.setLabel("bottom", f"actual {info.target_name}")
+            pi.setLabel("left", f"predicted {info.target_name} (X·w + b)")
             self.legend.addItem(self.points, "samples")
             self.legend.addItem(self.identity_line, "predicted = actual")
             self.legend.addItem(self.batch_points, "current minibatch")
@@ -372,8 +378,8 @@ class FitView(PlotView):
             self.true_line.setData([], [])
         lines.append(self._line(info.ols_theta[:-1], float(info.ols_theta[-1])))
         self.ols_line.setData(self._x_span, lines[-1])
-        pi.setLabel("bottom", info.feature_names[0], color=TEXT)
-        pi.setLabel("left", info.target_name, color=TEXT)
+        pi.setLabel("bottom", info.feature_names[0])
+        pi.setLabel("left", info.target_name)
         self.legend.addItem(self.points, "samples")
         if info.true_theta is not None:
             self.legend.addItem(self.true_line, "true line")
@@ -443,12 +449,12 @@ class ParamView(PlotView):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("paramPlot", "Parameters", parent)
         pi = self.plotItem
-        pi.setLabel("bottom", "step", color=TEXT)
-        pi.setLabel("left", "value", color=TEXT)
+        pi.setLabel("bottom", "step")
+        pi.setLabel("left", "value")
         self.curves: list[pg.PlotDataItem] = []
         self.true_lines: list[pg.InfiniteLine] = []
         # Never holds data: gives the dashed true-value lines a legend entry.
-        self.true_key = pg.PlotDataItem(pen=_pen("#555555", 1.5, _DASH))
+        self.true_key = pg.PlotDataItem()
         self.more_key = pg.PlotDataItem(pen=None)  # a legend line of text, without a sample
         self._visible: list[int] = []
         self._true = np.zeros(0)
@@ -456,6 +462,20 @@ class ParamView(PlotView):
         # Curves settle at their true values all across the plot, so no corner stays free:
         # the legend is one row along the top, above the data, in headroom kept for it.
         self._legend_on_top(LEGEND_COLUMNS)
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        self.true_key.setPen(palette.pen("reference", 1.5, DASH))
+        for k, (curve, line) in enumerate(zip(self.curves, self.true_lines, strict=True)):
+            self._style_param(k, curve, line, palette)
+
+    @staticmethod
+    def _style_param(
+        k: int, curve: pg.PlotDataItem, line: pg.InfiniteLine, palette: Palette
+    ) -> None:
+        color = palette.param(k)
+        curve.setPen(palette.pen(color, 2))
+        line.setPen(palette.pen(color, 1.5, DASH))
 
     def set_run(self, info: RunInfo) -> None:
         """Start over for a new run: one curve and true-value line per parameter."""
@@ -522,9 +542,9 @@ class ParamView(PlotView):
             pi.removeItem(self.curves.pop())
             pi.removeItem(self.true_lines.pop())
         while len(self.curves) < n:
-            color = param_color(len(self.curves))
-            self.curves.append(pi.plot(pen=_pen(color, 2)))
-            line = pg.InfiniteLine(angle=0, pen=_pen(color, 1.5, _DASH))
+            curve, line = pi.plot(), pg.InfiniteLine(angle=0)
+            self._style_param(len(self.curves), curve, line, self._palette)
+            self.curves.append(curve)
             line.setZValue(-5)
             pi.addItem(line, ignoreBounds=True)
             self.true_lines.append(line)

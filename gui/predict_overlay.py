@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
 from core.predict import LeastSquaresFit, model_predict
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.plots import FitView, finite_bounds, padded
+from gui.style import DASH, Palette
 
 BAND_POINTS = 200  # points along each edge of the prediction band
-TRUE_COLOR = "#2ca02c"  # the fit view's colours: true = green, least squares = purple,
-OLS_COLOR = "#9467bd"  # current model = red
-MODEL_COLOR = "#d62728"
-
-
-def _pen(color: str, width: float = 1.5, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    pen = pg.mkPen(color, width=width)
-    if style is not None:
-        pen.setStyle(style)
-    pen.setCosmetic(True)
-    return pen
+BAND_ALPHA = 45  # the band's fill: the least-squares colour, faint
 
 
 class PredictionOverlay(QtCore.QObject):
@@ -38,25 +29,18 @@ class PredictionOverlay(QtCore.QObject):
         super().__init__(fit_view)
         self.fit_view = fit_view
         pi = fit_view.plotItem
-        band_pen = _pen(OLS_COLOR, 1, QtCore.Qt.PenStyle.DashLine)
-        self.band_lower = pg.PlotDataItem(pen=band_pen)
-        self.band_upper = pg.PlotDataItem(pen=band_pen)
-        self.band_fill = pg.FillBetweenItem(
-            self.band_lower, self.band_upper, brush=pg.mkBrush(148, 103, 189, 45)
-        )
+        self.band_lower = pg.PlotDataItem()
+        self.band_upper = pg.PlotDataItem()
+        self.band_fill = pg.FillBetweenItem(self.band_lower, self.band_upper)
         self.band_fill.setZValue(-1)  # under the data points
-        self.band_key = pg.PlotDataItem(pen=band_pen)  # holds no data: the legend's sample
+        self.band_key = pg.PlotDataItem()  # holds no data: the legend's sample
 
-        def points(color: str, z: float) -> pg.ScatterPlotItem:
-            item = pg.ScatterPlotItem(
-                size=12, symbol="d", pen=pg.mkPen("#222222", width=1), brush=pg.mkBrush(color)
-            )
+        def points(z: float) -> pg.ScatterPlotItem:
+            item = pg.ScatterPlotItem(size=12, symbol="d")
             item.setZValue(z)
             return item
 
-        self.model_points = points(MODEL_COLOR, 13)
-        self.ols_points = points(OLS_COLOR, 12)
-        self.true_points = points(TRUE_COLOR, 11)
+        self.model_points, self.ols_points, self.true_points = points(13), points(12), points(11)
         for item in (self.band_fill, self.band_lower, self.band_upper):
             pi.addItem(item, ignoreBounds=True)
         for item in (self.true_points, self.ols_points, self.model_points):
@@ -69,7 +53,24 @@ class PredictionOverlay(QtCore.QObject):
         self._bias = 0.0
         self._x = np.zeros((0, 1))
         self._band_on = False
+        self.set_palette(fit_view.palette_in_use)
         self._draw()
+
+    def set_palette(self, palette: Palette) -> None:
+        """Draw in palette's colours: those of the fit view's lines (true, least squares,
+        current model)."""
+        band = palette.pen("least_squares", 1, DASH)
+        for item in (self.band_lower, self.band_upper, self.band_key):
+            item.setPen(band)
+        self.band_fill.setBrush(palette.brush("least_squares", BAND_ALPHA))
+        edge = palette.pen("mark_edge", 1)
+        for item, role in (
+            (self.model_points, "current_fit"),
+            (self.ols_points, "least_squares"),
+            (self.true_points, "true_line"),
+        ):
+            item.setPen(edge)
+            item.setBrush(palette.brush(role))
 
     # ---- the view protocol -------------------------------------------------------------
     def set_run(self, info: RunInfo) -> None:

@@ -22,14 +22,18 @@ from core.predict_io import PredictInput, parse_cell, split_pasted, write_predic
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.predict_overlay import PredictionOverlay
+from gui.style import Palette, palette_of
 
 MAX_ROWS = 1000  # rows the table holds (a whole file is for `python main.py predict`)
 DIGITS = 6  # significant digits shown in the table (the tooltip has them all)
-BAD_CELL = QtGui.QColor("#fdecea")
-MESSAGE_STYLE = {
-    "info": "color: #444444;",
-    "error": "color: #611a15; background: #fdecea; border: 1px solid #e57373; padding: 3px;",
-}
+
+
+def message_style(level: str, palette: Palette) -> str:
+    """The message line's style sheet: muted for info, the error banner's colours for errors."""
+    if level == "error":
+        return f"{palette.banners['error'].css()} padding: 3px;"
+    return f"color: {palette.muted_text};"
+
 
 # Result columns: key in core.predict's output, header, tooltip.
 RESULTS = (
@@ -125,7 +129,23 @@ class PredictPanel(QtWidgets.QWidget):
         self._overlay: PredictionOverlay | None = None
         self._result_keys: list[str] = []
         self.message_level = "info"
+        self._palette = palette_of()
         self._set_message("info", "Waiting for a run…")
+
+    def set_palette(self, palette: Palette) -> None:
+        """Colour the message and the bad cells from palette."""
+        old = self.bad_cell()
+        self._palette = palette
+        self.message_label.setStyleSheet(message_style(self.message_level, palette))
+        for r in range(self.table.rowCount()):
+            for c in range(self.table.columnCount()):
+                item = self.table.item(r, c)
+                if item is not None and item.background().color() == old:
+                    item.setBackground(self.bad_cell())
+
+    def bad_cell(self) -> QtGui.QColor:
+        """Background of a cell that holds no number."""
+        return QtGui.QColor(self._palette.banners["error"].background)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
         """Paste rows when the table gets the paste key."""
@@ -341,7 +361,7 @@ class PredictPanel(QtWidgets.QWidget):
                 for c, text in enumerate(texts):
                     value, problem = parse_cell(text)
                     item = self.table.item(r, c)
-                    item.setBackground(BAD_CELL if problem else QtGui.QBrush())
+                    item.setBackground(self.bad_cell() if problem else QtGui.QBrush())
                     item.setToolTip(problem or f"Value of {self._names[c]} (original units)")
                     if problem:
                         errors.append(f"Row {r + 1}, {self._names[c]}: {problem}")
@@ -436,7 +456,7 @@ class PredictPanel(QtWidgets.QWidget):
         return [self._rows[k] + 1 for k in np.flatnonzero(out)]
 
     def _set_message(self, level: str, text: str) -> None:
-        self.message_label.setStyleSheet(MESSAGE_STYLE[level])
+        self.message_label.setStyleSheet(message_style(level, self._palette))
         self.message_label.setText(text)
         self.message_level = level
 

@@ -49,7 +49,6 @@ from core.runinfo import RunInfo
 from gui.export import write_bytes_atomic
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.landscape import MultiPathLandscapeView
-from gui.plots import TEXT
 from gui.race_texts import (
     COL_BATCH,
     COL_LOSS,
@@ -67,6 +66,7 @@ from gui.race_texts import (
 from gui.race_view import FINAL_WIDTH, LIVE_WIDTH, RACE_COLORS, RaceLossView
 from gui.race_worker import RaceWorker, race_host
 from gui.run_controller import ConfigModel
+from gui.style import palette_of
 from gui.texts import OPTIMIZER_LABELS
 from gui.widgets import NumberSpinBox
 from gui.worker_base import WorkerHost
@@ -682,5 +682,8 @@ class RacePanel(QWidget):
                     item.setText(text)
             item = self.table.item(k, COL_STATUS)
             diverged = run.stopped_reason == "diverged"
-            item.setForeground(QColor("#d32f2f") if diverged else QColor(TEXT))
+            # No colour of its own unless diverged: the table's text colour of the theme.
+            item.setData(
+                Qt.ItemDataRole.ForegroundRole, QColor(palette_of().diverged) if diverged else None
+            )
             item.setToolTip(run.message if diverged and run.message else HEADER_TIPS[COL_STATUS])

@@ -6,18 +6,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from core.analysis import loss_label
 from core.race import RaceSnapshot, RunSnapshot
 from gui.legend import HIDDEN_HINT, fit_legend
-from gui.plots import LOG_FALLBACK, PAD, TEXT, PlotView, _pen, needs_refit, padded
+from gui.plots import LOG_FALLBACK, PAD, PlotView, needs_refit, padded
 from gui.race_texts import TOOLTIPS
+from gui.style import DASH, DOT, RACE, Palette
 
-# Tableau blue, orange, purple, brown: distinct from each other, from the landscape's pastel
-# viridis and from its yellow least-squares star; friendly to common colour-vision deficiencies.
-RACE_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b"]
+# One colour per run (gui.style.RACE: the same in the light and the dark theme).
+RACE_COLORS = list(RACE)
 X_GROWTH = 1.5
 # Curve and path pen widths during and after a race (whole pixels: 2.5 rasterises as 2 or 3
 # pixels depending on where a line falls, so equal lines looked unequal).
@@ -35,16 +34,14 @@ class RaceLossView(PlotView):
         pi.setLogMode(x=False, y=True)
         # setLogMode switches autorange back on: every later frame would pay for it.
         pi.enableAutoRange(False)
-        pi.setLabel("bottom", "step", color=TEXT)
-        pi.setLabel("left", "training loss", color=TEXT)
+        pi.setLabel("bottom", "step")
+        pi.setLabel("left", "training loss")
         # Unlabelled lines (their labels would sit on the converged curves); the legend
         # names them through pen-only stand-ins.
-        ols_pen = _pen("#2ca02c", 2, Qt.PenStyle.DashLine)
-        tol_pen = _pen("#555555", 1.5, Qt.PenStyle.DotLine)
-        self.ols_line = pg.InfiniteLine(angle=0, pen=ols_pen)
-        self.tol_line = pg.InfiniteLine(angle=0, pen=tol_pen)
-        self._ols_key = pg.PlotDataItem(pen=ols_pen)
-        self._tol_key = pg.PlotDataItem(pen=tol_pen)
+        self.ols_line = pg.InfiniteLine(angle=0)
+        self.tol_line = pg.InfiniteLine(angle=0)
+        self._ols_key = pg.PlotDataItem()
+        self._tol_key = pg.PlotDataItem()
         for line in (self.ols_line, self.tol_line):
             line.setZValue(-5)
             pi.addItem(line, ignoreBounds=True)
@@ -54,7 +51,7 @@ class RaceLossView(PlotView):
         self.curves: list[pg.PlotDataItem] = []
         # Where each run reached tolerance: one scatter for all runs, in log10 units (a
         # ScatterPlotItem has no log mode), redrawn only when a star appears or moves.
-        self.marks = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#222222"))
+        self.marks = pg.ScatterPlotItem(symbol="star", size=16)
         self.marks.setZValue(10)
         pi.addItem(self.marks, ignoreBounds=True)
         self._marks_key: tuple = ()
@@ -68,6 +65,21 @@ class RaceLossView(PlotView):
         self._set_x(0.0, 10.0)
         self._set_y(-1.0, 1.0)
         pi.getViewBox().sigResized.connect(self._fit_legend)
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        # Green as the loss plot's floor: purple is a run's colour here.
+        ols, tol = palette.pen("noise_floor", 2, DASH), palette.pen("reference", 1.5, DOT)
+        for item, pen in (
+            (self.ols_line, ols),
+            (self._ols_key, ols),
+            (self.tol_line, tol),
+            (self._tol_key, tol),
+        ):
+            item.setPen(pen)
+        self.marks.setPen(palette.pen("mark_edge", 1))
+        for curve, color in zip(self.curves, self._colors, strict=False):
+            curve.setPen(palette.pen(color, self._width))
 
     # ---- public API ----------------------------------------------------------------
     def set_race(self, snap: RaceSnapshot, colors: list[str]) -> None:
@@ -82,12 +94,14 @@ class RaceLossView(PlotView):
         self._colors = list(colors)
         for run in snap.runs:
             color = colors[run.index % len(colors)]
-            curve = pi.plot(pen=_pen(color, self._width), name=f"{run.index + 1}. {run.label}")
+            curve = pi.plot(
+                pen=self._palette.pen(color, self._width), name=f"{run.index + 1}. {run.label}"
+            )
             self.curves.append(curve)
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
         self._fit_legend()
-        pi.setLabel("left", f"training loss ({loss_label(snap.loss_kind)})", color=TEXT)
+        pi.setLabel("left", f"training loss ({loss_label(snap.loss_kind)})")
         self._ols, self._threshold = snap.ols_loss, snap.threshold
         self._initial = snap.initial_loss
         self._place_lines()
@@ -106,7 +120,7 @@ class RaceLossView(PlotView):
         """Thin curves while a race runs (1-pixel lines paint twice as fast), bold after."""
         self._width = LIVE_WIDTH if on else FINAL_WIDTH
         for curve, color in zip(self.curves, self._colors, strict=False):
-            curve.setPen(_pen(color, self._width))
+            curve.setPen(self._palette.pen(color, self._width))
         for sample, _ in self.legend.items:
             sample.update()  # legend samples draw the curve's pen, but only when repainted
 
@@ -117,7 +131,7 @@ class RaceLossView(PlotView):
         if mode == self._mode:
             return
         self._mode = mode
-        self.plotItem.setLabel("bottom", X_MODES[mode], color=TEXT)
+        self.plotItem.setLabel("bottom", X_MODES[mode])
         self._x_shown = None
         if self._last_race is not None:
             self.update_snapshot(self._last_race)

@@ -13,10 +13,10 @@ SIZE = (900, 600)
 
 def save_run_plots(trainer: Trainer, out: Path) -> list[Path]:
     """Render the loss, fit and parameter plots of a trainer's run to PNGs in out."""
-    # ensure_app sets QT_QPA_PLATFORM=offscreen before Qt starts when there is no display.
+    # Files only: offscreen, so a desktop without Qt's xcb libraries renders them too.
     from gui.app import ensure_app
 
-    ensure_app()
+    ensure_app(offscreen=True)
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from gui.plots import FitView, LossView, ParamView
@@ -47,7 +47,7 @@ def save_race_plot(race: Race, out: Path, x_axis: str = "step") -> Path:
     """Render a race's overlaid loss curves to race_loss.png in out; return the path."""
     from gui.app import ensure_app
 
-    ensure_app()
+    ensure_app(offscreen=True)
     from PySide6.QtCore import QCoreApplication, QEvent
 
     from gui.race_panel import RACE_COLORS, RaceLossView

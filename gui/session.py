@@ -15,6 +15,7 @@ GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 SPLITTER_PREFIX = "window/splitter/"
 LOG_KEY = "view/log_loss"
+DARK_KEY = "view/dark_theme"
 
 
 def app_settings() -> QSettings:
@@ -59,6 +60,18 @@ def restore_layout(settings: QSettings, window: QMainWindow) -> bool | None:
             splitter.restoreState(saved)
     log = settings.value(LOG_KEY)
     return None if log is None else str(log).lower() in ("true", "1")
+
+
+def saved_dark(settings: QSettings) -> bool | None:
+    """The theme the user chose (True: dark), or None if never chosen (follow the desktop)."""
+    value = settings.value(DARK_KEY)
+    return None if value is None else str(value).lower() in ("true", "1")
+
+
+def save_dark(settings: QSettings, on: bool) -> None:
+    """Remember the user's choice of theme (True: dark)."""
+    settings.setValue(DARK_KEY, bool(on))
+    settings.sync()
 
 
 def _named_splitters(window: QMainWindow) -> list[QSplitter]:

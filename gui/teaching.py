@@ -19,7 +19,8 @@ from core.analysis import loss_scale
 from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.plot_base import SHRINK, TEXT, PlotView, finite_bounds, needs_refit, padded
+from gui.plot_base import SHRINK, PlotView, finite_bounds, needs_refit, padded
+from gui.style import DASH, Palette, palette_of
 
 # Moving scatter points cost ~1 us each per frame: draw an evenly spread subset at most this big.
 MAX_RESIDUAL_POINTS = 2000
@@ -30,13 +31,6 @@ BAND_SIGMAS = 2.0  # the dashed band: about 95 % of residuals lie within 2 sigma
 LABEL_CHARS = 12  # feature names longer than this are shortened on the weight axis
 LABEL_GAP_PX = 10  # free pixels wanted between two tick labels
 LABEL_OVERHANG_PX = 45  # a tick label may reach this far past the ends of the feature axis
-
-# Same colours as the fit view: true = green, least squares = purple, current model = red.
-TRUE_COLOR = "#2ca02c"
-OLS_COLOR = "#9467bd"
-LEARNED_COLOR = "#d62728"
-
-_DASH = QtCore.Qt.PenStyle.DashLine
 
 EXPLANATIONS: dict[str, str] = {
     "lossPlot": (
@@ -82,15 +76,6 @@ EXPLANATIONS: dict[str, str] = {
 def explanation_html(view_name: str) -> str:
     """The explanation of a view as rich text, so tooltips wrap it instead of one long line."""
     return f"<p>{html.escape(EXPLANATIONS[view_name])}</p>"
-
-
-def _pen(color: object, width: float = 2, style: QtCore.Qt.PenStyle | None = None) -> QtGui.QPen:
-    pen = pg.mkPen(color, width=width)
-    if style is not None:
-        pen.setStyle(style)
-    # Cosmetic pens keep their pixel width when exported at another size.
-    pen.setCosmetic(True)
-    return pen
 
 
 class _BarSample(pg.ItemSample):
@@ -143,27 +128,21 @@ class ResidualView(_TeachingView):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("residualPlot", "Residuals", parent)
         pi = self.plotItem
-        pi.setLabel("bottom", "prediction", color=TEXT)
-        pi.setLabel("left", "residual (actual − predicted)", color=TEXT)
-        self.points = pg.ScatterPlotItem(
-            size=5, pen=None, brush=pg.mkBrush(31, 119, 180, 140), pxMode=True
-        )
+        pi.setLabel("bottom", "prediction")
+        pi.setLabel("left", "residual (actual − predicted)")
+        self.points = pg.ScatterPlotItem(size=5, pen=None, pxMode=True)
         pi.addItem(self.points)
-        self.zero_line = pg.InfiniteLine(pos=0.0, angle=0, pen=_pen("#444444", 1.5))
+        self.zero_line = pg.InfiniteLine(pos=0.0, angle=0)
         self.zero_line.setZValue(-5)
         pi.addItem(self.zero_line, ignoreBounds=True)
-        band_pen = _pen("#d62728", 1.5, _DASH)
-        self.band_lines = (
-            pg.InfiniteLine(angle=0, pen=band_pen),
-            pg.InfiniteLine(angle=0, pen=band_pen),
-        )
+        self.band_lines = (pg.InfiniteLine(angle=0), pg.InfiniteLine(angle=0))
         for line in self.band_lines:
             line.setZValue(-4)
             pi.addItem(line, ignoreBounds=True)
             line.hide()
         # Never hold data: give the reference lines legend entries.
-        self.zero_key = pg.PlotDataItem(pen=_pen("#444444", 1.5))
-        self.band_key = pg.PlotDataItem(pen=band_pen)
+        self.zero_key = pg.PlotDataItem()
+        self.band_key = pg.PlotDataItem()
         self.legend.addItem(self.points, "samples")
         self.legend.addItem(self.zero_key, "zero error")
         self.legend.addItem(self.band_key, "±2σ (σ = √train MSE)")
@@ -176,6 +155,16 @@ class ResidualView(_TeachingView):
         self._fresh = True
         self._set_x(0.0, 1.0)
         self._set_y(-1.0, 1.0)
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        self.points.setBrush(palette.brush("residuals"))
+        zero = palette.pen("reference", 1.5)
+        band = palette.pen("current_fit", 1.5, DASH)
+        for item, pen in ((self.zero_line, zero), (self.zero_key, zero), (self.band_key, band)):
+            item.setPen(pen)
+        for line in self.band_lines:
+            line.setPen(band)
 
     @property
     def sigma(self) -> float:
@@ -196,7 +185,7 @@ class ResidualView(_TeachingView):
         self.points.setData([], [])
         for line in self.band_lines:
             line.hide()
-        self.plotItem.setLabel("bottom", f"predicted {info.target_name}", color=TEXT)
+        self.plotItem.setLabel("bottom", f"predicted {info.target_name}")
         # A good model predicts over the range of the actual values: fixing x to that range up
         # front keeps the axis still while training; it only grows if predictions overshoot.
         self._home_x = finite_bounds(self._y) or (0.0, 1.0)
@@ -247,30 +236,37 @@ class WeightBarsView(_TeachingView):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("weightBars", "Weights", parent)
         pi = self.plotItem
-        pi.setLabel("left", "weight (data units)", color=TEXT)
-        pi.setLabel("bottom", "feature", color=TEXT)
+        pi.setLabel("left", "weight (data units)")
+        pi.setLabel("bottom", "feature")
         pi.setMouseEnabled(x=False, y=True)
         # The first and last names are centred near the axis ends: let them overhang a little
         # rather than vanish (pyqtgraph hides any label crossing the axis' edge by default).
         pi.getAxis("bottom").setStyle(hideOverlappingLabels=LABEL_OVERHANG_PX)
 
-        def bars(color: str) -> pg.BarGraphItem:
-            item = pg.BarGraphItem(
-                x=np.zeros(0), height=np.zeros(0), width=0.3, brush=color, pen=pg.mkPen(color)
-            )
+        def bars() -> pg.BarGraphItem:
+            item = pg.BarGraphItem(x=np.zeros(0), height=np.zeros(0), width=0.3)
             pi.addItem(item)
             return item
 
-        self.true_bars = bars(TRUE_COLOR)
-        self.learned_bars = bars(LEARNED_COLOR)
-        self.ols_bars = bars(OLS_COLOR)
-        self.zero_line = pg.InfiniteLine(pos=0.0, angle=0, pen=_pen("#444444", 1))
+        # The fit view's colours: true = green, least squares = purple, current model = red.
+        self.true_bars, self.learned_bars, self.ols_bars = bars(), bars(), bars()
+        self.zero_line = pg.InfiniteLine(pos=0.0, angle=0)
         pi.addItem(self.zero_line, ignoreBounds=True)
         self._names: list[str] = []
         self._reference = np.zeros(0)  # true and least-squares weights: fixed for a run
         self._has_true = False
         self._set_x(-0.6, 0.6)
         self._set_y(-1.0, 1.0)
+        self._style_items(self._palette)
+
+    def _style_items(self, palette: Palette) -> None:
+        for item, role in (
+            (self.true_bars, "true_line"),
+            (self.learned_bars, "current_fit"),
+            (self.ols_bars, "least_squares"),
+        ):
+            item.setOpts(brush=palette.brush(role), pen=pg.mkPen(palette.color(role)))
+        self.zero_line.setPen(palette.pen("reference", 1))
 
     @property
     def feature_names(self) -> list[str]:
@@ -377,13 +373,20 @@ class ExplainButton(QtWidgets.QToolButton):
         self.setAccessibleDescription(self.explanation)
         # Rich text, so Qt wraps it into a readable box rather than one screen-wide line.
         self.setToolTip(explanation_html(view_name))
-        self.setStyleSheet(
-            "QToolButton { font-weight: bold; color: #555555; border: 1px solid #bbbbbb;"
-            " border-radius: 9px; background: rgba(255, 255, 255, 220);"
-            " min-width: 16px; max-width: 16px; min-height: 16px; max-height: 16px; }"
-            "QToolButton:hover { color: #1f77b4; border-color: #1f77b4; }"
-        )
+        self.set_palette(palette_of())
         self.clicked.connect(self.show_explanation)
+
+    def set_palette(self, palette: Palette) -> None:
+        """A round button in palette's colours (it floats over a plot)."""
+        c = palette.color("legend_fill")
+        fill = f"rgba({c.red()}, {c.green()}, {c.blue()}, {c.alpha()})"
+        self.setStyleSheet(
+            f"QToolButton {{ font-weight: bold; color: {palette.muted_text};"
+            f" border: 1px solid {palette.legend_border}; border-radius: 9px;"
+            f" background: {fill};"
+            " min-width: 16px; max-width: 16px; min-height: 16px; max-height: 16px; }"
+            f"QToolButton:hover {{ color: {palette.accent}; border-color: {palette.accent}; }}"
+        )
 
     def show_explanation(self) -> None:
         """Show the explanation in a non-modal popup next to the button."""

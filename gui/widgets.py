@@ -22,7 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-UNSTABLE_COLOR = QColor(211, 47, 47)
+from gui.style import LIGHT, Palette, palette_of
+
+UNSTABLE_COLOR = QColor(LIGHT.unstable)  # the light theme's; MarkedSlider follows the theme
 
 
 def short_list(items: list[str], limit: int) -> str:
@@ -157,6 +159,12 @@ class MarkedSlider(WheelNeedsFocus, QSlider):
         self.setRange(lo, hi)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._marker: int | None = None
+        self._unstable = QColor(palette_of().unstable)
+
+    def set_palette(self, palette: Palette) -> None:
+        """Shade the unstable zone in palette's colour."""
+        self._unstable = QColor(palette.unstable)
+        self.update()
 
     def marker(self) -> int | None:
         """Slider position of the marker, or None."""
@@ -186,10 +194,10 @@ class MarkedSlider(WheelNeedsFocus, QSlider):
             + QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), self._marker, span)
         )
         painter = QPainter(self)
-        zone = QColor(UNSTABLE_COLOR)
+        zone = QColor(self._unstable)
         zone.setAlpha(45)
         painter.fillRect(x, 0, groove.right() - x + 1, self.height(), zone)
-        painter.setPen(UNSTABLE_COLOR)
+        painter.setPen(self._unstable)
         painter.drawLine(x, 0, x, self.height())
         painter.end()
 

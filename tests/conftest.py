@@ -164,6 +164,19 @@ def _no_real_file_dialogs(monkeypatch):
         monkeypatch.setattr(QFileDialog, name, refuse)
 
 
+@pytest.fixture(autouse=True)
+def _desktop_palette_after_each_test():
+    """The application's palette outlives a window switched to its dark theme: the next test
+    starts from the desktop's own."""
+    yield
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None and app.palette().color(QPalette.ColorRole.Window).lightness() < 128:
+        app.setPalette(QPalette())  # a default palette: back to the platform's
+
+
 @pytest.fixture
 def window(qtbot):
     """A window on the playground preset, unthrottled; its thread is joined at teardown."""

@@ -12,7 +12,7 @@ from core.runinfo import RunInfo, run_info
 from core.trainer import Trainer
 from gui.plots import FitView
 from gui.predict_overlay import PredictionOverlay
-from gui.predict_panel import BAD_CELL, MAX_ROWS, PredictPanel
+from gui.predict_panel import MAX_ROWS, PredictPanel
 
 
 def _trainer(weights: list[float], **data: object) -> Trainer:
@@ -91,14 +91,14 @@ def test_bad_cell_is_marked_and_named_and_its_text_kept(panel) -> None:
     assert panel.message_level == "error"
     assert panel.message() == "Row 2, x2: '4x' is not a number. Fix the cell marked red."
     assert _cell(panel, 1, "x2").text() == "4x"  # nothing the user typed is lost
-    assert _cell(panel, 1, "x2").background().color() == BAD_CELL
+    assert _cell(panel, 1, "x2").background().color() == panel.bad_cell()
     assert _cell(panel, 1, "model").text() == ""
     np.testing.assert_array_equal(panel.inputs(), [[1.0, 2.0]])  # the good row still predicts
     _cell(panel, 1, "x2").setText("inf")
     assert "'inf' is not a finite number" in panel.message()
     _cell(panel, 1, "x2").setText(" 4 ")
     assert panel.message_level == "info" and panel.results()["prediction"].shape == (2,)
-    assert _cell(panel, 1, "x2").background().color() != BAD_CELL
+    assert _cell(panel, 1, "x2").background().color() != panel.bad_cell()
 
 
 def test_typing_fills_the_free_row_and_a_new_one_appears(panel) -> None:
@@ -307,3 +307,17 @@ def test_several_features_draw_nothing_on_the_fit_plot(qtbot, panel, fit_view) -
     assert overlay.band()[0].size == 0
     assert "your inputs" not in _legend(fit_view)
     assert panel.results()["prediction"].shape == (1,)  # the table still predicts
+
+
+def test_bad_cells_and_the_message_follow_the_theme(panel) -> None:
+    from gui.style import DARK, LIGHT
+
+    _fed(panel, _trainer([1.0, 2.0]))
+    panel.set_values([[1, 2], [3, 4]])
+    _cell(panel, 1, "x2").setText("4x")
+    panel.set_palette(DARK)
+    assert _cell(panel, 1, "x2").background().color().name() == DARK.banners["error"].background
+    assert _cell(panel, 0, "x2").background().style() == QtCore.Qt.BrushStyle.NoBrush
+    assert DARK.banners["error"].text in panel.message_label.styleSheet()
+    panel.set_palette(LIGHT)
+    assert _cell(panel, 1, "x2").background().color().name() == LIGHT.banners["error"].background

@@ -160,6 +160,10 @@ class LandscapeView(_LandscapeWidget):
         self.batch_head.hide()
         self.map.set_run(info)
 
+    def shown_snapshot(self) -> Snapshot | None:
+        """The snapshot the view draws now (live or rewound); None before a run's first."""
+        return self._last
+
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the live path, current point and gradients; re-grid if held values drifted."""
         self._last = snap

@@ -208,6 +208,7 @@ class LandscapeMap(PlotFiles, QtWidgets.QWidget):
         self._range_paths: list[np.ndarray] = []  # paths (original units) the axes include
         self._last_grid_time = -math.inf
         self.grid_seconds = 0.0  # duration of the last grid computation and image update
+        self.grids_computed = 0  # how many grids (or 1-D curves) the map has computed
         self._timer = QtCore.QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._maybe_regrid)
@@ -455,6 +456,7 @@ class LandscapeMap(PlotFiles, QtWidgets.QWidget):
             self.colorbar.setLevels(grid.color_range)
             self.contours.setData(*grid.segments)
         self.grid_seconds = time.perf_counter() - t0
+        self.grids_computed += 1
         self._grid_theta = th.copy()
         self._last_grid_time = time.perf_counter()
 

@@ -180,6 +180,10 @@ class PlotView(PlotFiles, pg.PlotWidget):
         """Draw the live state of a run."""
         raise NotImplementedError
 
+    def shown_snapshot(self) -> Snapshot | None:
+        """The snapshot the view draws now (live or rewound); None before a run's first."""
+        return self._last
+
     def _set_x(self, lo: float, hi: float) -> None:
         if self._follow and (lo, hi) != self._x_shown:
             self._x_shown = (lo, hi)

@@ -121,6 +121,10 @@ class RunController(ConfigModel):
         self._touched: set[str] = set()  # keys the user set by hand since the last preset
         self._fit_pending = False  # fit the learning rate and epochs to the next run's data
         self._note: str | None = None  # said once the run being built is ready
+        # Setups (configure, restore) sent and not yet answered by runReset or setupFailed.
+        # Counted here, not by the worker: its count drops only after the call's signals are
+        # sent, so an answer could arrive while it still counted its own setup as waiting.
+        self._setups_unanswered = 0
         self.host = training_host()
         self.worker: TrainingWorker = self.host.worker  # type: ignore[assignment]
         w = self.worker
@@ -138,6 +142,7 @@ class RunController(ConfigModel):
         self._data_timer.setInterval(DEBOUNCE_MS)
         self._data_timer.timeout.connect(self.reset)
         w.set_speed(speed)
+        self._setups_unanswered += 1
         w.configure(config)
 
     # ---- the thread ----------------------------------------------------------------------
@@ -286,6 +291,7 @@ class RunController(ConfigModel):
     def reset(self, keep_running: bool = True) -> None:
         """Build a new run from the configuration: new data, initial parameters."""
         self._data_timer.stop()
+        self._setups_unanswered += 1
         self.worker.configure(self._config, keep_running)
 
     def flush(self) -> None:
@@ -297,6 +303,7 @@ class RunController(ConfigModel):
         """Continue a saved run, paused where it stood."""
         self._data_timer.stop()
         self._set(run.config)
+        self._setups_unanswered += 1
         self.worker.restore_run(run)
 
     def set_speed(self, speed: float | None) -> None:
@@ -345,6 +352,7 @@ class RunController(ConfigModel):
         self.busyChanged.emit(text)
 
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
+        self._setups_unanswered = max(self._setups_unanswered - 1, 0)
         self._info = info
         self._initial = initial
         self._latest = None
@@ -354,7 +362,7 @@ class RunController(ConfigModel):
         self.busyChanged.emit(None)
         self.runReset.emit(info, initial)
         self._update_stable_lr()
-        if self.worker.pending_setups() == 0:
+        if self._setups_unanswered == 0:
             fitted = self._fit_to_data(info) if self._fit_pending else ""
             note, self._fit_pending, self._note = self._note, False, None
             if note or fitted:
@@ -404,7 +412,8 @@ class RunController(ConfigModel):
 
     def _on_setup_failed(self, text: str) -> None:
         self._fit_pending, self._note = False, None
-        if self.worker.pending_setups():
+        self._setups_unanswered = max(self._setups_unanswered - 1, 0)
+        if self._setups_unanswered:
             # The user already asked for another setup: the configuration is that one, and
             # its own runReset (or failure) follows.
             self.message.emit("error", f"{text}.")

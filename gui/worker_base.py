@@ -15,7 +15,8 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
@@ -109,6 +110,14 @@ class LoopWorker(QObject):
     def release_frame(self) -> None:
         """Let the loop continue after a frame (thread-safe)."""
         self._frame_clear.set()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Keep the loop between two calls or slices while the block runs (thread-safe): the
+        model stays as it is for another thread to read, and calls queued meanwhile run after
+        the block, in order."""
+        with self._lock:
+            yield
 
     @property
     def is_stopped(self) -> bool:

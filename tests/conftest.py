@@ -1,14 +1,141 @@
-"""Shared pytest setup: the `slow` marker, whose tests run only with RUN_SLOW=1."""
+"""Shared pytest setup and helpers: the `slow` marker (RUN_SLOW=1), the `window` fixture,
+wait limits, the environment of child processes and running a check without root's rights."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 _EXIT_STATUS = pytest.StashKey[int]()
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "main.py"
 WAIT_MS = 60_000  # generous: a loaded 2-core machine; tests wait on conditions, not time
+# A child Python (torch and Qt start-up ~3 s idle) on a loaded machine; a hang fails, not blocks.
+PROCESS_TIMEOUT_S = 300
+# Set in a child process started by run_unprivileged: the uid:gid it drops to.
+DROP_TO_ENV = "LINREG_VIZ_TEST_DROP_TO"
+CANNOT_DROP_ROOT = 77  # its exit code where the system does not let root become that user
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: offscreen Qt, Python warnings as a user sees them."""
+    env = dict(os.environ)
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    # The app is tested as users run it, not under a warnings-as-errors setting meant for pytest.
+    env.pop("PYTHONWARNINGS", None)
+    env.update(extra)
+    return env
+
+
+def run_python(
+    args: list[str], timeout: float = PROCESS_TIMEOUT_S, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with args from the repository root; capture its text output."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env or child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def step_of(win) -> int:
+    """The step of the window's latest snapshot (0 before the first)."""
+    snap = win.latest_snapshot()
+    return 0 if snap is None else snap.step
+
+
+def click(win, name: str) -> None:
+    """Click the window's tool or push button of this object name."""
+    from PySide6.QtWidgets import QPushButton, QToolButton
+
+    button = win.findChild(QToolButton, name) or win.findChild(QPushButton, name)
+    assert button is not None, name
+    button.click()
+
+
+# Prepended to a script run_unprivileged runs: the script calls drop_root() once it has loaded
+# what it needs (this interpreter may live where only root can read, as /root/.pyenv does here).
+DROP_ROOT = f"""
+import os
+import sys
+
+
+def drop_root():
+    # As root, become the unprivileged user the test chose; in any case, end up not root.
+    ids = os.environ.get({DROP_TO_ENV!r})
+    if ids:
+        uid, gid = (int(v) for v in ids.split(":"))
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+        except PermissionError as exc:
+            print(f"cannot drop root: {{exc}}", file=sys.stderr)
+            sys.exit({CANNOT_DROP_ROOT})
+    assert os.geteuid() != 0, "still root: directory permissions would not be enforced"
+"""
+
+
+# Prepended to a child script that drives the window: the application (as the app makes it)
+# and wait_until(condition), which runs the event loop until condition() holds.
+QT_CHILD = f"""
+from PySide6.QtCore import QEventLoop, QTimer
+
+from gui.app import ensure_app
+
+app = ensure_app(offscreen=True)
+
+
+def wait_until(condition, seconds={WAIT_MS / 1000}):
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: condition() and loop.quit())
+    poll.start(10)
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    if not condition():
+        loop.exec()
+    poll.stop()
+    assert condition(), "timed out"
+"""
+
+
+def unprivileged_env() -> dict[str, str]:
+    """child_env for a script that calls drop_root(): as root, it drops to 'nobody'; where
+    that cannot be done, the test is skipped, saying why (root ignores permission bits)."""
+    if sys.platform == "win32":
+        pytest.skip("Windows has no POSIX permission bits to refuse a write")
+    if os.geteuid() != 0:
+        return child_env()
+    try:
+        import pwd
+
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip(
+            "running as root, which ignores permission bits, and this system has no 'nobody'"
+            " user to run the check as"
+        )
+    return child_env(**{DROP_TO_ENV: f"{nobody.pw_uid}:{nobody.pw_gid}"})
+
+
+def run_unprivileged(script: str, timeout: float = PROCESS_TIMEOUT_S):
+    """Run script (which calls drop_root() before its check) in a child Python, as a user
+    whose permissions are enforced (skipped, saying why, where no such user can be had)."""
+    proc = run_python(["-c", DROP_ROOT + script], timeout=timeout, env=unprivileged_env())
+    if proc.returncode == CANNOT_DROP_ROOT:
+        pytest.skip(
+            "running as root, which ignores permission bits, and not allowed to switch to"
+            f" 'nobody' here ({proc.stderr.strip()})"
+        )
+    return proc
 
 
 def pytest_configure(config):

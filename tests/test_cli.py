@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import csv
 import json
-import os
+import signal
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.config import Config
+from core.data import make_dataset
 from core.presets import D2L_W3, PRESETS
+from tests.conftest import MAIN, PROCESS_TIMEOUT_S, ROOT, child_env
 
-ROOT = Path(__file__).resolve().parent.parent
-MAIN = ROOT / "main.py"
-RENDER = ROOT / "gui" / "render.py"
+# main's exit codes; main is not imported so the tests stay subprocess-only
 EXIT_BAD_INPUT = 2
-EXIT_DIVERGED = 3  # main.EXIT_DIVERGED; main is not imported so the tests stay subprocess-only
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 Proc = subprocess.CompletedProcess[str]
 RUN_FILES = ("summary.json", "history.csv", "epochs.csv", "config.json", "eigen.csv")
 SUMMARY_KEYS = {
@@ -44,19 +49,11 @@ SUMMARY_KEYS = {
 }
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    # The CLI is tested as users run it, not under a warnings-as-errors setting meant for pytest.
-    env.pop("PYTHONWARNINGS", None)
-    return env
-
-
-def run(*args: str, exe: list[str] | None = None, timeout: float = 120) -> Proc:
+def run(*args: str, exe: list[str] | None = None, timeout: float = PROCESS_TIMEOUT_S) -> Proc:
     """Run the command line from the repository root and capture its text output."""
     cmd = [*(exe or [sys.executable, str(MAIN)]), *args]
     return subprocess.run(
-        cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+        cmd, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -68,14 +65,14 @@ class Launched:
         self._proc = subprocess.Popen(
             [sys.executable, str(MAIN), *args, "--out", str(out)],
             cwd=ROOT,
-            env=_env(),
+            env=child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         self._done: Proc | None = None
 
-    def result(self, timeout: float = 180) -> Proc:
+    def result(self, timeout: float = PROCESS_TIMEOUT_S) -> Proc:
         """Wait for the run (once) and return its exit code and output."""
         if self._done is None:
             stdout, stderr = self._proc.communicate(timeout=timeout)
@@ -137,8 +134,7 @@ LAUNCHED = {
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Launched]]:
     """Start every independent train run at once; tests wait for the one they check."""
     base = tmp_path_factory.mktemp("runs")
-    wanted = [name for name in LAUNCHED if name != "plots" or RENDER.exists()]
-    launched = {name: Launched(LAUNCHED[name], base / name) for name in wanted}
+    launched = {name: Launched(args, base / name) for name, args in LAUNCHED.items()}
     yield launched
     for run_ in launched.values():
         run_.stop()
@@ -218,7 +214,14 @@ def test_summary_has_sensible_values(concise: tuple[Proc, Path]) -> None:
     assert s["val_loss"] is None  # no validation split in this preset
     assert s["r2"] > 0.99
     assert s["steps_per_second"] > 0
-    assert 0.03 < s["max_stable_lr"] < 100
+    # Full-batch gradient descent on the mean squared error of [X, 1] is stable below
+    # 2 / the largest eigenvalue of its Hessian, (2/n) [X, 1]^T [X, 1]: computed from the data.
+    config = Config.load(out / "config.json")
+    assert (config.train.loss, config.model.fit_bias, config.train.weight_decay) == ("mse", True, 0)
+    x = make_dataset(config.data, dtype=config.model.dtype).x_train.astype(np.float64)
+    design = np.column_stack([x, np.ones(len(x))])
+    hessian = 2.0 / len(x) * design.T @ design
+    assert s["max_stable_lr"] == pytest.approx(2.0 / np.linalg.eigvalsh(hessian)[-1], rel=1e-9)
 
 
 def test_history_and_epochs_csv(concise: tuple[Proc, Path]) -> None:
@@ -391,8 +394,7 @@ def test_diverging_run_writes_files_and_exits_3(runs: dict[str, Launched]) -> No
     assert "learning rate" in proc.stderr.lower()
 
 
-# ---- plots (once gui/render.py lands) ---------------------------------------------------------
-@pytest.mark.skipif(not RENDER.exists(), reason="gui/render.py (save_run_plots) not written yet")
+# ---- plots ------------------------------------------------------------------------------------
 def test_train_writes_valid_png_plots(runs: dict[str, Launched]) -> None:
     proc, out = runs["plots"].result(), runs["plots"].out
     assert_ok(proc)
@@ -405,28 +407,89 @@ def test_train_writes_valid_png_plots(runs: dict[str, Launched]) -> None:
 
 
 # ---- console script ---------------------------------------------------------------------------
-def test_console_entry_point_lists_presets() -> None:
-    candidates = [Path(sys.executable).parent / "linreg-viz", ROOT / ".venv" / "bin" / "linreg-viz"]
-    script = next((p for p in candidates if p.is_file()), None)
-    if script is None:
-        pytest.skip("the linreg-viz console script is not installed (pip install -e .)")
+def test_console_script_is_declared_and_lists_presets() -> None:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        assert tomllib.load(f)["project"]["scripts"] == {"linreg-viz": "main:main"}
+    try:
+        dist = metadata.distribution("linreg-viz")
+    except metadata.PackageNotFoundError:
+        pytest.skip("linreg-viz is not installed in this interpreter (make test installs it)")
+    # Installed (as make test does): the script must be there and run the same command line.
+    assert {(e.name, e.value) for e in dist.entry_points if e.group == "console_scripts"} == {
+        ("linreg-viz", "main:main")
+    }
+    script = Path(sys.executable).parent / "linreg-viz"
+    assert script.is_file(), script
     proc = run("presets", exe=[str(script)])
     assert_ok(proc)
     assert proc.stdout == run("presets").stdout
 
 
-def test_closed_stdout_is_not_a_traceback() -> None:
-    # `linreg-viz presets | head -1`: the reader leaves before the listing is written.
+def test_a_reader_that_left_is_exit_141_without_a_message() -> None:
+    # `linreg-viz presets | head -1` when the reader has left before the listing is written:
+    # the read end is closed before the child has even started up.
     proc = subprocess.Popen(
         [sys.executable, str(MAIN), "presets"],
         cwd=ROOT,
-        env=_env(),
+        env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
     proc.stdout.close()
-    _, stderr = proc.communicate(timeout=60)
-    assert "Traceback" not in stderr
-    assert "BrokenPipeError" not in stderr
+    _, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
+    assert proc.returncode == EXIT_BROKEN_PIPE, stderr
+    assert stderr == ""
+
+
+def test_presets_piped_to_head() -> None:
+    # The pipeline as typed. head may read the whole short listing before leaving (exit 0) or
+    # leave first (141, the case above): either way one line, and nothing on stderr.
+    proc = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable!s} {MAIN!s} presets | head -1"],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT_S,
+        check=False,
+    )
+    assert proc.returncode in (0, EXIT_BROKEN_PIPE), proc.stderr
+    assert proc.stdout == run("presets").stdout.splitlines(keepends=True)[0]
+    assert proc.stderr == ""
+
+
+def test_interrupt_is_exit_130_with_one_line(tmp_path: Path) -> None:
+    # Ctrl+C during a long run: one line, exit 130 as a shell reports SIGINT, nothing written.
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(MAIN),
+            "train",
+            "--epochs",
+            "1000000",
+            "--no-plots",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.read(1)  # the progress bar: training has begun
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == EXIT_INTERRUPTED, first + stderr
+    assert (first + stderr).rstrip("\n").splitlines()[-1].endswith("linreg-viz: interrupted")
+    assert "Traceback" not in stderr + stdout
+    assert not out.exists()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pkgutil
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, run_python
+
 # Every module of core, found rather than listed (a hand-kept list missed six new modules).
 CORE_MODULES = tuple(f"core.{info.name}" for info in pkgutil.iter_modules([str(ROOT / "core")]))
 QT_PREFIXES = ("PySide6", "shiboken6", "pyqtgraph", "PyQt")
@@ -26,15 +24,7 @@ def test_every_core_module_is_checked():
 
 
 def test_core_imports_no_qt():
-    root = ROOT
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(["-c", SCRIPT])
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("QT:")]
     assert lines == ["QT:"], f"core pulled in Qt modules: {lines}"

@@ -4,8 +4,6 @@ the first chunk pandas refuses, the header read from the file's start, progress.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,9 +15,9 @@ from hypothesis import strategies as st
 from core import csvdata, csvpandas
 from core.csvdata import load_csv
 from core.errors import DataError
+from tests.conftest import run_python
 from tests.test_csv import load_error, mangled_csv, write
 
-ROOT = Path(__file__).resolve().parents[1]
 # Rows of three numbers, ~26 bytes each: BIG rows make a file of a few MB, many chunks.
 ROW = "{i}.25,{j}.5,-{i}e-3\n"
 BIG = 150_000
@@ -159,7 +157,6 @@ def test_pandas_is_imported_only_when_a_file_is_read() -> None:
         "import sys, core.data, core.trainer, core.csvdata, gui.main_window, gui.app; "
         "print('pandas' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel
@@ -14,7 +16,6 @@ from pytestqt.qtbot import QtBot
 
 from core import files as files_module
 from core.config import Config
-from core.history import write_epochs_csv, write_steps_csv
 from core.presets import preset_config
 from core.runinfo import run_info
 from core.trainer import Trainer
@@ -172,16 +173,29 @@ def test_window_png_goes_through_the_core_atomic_writer(
     assert (tmp_path / "w.png").read_bytes().startswith(PNG_MAGIC)
 
 
-def test_export_history_matches_core_writers(trainer: Trainer, tmp_path: Path) -> None:
-    steps, epochs = export.export_history(trainer.history, tmp_path)
-    assert (steps.name, epochs.name) == ("history.csv", "epochs.csv")
-    ref = tmp_path / "ref"
-    ref.mkdir()
-    write_steps_csv(trainer.history, ref / "s.csv")
-    write_epochs_csv(trainer.history, ref / "e.csv")
-    assert steps.read_text() == (ref / "s.csv").read_text()
-    assert epochs.read_text() == (ref / "e.csv").read_text()
-    assert steps.read_text().startswith("step,loss,")
+def test_export_history_writes_every_recorded_value_exactly(
+    trainer: Trainer, tmp_path: Path
+) -> None:
+    steps_path, epochs_path = export.export_history(trainer.history, tmp_path)
+    assert (steps_path.name, epochs_path.name) == ("history.csv", "epochs.csv")
+    # Every step row the run recorded, each value exact (repr round trip), in order.
+    step, loss, params = trainer.history.steps()
+    with steps_path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["step", "loss", *trainer.history.param_names]
+    table = np.array(rows[1:], dtype=np.float64)
+    assert table.shape == (step.size, 2 + params.shape[1]) == (101, 4)
+    np.testing.assert_array_equal(table[:, 0], step)
+    np.testing.assert_array_equal(table[:, 1], loss)
+    np.testing.assert_array_equal(table[:, 2:], params)
+    # Every epoch record; a run without a validation split leaves val_loss blank.
+    epochs = trainer.history.epochs()
+    with epochs_path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == epochs["epoch"].tolist()
+    assert [int(r["step"]) for r in rows] == epochs["step"].tolist()
+    assert [float(r["train_loss"]) for r in rows] == epochs["train_loss"].tolist()
+    assert all(r["val_loss"] == "" for r in rows)
 
 
 def test_export_history_failure_names_the_path(trainer: Trainer, tmp_path: Path) -> None:

@@ -4,29 +4,15 @@ nothing recorded is lost, and each case ends in a state the user can continue fr
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox, QSlider
 
 from core.config import HAND_WRITTEN_OPTIMIZERS, OPTIMIZERS
-from tests.conftest import WAIT_MS, settle
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _snap(win):
-    return win.latest_snapshot()
-
-
-def _steps(win) -> int:
-    snap = _snap(win)
-    return 0 if snap is None else snap.step
+from tests.conftest import PROCESS_TIMEOUT_S, WAIT_MS, run_python, settle, step_of
 
 
 def _assert_history_whole(win) -> None:
@@ -42,14 +28,14 @@ def _assert_can_continue(win, qtbot) -> None:
     assert win.run_state() != "running"
     if win.run_state() == "diverged":
         win.findChild(QDoubleSpinBox, "lrSpin").setValue(0.001)  # the fix the message suggests
-    before = _steps(win)
+    before = step_of(win)
     win.step_batch()
-    qtbot.waitUntil(lambda: _steps(win) == before + 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(win) == before + 1, timeout=WAIT_MS)
 
 
 def test_a_thousand_rapid_slider_changes_during_a_run(window, qtbot):
     window.toggle_run()
-    qtbot.waitUntil(lambda: _steps(window) > 20, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(window) > 20, timeout=WAIT_MS)
     lr = window.findChild(QSlider, "lrSlider")
     speed = window.findChild(QSlider, "speedSlider")
     noise = window.findChild(QDoubleSpinBox, "noiseSpin")
@@ -65,7 +51,9 @@ def test_a_thousand_rapid_slider_changes_during_a_run(window, qtbot):
     speed.setValue(speed.maximum())
     window.controller.flush()
     settle(window, qtbot, pause=False)  # the last data change's reset is in
-    qtbot.waitUntil(lambda: _snap(window) is not None and _steps(window) > 10, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: window.latest_snapshot() is not None and step_of(window) > 10, timeout=WAIT_MS
+    )
     assert window.run_state() in ("running", "paused", "completed", "diverged")
     _assert_history_whole(window)
     _assert_can_continue(window, qtbot)
@@ -94,7 +82,7 @@ def test_largest_learning_rate_with_every_optimizer(window, qtbot, implementatio
         window.banner.hide()  # the last round's message must not satisfy the wait below
         window.toggle_run()
         qtbot.waitUntil(lambda: window.run_state() in ("diverged", "completed"), timeout=WAIT_MS)
-        snap = _snap(window)
+        snap = window.latest_snapshot()
         assert snap is not None, f"{implementation}/{optimizer}"
         # A diverged run keeps its last finite parameters and says so in plain words.
         assert np.isfinite(snap.weights).all() and np.isfinite(snap.bias)
@@ -104,47 +92,63 @@ def test_largest_learning_rate_with_every_optimizer(window, qtbot, implementatio
         _assert_can_continue(window, qtbot)
 
 
+# (combo, choice, then the implementation and optimizer the run must train with). The numpy
+# and scratch implementations offer the hand-written optimizers: numpy after rmsprop is adam.
+SWITCHES = [
+    ("optimizer", "adam", "module", "adam"),
+    ("implementation", "numpy", "numpy", "adam"),
+    ("optimizer", "momentum", "numpy", "momentum"),
+    ("implementation", "scratch", "scratch", "momentum"),
+    ("optimizer", "nesterov", "scratch", "nesterov"),
+    ("implementation", "module", "module", "nesterov"),
+    ("optimizer", "rmsprop", "module", "rmsprop"),
+    ("implementation", "numpy", "numpy", "adam"),
+    ("optimizer", "sgd", "numpy", "sgd"),
+    ("optimizer", "sgd", "numpy", "sgd"),  # the same choice again: no reset
+    ("implementation", "module", "module", "sgd"),
+]
+
+
 def test_switching_implementation_and_optimizer_mid_run(window, qtbot):
     window.toggle_run()
-    qtbot.waitUntil(lambda: _steps(window) > 50, timeout=WAIT_MS)
-    impl = window.findChild(QComboBox, "implementationCombo")
-    opt = window.findChild(QComboBox, "optimizerCombo")
-    for i in range(12):
-        info = window.run_info()
-        (impl if i % 2 else opt).setCurrentIndex((i // 2) % 3)
+    qtbot.waitUntil(lambda: step_of(window) > 50, timeout=WAIT_MS)
+    for name, choice, implementation, optimizer in SWITCHES:
+        combo = window.findChild(QComboBox, f"{name}Combo")
+        info, before = window.run_info(), window.config()
+        combo.setCurrentIndex(combo.findData(choice))
         window.controller.flush()
-        # Either a new run (a reset) or, when the choice did not change, the same one.
+        settle(window, qtbot, pause=False)  # every call sent has been carried out
+        trained = window.worker.trained_config()
+        assert (trained.train.implementation, trained.train.optimizer) == (
+            implementation,
+            optimizer,
+        ), (name, choice)
+        assert trained == window.config()  # the controls show what the run trains with
+        if window.config() == before:
+            assert window.run_info() is info  # nothing changed: the run goes on
+        else:
+            assert window.run_info() is not info  # the reset arrived
+        # A switch resets the run and keeps it running.
         qtbot.waitUntil(
-            lambda info=info: window.run_info() is not info or window.run_state() == "running",
-            timeout=WAIT_MS,
+            lambda: window.run_state() == "running" and step_of(window) > 5, timeout=WAIT_MS
         )
-    settle(window, qtbot, pause=False)
-    # A switch resets the run and keeps it running.
-    qtbot.waitUntil(
-        lambda: window.run_state() == "running" and _steps(window) > 20, timeout=WAIT_MS
-    )
     _assert_history_whole(window)
     _assert_can_continue(window, qtbot)
 
 
 def test_stepping_while_running_pauses_then_steps(window, qtbot):
     window.toggle_run()
-    qtbot.waitUntil(lambda: _steps(window) > 30, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(window) > 30, timeout=WAIT_MS)
     for _ in range(5):
         window.step_batch()
         window.step_epoch()
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
     # Every queued step has run and its snapshot has arrived.
-    qtbot.waitUntil(
-        lambda: (
-            window.worker.pending_commands() == 0
-            and _steps(window) == window.worker._trainer.step_count
-        ),
-        timeout=WAIT_MS,
-    )
-    paused = _steps(window)
+    settle(window, qtbot, pause=False)
+    assert step_of(window) == window.history().last_step
+    paused = step_of(window)
     window.step_batch()
-    qtbot.waitUntil(lambda: _steps(window) == paused + 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(window) == paused + 1, timeout=WAIT_MS)
     _assert_history_whole(window)
 
 
@@ -155,7 +159,7 @@ def test_reset_while_stepping(window, qtbot):
         window.step_batch()
     # The last command was a step after a reset: a fresh run, one step in.
     settle(window, qtbot)
-    assert _steps(window) == 1 and window.run_state() == "paused"
+    assert step_of(window) == 1 and window.run_state() == "paused"
     _assert_history_whole(window)
     _assert_can_continue(window, qtbot)
 
@@ -205,14 +209,7 @@ CLOSE_SCRIPT = textwrap.dedent(
 
 
 def _close_rounds(rounds: int) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", CLOSE_SCRIPT, str(rounds)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-    )
+    return run_python(["-c", CLOSE_SCRIPT, str(rounds)], timeout=2 * PROCESS_TIMEOUT_S)
 
 
 def test_closing_mid_run_twenty_times_in_one_process():

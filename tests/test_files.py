@@ -20,6 +20,7 @@ from core.files import (
     json_clean,
 )
 from core.history import History, write_steps_csv
+from tests.conftest import run_unprivileged
 
 
 def _history() -> History:
@@ -112,21 +113,39 @@ def test_atomic_open_error_in_body_cleans_up(tmp_path: Path) -> None:
         pass
 
 
-def test_atomic_write_into_read_only_directory(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
+def test_atomic_write_into_read_only_directory() -> None:
+    # Root ignores permission bits, so the check runs in a child process as an unprivileged
+    # user (conftest.run_unprivileged); it writes into a folder of its own made read-only.
+    script = """
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.files import atomic_write_text
+
+drop_root()
+folder = Path(tempfile.mkdtemp())
+try:
+    (folder / "out.txt").write_text("old", encoding="utf-8")
     folder.chmod(0o555)
-    try:
-        probe = folder / "probe"
+    for name in ("out.txt", "new.txt"):
         try:
-            probe.write_text("x", encoding="utf-8")
-        except OSError:
-            pass
+            atomic_write_text(folder / name, "x")
+        except OSError as exc:
+            print("refused", name, type(exc).__name__, str(folder) in str(exc))
         else:
-            probe.unlink()
-            pytest.skip("directory permissions are not enforced (running as root?)")
-        with pytest.raises(OSError):
-            atomic_write_text(folder / "out.txt", "x")
-        assert only_file(folder) == []
-    finally:
-        folder.chmod(0o755)
+            print("written", name)
+    print("left", sorted(p.name for p in folder.iterdir()))
+    print("kept", (folder / "out.txt").read_text(encoding="utf-8"))
+finally:
+    folder.chmod(0o755)
+    shutil.rmtree(folder)
+"""
+    proc = run_unprivileged(script)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "refused out.txt PermissionError True",
+        "refused new.txt PermissionError True",
+        "left ['out.txt']",
+        "kept old",
+    ]

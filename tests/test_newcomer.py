@@ -11,7 +11,7 @@ from core.runfile import load_run
 from gui import replay
 from gui.csv_dialog import CsvDialog
 from gui.help import TextDialog
-from tests.conftest import WAIT_MS, settle
+from tests.conftest import WAIT_MS, settle, step_of
 
 
 def _entries(window) -> dict[str, object]:
@@ -28,11 +28,6 @@ def _entries(window) -> dict[str, object]:
 def _no_error(window, qtbot, what: str) -> None:
     settle(window, qtbot, pause=False)  # an error from the worker would be in by now
     assert window.banner.level != "error" or not window.banner.text(), (what, window.banner.text())
-
-
-def _steps(window) -> int:
-    snap = window.latest_snapshot()
-    return 0 if snap is None else snap.step
 
 
 def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
@@ -75,12 +70,12 @@ def test_every_menu_entry_works(window, qtbot, tmp_path, monkeypatch):
     # Long enough that the run is still going when the newcomer presses Pause.
     window.findChild(QSpinBox, "epochsSpin").setValue(100_000)
     entries["Run/Run"].trigger()
-    qtbot.waitUntil(lambda: _steps(window) > 20, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(window) > 20, timeout=WAIT_MS)
     entries["Run/Run"].trigger()  # pause
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
-    before = _steps(window)
+    before = step_of(window)
     entries["Run/Step batch"].trigger()
-    qtbot.waitUntil(lambda: _steps(window) > before, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: step_of(window) > before, timeout=WAIT_MS)
     epoch = window.latest_snapshot().epoch
     entries["Run/Step epoch"].trigger()
     qtbot.waitUntil(lambda: window.latest_snapshot().epoch > epoch, timeout=WAIT_MS)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -26,9 +25,8 @@ from core.race import (
     parse_run_spec,
     tolerance_margin,
 )
+from tests.conftest import MAIN, PROCESS_TIMEOUT_S, ROOT, child_env
 
-ROOT = Path(__file__).resolve().parent.parent
-MAIN = ROOT / "main.py"
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 RUN_KEYS = {
@@ -283,19 +281,6 @@ def _reject(name: str) -> None:
     raise AssertionError(f"non-standard JSON constant {name}")
 
 
-def test_core_race_imports_no_qt() -> None:
-    script = (
-        "import sys, core.race\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6',"
-        " 'pyqtgraph', 'PyQt'))))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
-
-
 # ---- the command line, in this process (bad input is quick) ----------------------------------
 BAD_CLI = {
     "no run": ([], "1 to 4 --run"),
@@ -329,13 +314,6 @@ def test_bad_race_input_exits_2_with_one_line(
 
 
 # ---- the command line, as users run it --------------------------------------------------------
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    env.pop("PYTHONWARNINGS", None)
-    return env
-
-
 LAUNCH = {
     # Three runs on the playground, one of them diverging; with the plot and the progress bar.
     "mixed": [
@@ -380,7 +358,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             subprocess.Popen(
                 [sys.executable, str(MAIN), *args, "--out", str(base / name)],
                 cwd=ROOT,
-                env=_env(),
+                env=child_env(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -398,7 +376,7 @@ def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
 
 def _result(launched: dict[str, tuple], name: str) -> tuple[int, str, str, Path]:
     proc, out = launched[name]
-    stdout, stderr = proc.communicate(timeout=180)
+    stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
     return proc.returncode, stdout, stderr, out
 
 

@@ -315,9 +315,10 @@ def test_a_failing_race_is_reported_on_the_gui_thread(panel, qtbot, monkeypatch)
 
     monkeypatch.setattr(Race, "advance", boom)
     threads = []
-    say = panel._say
+    label = panel.status_label
+    set_text = label.setText
     monkeypatch.setattr(
-        panel, "_say", lambda *args: (threads.append(threading.current_thread()), say(*args))
+        label, "setText", lambda text: (threads.append(threading.current_thread()), set_text(text))
     )
     _button(panel, "raceButton").click()
     qtbot.waitUntil(lambda: "boom in the race" in panel.status_label.text(), timeout=WAIT_MS)

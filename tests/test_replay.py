@@ -37,7 +37,7 @@ def test_export_gif_replays_the_run_and_restores_the_views(window, qtbot, tmp_pa
     assert first != last  # the replay moves
     # Back to the live state, with nothing of the replay left on screen.
     assert not window.is_reviewing()
-    assert window.param_view._last.step == live.step
+    assert window.param_view.shown_snapshot().step == live.step
     assert window.timeline.is_live()
 
 
@@ -47,7 +47,7 @@ def test_export_gif_while_rewound_returns_to_the_rewound_step(window, qtbot, tmp
     window.rewind_to(7)
     window.export_gif(tmp_path / "r.gif", frames=4)
     assert window.is_reviewing() and window.reviewed_snapshot().step == 7
-    assert window.param_view._last.step == 7
+    assert window.param_view.shown_snapshot().step == 7
 
 
 def test_export_gif_to_a_missing_folder_leaves_nothing(window, qtbot, tmp_path):

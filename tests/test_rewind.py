@@ -121,8 +121,8 @@ def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
     assert window.loss_view.cursor_line.isVisible()
     assert window.loss_view.cursor_line.value() == reviewed.step
     # The fit and parameter views draw the past step, not the live one.
-    assert window.param_view._last.step == reviewed.step
-    assert window.fit_view._last.step == reviewed.step
+    assert window.param_view.shown_snapshot().step == reviewed.step
+    assert window.fit_view.shown_snapshot().step == reviewed.step
     before = _history_state(window)
     live_step = window.latest_snapshot().step
     for value in (10, 200, 50):
@@ -133,7 +133,7 @@ def test_scrub_back_then_live_changes_nothing_and_run_continues(window, qtbot):
     after = _history_state(window)
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)  # scrubbing changed no recorded value
-    assert window.param_view._last.step == window.latest_snapshot().step
+    assert window.param_view.shown_snapshot().step == window.latest_snapshot().step
     # Run continues from the live state, not from the reviewed step.
     window.toggle_run()
     qtbot.waitUntil(lambda: window.latest_snapshot().step > live_step + 50, timeout=WAIT_MS)

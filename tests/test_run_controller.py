@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSpinBox, QToolButton
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QSlider, QSpinBox, QToolButton
 
 from core.analysis import max_stable_lr
 from core.presets import preset_config
 from gui.actions import ACTIONS, MENUS, TOOLBAR, attribute_name
-from gui.controls import slider_for_lr
+from gui.controls import slider_for_lr, slider_for_speed
 from gui.race_worker import RaceWorker
 from gui.worker import TrainingWorker
 from gui.worker_base import LoopWorker
@@ -108,29 +109,69 @@ def test_menus_toolbar_and_shortcuts_come_from_the_table(window):
 
 
 def test_every_shortcut_works_as_a_key_event(window, qtbot):
-    # Each shortcut, typed: the action it names fires (Quit last: it closes the window).
+    # Each shortcut, typed: exactly the action it names fires, once, and does what it says.
+    # (File dialogs and the guide stand in for themselves: nobody can click offscreen.)
     window.activateWindow()
+    settle(window, qtbot)
     fired = []
     for spec in ACTIONS:
         action = window.actions_by_name[spec.name]
         action.triggered.connect(lambda _=False, n=spec.name: fired.append(n))
     opened = []
-    window.dialogs.open_config = lambda: opened.append("config")  # no real dialogs offscreen
-    window.dialogs.save_config = lambda: opened.append("save")
-    window.dialogs.open_csv = lambda: opened.append("csv")
-    window.dialogs.open_run = lambda: opened.append("run")
-    window.dialogs.save_run = lambda: opened.append("saverun")
-    window.dialogs.export_run = lambda: opened.append("export")
-    window.dialogs.export_gif = lambda: opened.append("gif")
+    for name in ("open_config", "save_config", "open_csv", "open_run", "save_run"):
+        setattr(window.dialogs, name, lambda n=name: opened.append(n))
+    for name in ("export_run", "export_gif"):
+        setattr(window.dialogs, name, lambda n=name: opened.append(n))
     window.show_guide = lambda: opened.append("guide")
-    for spec in ACTIONS:
-        if not spec.shortcut or spec.name == "quitAction":
-            continue
-        action = window.actions_by_name[spec.name]
-        key = action.shortcut()[0]
+    info, log_y, log_steps = window.run_info(), window.loss_view.log_y, window.loss_view.log_steps
+    effects = {
+        "openAction": lambda: opened[-1] == "open_config",
+        "saveAction": lambda: opened[-1] == "save_config",
+        "openCsvAction": lambda: opened[-1] == "open_csv",
+        "openRunAction": lambda: opened[-1] == "open_run",
+        "saveRunAction": lambda: opened[-1] == "save_run",
+        "exportAction": lambda: opened[-1] == "export_run",
+        "exportGifAction": lambda: opened[-1] == "export_gif",
+        "runAction": lambda: window.run_state() == "running",
+        "stepBatchAction": lambda: window.run_state() == "paused",
+        "stepEpochAction": lambda: window.is_idle() and window.latest_snapshot().epoch >= 1,
+        "resetAction": lambda: window.run_info() is not info and window.latest_snapshot() is None,
+        "predictAction": lambda: window.fit_tabs.currentIndex() == window.fit_tabs.count() - 1,
+        "raceAction": lambda: window.race_panel.is_running(),
+        "trainingTabAction": lambda: window.main_tabs.currentIndex() == 0,
+        "raceTabAction": lambda: window.main_tabs.currentIndex() == 1,
+        "logAction": lambda: window.loss_view.log_y != log_y,
+        "logStepsAction": lambda: window.loss_view.log_steps != log_steps,
+        "guideAction": lambda: opened[-1] == "guide",
+    }
+    typed = [s for s in ACTIONS if s.shortcut and s.name != "quitAction"]
+    assert {s.name for s in typed} == set(effects)  # a new shortcut needs its effect here
+    for spec in typed:
+        key = window.actions_by_name[spec.name].shortcut()[0]
         qtbot.keyClick(window, key.key(), key.keyboardModifiers())
-        assert fired and fired[-1] == spec.name, spec.name
+        assert fired[-1:] == [spec.name] and fired.count(spec.name) == 1, (spec.name, fired)
+        qtbot.waitUntil(effects[spec.name], timeout=WAIT_MS)
     window.race_panel.stop_and_wait()
+    # Quit last: it closes the window, and the training thread with it.
+    key = window.quit_action.shortcut()[0]
+    qtbot.keyClick(window, key.key(), key.keyboardModifiers())
+    assert fired[-1] == "quitAction"
+    assert not window.isVisible() and not window.host.thread.isRunning()
+
+
+def test_a_run_set_to_100_steps_a_second_runs_at_about_100(window, qtbot):
+    # The speed slider at 100 steps/s; the rate is measured as steps over the time the test
+    # itself saw pass between snapshots at least two seconds apart (a ratio, not a deadline).
+    slider = window.findChild(QSlider, "speedSlider")
+    slider.setValue(slider_for_speed(100.0))
+    assert window.controller.speed() == pytest.approx(100.0)
+    seen: list[tuple[float, int]] = []
+    window.controller.snapshot.connect(lambda snap: seen.append((time.perf_counter(), snap.step)))
+    window.toggle_run()
+    qtbot.waitUntil(lambda: len(seen) >= 2 and seen[-1][0] - seen[0][0] >= 2.0, timeout=WAIT_MS)
+    (t0, s0), (t1, s1) = seen[0], seen[-1]
+    assert 60 <= (s1 - s0) / (t1 - t0) <= 140, (s1 - s0, t1 - t0)
+    settle(window, qtbot)
 
 
 def test_space_runs_from_a_numeric_field(window, qtbot):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
 
 from core.presets import preset_config
-from gui.main_window import MainWindow
-from tests.conftest import WAIT_MS
-
-ROOT = Path(__file__).resolve().parents[1]
+from gui.main_window import START_FALLBACK_MS, MainWindow
+from tests.conftest import WAIT_MS, run_python
 
 
 def test_importing_the_window_does_not_import_torch():
     code = "import sys, gui.main_window, gui.app; print('torch' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    out = run_python(["-c", code])
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
 
@@ -34,10 +30,36 @@ def test_run_controls_wait_for_the_training_thread(qtbot):
     win.shutdown()
 
 
+class _CloseOnFirstPaint(QObject):
+    """Closes the window as its first paint arrives: after that paint has queued the start of
+    the training thread, before the start runs."""
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and obj.isVisible():
+            QTimer.singleShot(0, obj.close)  # posted before the window's own queued start
+        return False
+
+
 def test_closing_before_the_thread_started_never_starts_it(qtbot):
     win = MainWindow(preset_config("playground"))
     qtbot.addWidget(win)
+    fallback = [
+        t
+        for t in win.findChildren(QTimer)
+        if t.isSingleShot() and t.interval() == START_FALLBACK_MS
+    ]
+    assert len(fallback) == 1 and fallback[0].isActive()
     win.close()  # before the first paint and the fallback timer
-    assert not win._start_timer.isActive()
-    win._start_worker()  # as a late paint's queued start would
+    assert not fallback[0].isActive() and not win.host.thread.isRunning()
+
+
+def test_a_window_closed_right_after_its_first_paint_never_starts_the_thread(qtbot):
+    win = MainWindow(preset_config("playground"))
+    qtbot.addWidget(win)
+    closer = _CloseOnFirstPaint()
+    win.installEventFilter(closer)
+    win.show()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=WAIT_MS)
+    QApplication.processEvents()  # the start the paint queued, after the close
     assert not win.host.thread.isRunning()
+    win.removeEventFilter(closer)

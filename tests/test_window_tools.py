@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+import threading
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QComboBox, QFileDialog, QPushButton, QTableWidget, QTabWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QPushButton, QTableWidget, QTabWidget
 
-from tests.conftest import WAIT_MS, settle
+from tests.conftest import QT_CHILD, WAIT_MS, run_unprivileged, settle
 
 
 def _race_to_end(window, qtbot) -> None:
@@ -71,47 +71,60 @@ def test_closing_mid_race_joins_both_threads(window, qtbot):
     assert not window.race_panel.is_thread_running()
 
 
-def _read_only(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make folder refuse new files: by its permissions, or (as root, who ignores them) by
-    failing the rename that publishes each file, as a read-only folder does."""
-    folder.chmod(0o555)
-    probe = folder / "probe"
-    try:
-        probe.write_text("x", encoding="utf-8")
-    except OSError:
-        return
-    probe.unlink()
-    real_replace = os.replace
+READ_ONLY_EXPORT = """
+import shutil
+import tempfile
+from pathlib import Path
 
-    def replace(src, dst, *args, **kwargs):
-        if Path(dst).parent == folder:
-            raise PermissionError(13, "Permission denied", str(dst))
-        return real_replace(src, dst, *args, **kwargs)
+from PySide6.QtWidgets import QFileDialog
 
-    monkeypatch.setattr(os, "replace", replace)
+from core.presets import preset_config
+from gui.main_window import MainWindow
 
-
-def test_export_into_a_read_only_folder_says_so_and_leaves_nothing(
-    window, qtbot, tmp_path, monkeypatch
-):
-    window.step_epoch()
-    qtbot.waitUntil(lambda: window.latest_snapshot() is not None, timeout=WAIT_MS)
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    _read_only(folder, monkeypatch)
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(folder), ""))
-    try:
-        window.export_action.trigger()
-        assert "Export failed" in window.banner.text()
-        assert list(folder.iterdir()) == []
-    finally:
-        folder.chmod(0o755)
+win = MainWindow(preset_config("playground"))
+win.show()
+wait_until(win.is_ready)
+win.step_epoch()
+wait_until(lambda: win.latest_snapshot() is not None)
+# Everything an export loads, loaded while root may still read where this Python lives.
+warm = Path(tempfile.mkdtemp())
+win.export_run(warm)
+shutil.rmtree(warm)
+drop_root()
+base = Path(tempfile.mkdtemp())
+folder = base / "read-only"
+folder.mkdir()
+folder.chmod(0o555)
+QFileDialog.getSaveFileName = staticmethod(lambda *args, **kwargs: (str(folder), ""))
+try:
+    win.export_action.trigger()
+    print("banner", win.banner.level, win.banner.text())
+    print("left", sorted(p.name for p in folder.iterdir()))
     # The run goes on: the user can continue, and export elsewhere.
-    step = window.latest_snapshot().step
-    window.step_batch()
-    qtbot.waitUntil(lambda: window.latest_snapshot().step == step + 1, timeout=WAIT_MS)
-    monkeypatch.undo()
-    assert len(window.export_run(tmp_path / "elsewhere")) > 10
+    step = win.latest_snapshot().step
+    win.step_batch()
+    wait_until(lambda: win.latest_snapshot().step == step + 1)
+    print("elsewhere", len(win.export_run(base / "elsewhere")))
+finally:
+    folder.chmod(0o755)
+    shutil.rmtree(base)
+    win.close()
+print("closed", win.host.thread.isRunning())
+"""
+
+
+def test_export_into_a_read_only_folder_says_so_and_leaves_nothing():
+    # Root ignores permission bits: the window runs in a child process that drops to an
+    # unprivileged user before exporting into a folder it may not write (conftest).
+    proc = run_unprivileged(QT_CHILD + READ_ONLY_EXPORT)
+    assert proc.returncode == 0, proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert lines["banner"].startswith("error Export failed"), lines["banner"]
+    assert "Permission denied" in lines["banner"] and "read-only" in lines["banner"]
+    assert lines["left"] == "[]"
+    assert int(lines["elsewhere"]) > 10
+    assert lines["closed"] == "False"
+    assert "Traceback" not in proc.stderr
 
 
 def test_unavailable_device_keeps_the_run_and_the_controls(window, qtbot):
@@ -152,16 +165,62 @@ def test_a_wide_csv_of_a_hundred_features_trains_in_the_window(window, qtbot, tm
     assert not window.grab().isNull()
 
 
-def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot):
+def test_a_failed_setup_does_not_undo_a_newer_choice(window, qtbot, tmp_path):
     settle(window, qtbot)
+    gone = window.config().with_value("data.csv_path", str(tmp_path / "gone.csv"))
     newer = window.config().with_value("data.noise_std", 0.123)
-    # Holding the worker's lock keeps it from carrying out the new setup meanwhile: the failure
-    # of an older one arrives while the newer is still queued.
-    with window.worker._lock:
+    # A held worker carries out neither setup meanwhile: the older one's failure is handled
+    # while the newer is queued (or already being built).
+    with window.worker.held():
+        window.apply_config(gone)
         window.apply_config(newer)
-        window.worker.setupFailed.emit("Could not set up the run: an older CSV file is gone")
-        qtbot.waitUntil(lambda: "older CSV file is gone" in window.banner.text(), timeout=WAIT_MS)
-        assert window.panel.config().data.noise_std == 0.123  # not reverted to the kept run
+    qtbot.waitUntil(lambda: "gone.csv" in window.banner.text(), timeout=WAIT_MS)
     settle(window, qtbot)
     assert window.worker.trained_config().data.noise_std == 0.123
-    assert window.panel.config().data.noise_std == 0.123
+    assert window.config().data == newer.data  # not reverted to the run kept
+    assert not window.is_busy()
+
+
+def _block_worker_until(signal, heard: threading.Event) -> None:
+    """Keep the worker inside the call that emits signal until heard is set (by the window):
+    the window then handles the signal before the worker has finished that call."""
+    signal.connect(lambda *_: heard.wait(WAIT_MS / 1000), Qt.ConnectionType.DirectConnection)
+
+
+def test_a_failed_setup_is_answered_before_the_worker_has_finished_it(window, qtbot, tmp_path):
+    settle(window, qtbot)
+    info = window.run_info()
+    heard = threading.Event()
+    # Released as the window starts on the failure (before it reads the run kept, which waits
+    # for the worker to leave the call).
+    window.controller.busyChanged.connect(lambda busy: busy is None and heard.set())
+    window.controller.message.connect(lambda *_: heard.set())
+    _block_worker_until(window.worker.setupFailed, heard)
+    window.apply_config(window.config().with_value("data.csv_path", str(tmp_path / "gone.csv")))
+    qtbot.waitUntil(lambda: "gone.csv" in window.banner.text(), timeout=WAIT_MS)
+    assert window.banner.text().endswith("The current run is kept.")
+    assert not window.is_busy()
+    assert window.config().data.csv_path is None  # the controls show the run kept
+    settle(window, qtbot)
+    assert window.run_info() is info
+
+
+def test_a_new_runs_note_is_said_before_the_worker_has_finished_building_it(
+    window, qtbot, tmp_path
+):
+    settle(window, qtbot)
+    path = tmp_path / "house.csv"
+    x = np.random.default_rng(1).normal(size=(200, 2))
+    np.savetxt(
+        path, np.column_stack([x, x @ [3.0, -1.0] + 5]), delimiter=",", header="a,b,y", comments=""
+    )
+    heard = threading.Event()
+    # Released once the window has said what it made of the new run (the note).
+    window.controller.message.connect(lambda *_: heard.set())
+    _block_worker_until(window.worker.runReset, heard)
+    info = window.run_info()
+    assert window.open_csv(str(path), "y", ["a", "b"], False)
+    qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
+    assert "house.csv" in window.banner.text() and "Fitted to this data" in window.banner.text()
+    assert window.config().train.lr < window.controller.stable_lr()
+    settle(window, qtbot)

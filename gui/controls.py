@@ -215,6 +215,8 @@ class ControlPanel(QWidget):
         self._weight_sliders: list[MarkedSlider] = []
         self._build()
         self._connect()
+        for slider in self.findChildren(QSlider):
+            self._follow_gesture(slider)
         self._show(model.config())
         model.configChanged.connect(self._show)
         stable = getattr(model, "stableLrChanged", None)
@@ -390,6 +392,14 @@ class ControlPanel(QWidget):
         self.lr_slider.valueChanged.connect(self._on_lr_slider)
         self.speed_slider.valueChanged.connect(self._on_speed)
 
+    def _follow_gesture(self, slider: QSlider) -> None:
+        """A drag of slider is one gesture for the model (one marker from press to release)."""
+        begin = getattr(self._model, "begin_gesture", None)
+        end = getattr(self._model, "end_gesture", None)
+        if begin is not None and end is not None and slider is not self.speed_slider:
+            slider.sliderPressed.connect(begin)
+            slider.sliderReleased.connect(end)
+
     # ---- public API ---------------------------------------------------------------------
     def config(self) -> Config:
         """The configuration shown (the model's)."""
@@ -518,6 +528,7 @@ class ControlPanel(QWidget):
         slider.setToolTip(WEIGHT_SLIDER_TIP.format(n=row + 1))
         slider.valueChanged.connect(lambda i, r=row: self._set_weight(r, WEIGHT_SCALE.value(i)))
         self.weights_table.setCellWidget(row, 1, slider)
+        self._follow_gesture(slider)
         return slider
 
     def weight_slider(self, row: int) -> MarkedSlider:

@@ -75,9 +75,7 @@ def run_info(trainer: Trainer) -> RunInfo:
     ols_trained = trainer.least_squares()
     ols_loss = trainer.train_loss(ols_trained)
     true = ds.true_theta()
-    noise = (
-        None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
-    )
+    noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
     true_bias = 0.0 if true is None else float(true[-1])
     floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
     return RunInfo(

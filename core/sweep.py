@@ -120,7 +120,7 @@ def _checked(key: str, value: float, limit: Limit) -> float | int:
     if limit.integer:
         if value != round(value):
             raise SweepError(f"--grid {key}: {value:g} is not an integer")
-        value = int(round(value))
+        value = round(value)
     if not limit.accepts(value):
         raise SweepError(f"--grid {key}: {value:g} is out of range {limit.describe()}")
     return value

@@ -51,6 +51,7 @@ class SweepOutcome:
             "workers": self.workers,
             "scheduler": self.scheduler,
             "processes": len(set(self.pids)),
+            "pids": sorted(set(self.pids)),
             "seconds": self.seconds,
         }
 
@@ -147,7 +148,8 @@ def core_package_zip(folder: str | Path) -> Path:
 
 def _run_dask(plan: SweepPlan, address: str, finished: Callable[[GroupOutcome], None]) -> None:
     try:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
     except ImportError:
         raise ExecutionError(
             f"--scheduler needs Dask's distributed package: pip install '{DASK_PIN}'"

@@ -146,7 +146,10 @@ class GroupRun:
         d = ds.n_features
         self.theta0 = np.array([initial_theta(cfg, d) for cfg in self.configs])
         self.initial_loss = np.array(
-            [s.loss(th[:-1], th[-1], self.kind) for s, th in zip(self.stats, self.theta0, strict=True)]
+            [
+                s.loss(th[:-1], th[-1], self.kind)
+                for s, th in zip(self.stats, self.theta0, strict=True)
+            ]
         )
         self.ols_loss = np.array([ols_losses[k] for k in which])
         self.margin = np.array(
@@ -184,7 +187,9 @@ class GroupRun:
         self.steps_to_tolerance = np.full(r, -1, dtype=np.int64)
         self.diverged = np.zeros(r, dtype=bool)
         self.first_loss: list[float | None] = [None] * r
-        self.theta = self.theta0.copy()  # each run's latest accepted parameters (trained units)
+        # Each run's latest accepted parameters (trained units), as its engine holds them (a
+        # float32 run starts from its initial parameters rounded to float32, as Trainer's).
+        self.theta = self.engine.params()
         self.seconds = np.zeros(r)
         self.step = 0  # steps of the runs still training
         self.epoch = 0

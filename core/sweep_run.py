@@ -103,7 +103,8 @@ class Sweep:
         return self.stopped or (self._group is None and self._next >= len(self.plan.groups))
 
     def advance(self, deadline: float, step_budget: int | None = None) -> int:
-        """Train until the perf_counter deadline (or the end); return the steps run."""
+        """Train until the perf_counter deadline, step_budget steps (of a stack) or the end;
+        return the steps run."""
         ran = 0
         t0 = time.perf_counter()
         while not self.done:
@@ -112,12 +113,12 @@ class Sweep:
                 self._next += 1
                 self._group = GroupRun(g.configs, g.tolerance, g.cells)
             group = self._group
-            budget = step_budget if step_budget is not None else None
+            budget = None if step_budget is None else step_budget - ran
             ran += group.advance(max_steps=budget, deadline=deadline)
             self._collect(group)
             if group.done:
                 self._group = None
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() >= deadline or (step_budget is not None and ran >= step_budget):
                 break
         self.seconds += time.perf_counter() - t0
         return ran

@@ -28,7 +28,6 @@ import numpy as np
 from core.analysis import loss_scale
 from core.config import Config
 from core.data import Dataset
-from core.limits import MOMENTUM_OPTIMIZERS
 
 CHUNK_ROWS = 65_536
 FIELD_POINTS = 160  # samples per axis of the limit fields the map draws

@@ -148,7 +148,10 @@ class SweepView(PlotView):
             color = LIMIT_COLORS.get(line.key, "#444444")
             x, y = self._isocurve(line)
             curve = pi.plot(
-                x, y, pen=_pen(color, 2, Qt.PenStyle.DashLine), name=f"{line.name}: lr = {line.formula}",
+                x,
+                y,
+                pen=_pen(color, 2, Qt.PenStyle.DashLine),
+                name=f"{line.name}: lr = {line.formula}",
                 connect="finite",
             )
             curve.setZValue(5)

@@ -34,12 +34,15 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def sweep_csv(plan: SweepPlan, results: Sequence[RunResult]) -> str:
-    """sweep.csv's text: a row per cell and seed, in the plan's order."""
+def sweep_csv(plan: SweepPlan, results: Sequence[RunResult | None]) -> str:
+    """sweep.csv's text: a row per cell and seed, in the plan's order (runs without a result,
+    in a stopped sweep, are left out)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(csv_columns(plan))
     for cell, result in zip(plan.cells, results, strict=True):
+        if result is None:
+            continue
         steps = result.steps_to_tolerance
         writer.writerow(
             [
@@ -57,13 +60,14 @@ def sweep_csv(plan: SweepPlan, results: Sequence[RunResult]) -> str:
 
 def sweep_dict(
     plan: SweepPlan,
-    results: Sequence[RunResult],
+    results: Sequence[RunResult | None],
     limits: list[dict[str, Any]],
     execution: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """sweep.json's content: the configuration, the grid, the theoretical limits with their
     names, and a summary of the runs."""
-    reached = sum(r.steps_to_tolerance is not None for r in results)
+    done = [r for r in results if r is not None]
+    reached = sum(r.steps_to_tolerance is not None for r in done)
     return json_clean(
         {
             "config": plan.base.to_dict(),
@@ -75,7 +79,8 @@ def sweep_dict(
                 "training set (as the race)"
             ),
             "reached_tolerance": reached,
-            "diverged": sum(r.diverged for r in results),
+            "diverged": sum(r.diverged for r in done),
+            "finished_runs": len(done),
             "execution": execution or {},
             "columns": csv_columns(plan),
         }
@@ -85,7 +90,7 @@ def sweep_dict(
 def write_sweep_files(
     folder: str | Path,
     plan: SweepPlan,
-    results: Sequence[RunResult],
+    results: Sequence[RunResult | None],
     limits: list[dict[str, Any]],
     execution: dict[str, Any] | None = None,
 ) -> list[Path]:

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,6 +195,9 @@ class GroupRun:
         self.epoch = 0
         self.batch_in_epoch = 0
         self._begun = False
+        # Told each chunk's losses on the whole training set: (first step, (k, runs), rows),
+        # inf past a run's divergence (the race's seed band listens).
+        self.loss_sink: Callable[[int, np.ndarray, np.ndarray], None] | None = None
         self._losses = np.zeros((CHUNK, r))
         self._params = np.zeros((CHUNK, r, d + 1))
         reached = self.initial_loss - self.ols_loss <= self.margin
@@ -276,6 +279,9 @@ class GroupRun:
             first = np.argmax(hit, axis=0)
             found = open_ & hit.any(axis=0)
             self.steps_to_tolerance[self.rows[found]] = self.step + 1 + first[found]
+        if self.loss_sink is not None:
+            cut = np.where(np.arange(k)[:, None] < keep[None, :], full, np.inf)
+            self.loss_sink(self.step + 1, cut, self.rows.copy())
         for j, run in enumerate(self.rows):
             if keep[j]:
                 self.theta[run] = params[keep[j] - 1, j]

@@ -153,7 +153,7 @@ def test_the_seeds_view_scatters_against_the_ellipse(qtbot, panel) -> None:
     assert 0.85 <= spread.inside <= 1.0
     assert "inside the 95% ellipse" in panel.seeds_view.plotItem.titleLabel.text
     qtbot.waitUntil(lambda: "inside the 95% sampling ellipse" in panel.status_label.text())
-    x, y = panel.seeds_view.ellipse.getData()
+    x, _ = panel.seeds_view.ellipse.getData()
     assert len(x) > 100
 
 

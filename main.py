@@ -387,7 +387,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     diverged = sum(r.diverged for r in results)
     cells = len(results) // plan.seeds
     print(
-        f"{len(results)} runs ({cells} cells x {plan.seeds} seeds) in {len(plan.groups)} groups,"
+        f"{len(results)} runs ({cells} cell{'s' * (cells != 1)} x {plan.seeds} seeds) in"
+        f" {len(plan.groups)} groups,"
         f" {outcome.mode}: {reached} within tolerance, {diverged} diverged,"
         f" {outcome.seconds:.3g} s"
     )

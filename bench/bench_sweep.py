@@ -13,6 +13,11 @@ Side by side in one run, on the playground data (200 samples, 1 feature, noise 0
    numpy, 1500 epochs) over `--workers 2` against `--workers 1` (spawned processes both,
    start-up included), interleaved; median of the paired ratios. Goal >= 1.7x on 2 cores.
 
+4. The window while a sweep runs: the Sweep panel (1400x900, offscreen) sweeping 24 learning
+   rates x 8 batch sizes of 100,000 epochs (so it never ends) on each engine, a 5 ms probe timer
+   on the GUI event loop for STALL_S seconds: the longest gap and the 99th percentile, against
+   the window's goals (<= 50 ms, <= 20 ms), and the frames the map drew.
+
 Run: python -m bench.bench_sweep [--trials N] [--strict]
 """
 
@@ -31,6 +36,8 @@ BATCHES = "10,20,50,200"
 WORKER_GRID = ["train.lr=log:1e-3:0.3:8", "train.batch_size=" + ",".join(map(str, range(5, 17)))]
 WORKER_EPOCHS = 1500
 GOALS = {"stack": 20.0, "scale": 3.0, "workers": 1.7}
+STALL_S, PROBE_MS, WARMUP_S = 4.0, 5, 1.0
+STALL_GOALS = (50.0, 20.0)  # ms: longest event-loop stall, 99th percentile
 
 
 def _plan(implementation: str, lrs: str = LRS, epochs: int | None = None):
@@ -123,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         two.append(time_sweep(worker_plan, workers=2))
         out(f"workers: 1 -> {one[-1]:.2f} s, 2 -> {two[-1]:.2f} s")
     workers = med(o / t for o, t in zip(one, two, strict=True))
+    stall_rows = []
+    for engine in ("module", "numpy"):
+        worst, p99, frames = stalls(engine)
+        out(f"window during a {engine} sweep: stall max {worst:.1f} ms, p99 {p99:.1f} ms,"
+            f" {frames:.1f} map frames/s")  # fmt: skip
+        stall_rows.append((engine, worst, p99))
     out("")
     out("| Goal | Measured | Target | Verdict |")
     out("|---|---:|---:|---|")
@@ -135,7 +148,66 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     for name, value, target, ok in rows:
         out(f"| {name} | {value:.2f}x | {target} | {verdict(ok)} |")
+    for engine, worst, p99 in stall_rows:
+        ok = worst <= STALL_GOALS[0] and p99 <= STALL_GOALS[1]
+        rows.append(("stalls", 0.0, "", ok))
+        out(f"| event-loop stall during a {engine} sweep, max / p99 | {worst:.1f} / {p99:.1f} ms"
+            f" | <= 50 / 20 ms | {verdict(ok)} |")  # fmt: skip
     return 1 if args.strict and not all(ok for *_, ok in rows) else 0
+
+
+def stalls(engine: str) -> tuple[float, float, float]:
+    """Longest and 99th-percentile event-loop gap (ms) and map frames/s while a sweep runs."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.presets import preset_config
+    from gui.run_controller import ConfigModel
+    from gui.sweep_panel import SweepPanel
+
+    app = QApplication.instance() or QApplication([])
+    config = preset_config("playground").with_values(
+        {"train.implementation": engine, "train.epochs": 100_000}
+    )
+    model = ConfigModel(config)
+    panel = SweepPanel(model)
+    panel.resize(1400, 900)
+    panel.show()
+    panel.x_axis.set_values("log", 1e-3, 0.5, 24)
+    gaps: list[float] = []
+    last = [0.0]
+
+    def spin(seconds: float, probe: bool) -> None:
+        loop, timer, done = QEventLoop(), QTimer(), QTimer()
+        last[0] = time.perf_counter()
+
+        def tick() -> None:
+            now = time.perf_counter()
+            if probe:
+                gaps.append(1000 * (now - last[0]))
+            last[0] = now
+
+        timer.timeout.connect(tick)
+        timer.start(PROBE_MS)
+        done.setSingleShot(True)
+        done.timeout.connect(loop.quit)
+        done.start(int(seconds * 1000))
+        loop.exec()
+        timer.stop()
+
+    try:
+        panel.start()
+        spin(WARMUP_S, probe=False)
+        frames0 = panel.pacer.frames
+        spin(STALL_S, probe=True)
+        frames = (panel.pacer.frames - frames0) / STALL_S
+    finally:
+        panel.stop_and_wait()
+        panel.close()
+        panel.deleteLater()
+        app.processEvents()
+    return max(gaps), float(np.percentile(gaps, 99)), frames
 
 
 def _worker_plan():

@@ -161,6 +161,19 @@ def test_workers_and_scheduler_together_are_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "give one" in proc.stderr
 
 
+def test_one_cell_over_seeds_prints_the_share_inside_the_ellipse(tmp_path: Path) -> None:
+    fixed = [*NUMPY, "--set", "data.noise_seed=0", "--grid", "train.lr=0.05", "--no-plots"]
+    proc = sweep(*fixed, "--seeds", "100", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    line = next(t for t in proc.stdout.splitlines() if "sampling ellipse" in t)
+    share = float(line.split("%", 1)[0])
+    assert 85.0 <= share <= 100.0 and "of 100 seeds inside the 95% sampling ellipse" in line
+    assert "(1 cell x 100 seeds)" in proc.stdout
+    plain = sweep(*NUMPY, "--grid", "train.lr=0.05", "--seeds", "3", "--no-plots",
+                  "--out", str(tmp_path / "plain"))  # fmt: skip
+    assert "set data.noise_seed for a fixed design" in plain.stdout
+
+
 def test_core_travels_to_the_workers_as_a_zip(tmp_path: Path) -> None:
     import zipfile
 

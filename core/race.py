@@ -40,6 +40,9 @@ from core.files import atomic_write_text, json_clean
 from core.history import History
 from core.limits import BATCH_SIZE, LR, MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZERS, Limit
 from core.limits import optimizers_for as optimizers_for
+from core.tolerance import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from core.tolerance import NOISELESS_FRACTION as NOISELESS_FRACTION
+from core.tolerance import tolerance_margin as tolerance_margin
 from core.trainer import Trainer, initial_theta
 
 if TYPE_CHECKING:
@@ -47,8 +50,6 @@ if TYPE_CHECKING:
 
 MAX_RUNS = 4
 MAX_SEEDS = 1000  # seeds per run of a race (each run's seeds train as one stack)
-DEFAULT_TOLERANCE = 0.01
-NOISELESS_FRACTION = 1e-9
 RUN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "label")
 # Each run's loss curve and path live in a History of this size: small enough that building a
 # snapshot (a scan of the stored rows) stays well under a millisecond per run.
@@ -149,11 +150,6 @@ def parse_run_spec(text: str) -> RaceEntry:
         else:
             values[key] = value
     return RaceEntry(**values)
-
-
-def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
-    """How far above the least-squares loss a run may be and count as having reached it."""
-    return tolerance * max(ols_loss, NOISELESS_FRACTION * initial_loss)
 
 
 class _Tracker:

@@ -26,8 +26,8 @@ import numpy as np
 from core.config import Config
 from core.errors import UserInputError
 from core.limits import LIMITS, SEED, Limit
-from core.race import DEFAULT_TOLERANCE
 from core.sweep_group import batch_key
+from core.tolerance import DEFAULT_TOLERANCE
 
 MAX_GROUP_RUNS = 64  # runs trained as one stack: enough to amortise every call, few to wait for
 MAX_CELLS = 1_000_000  # cells x seeds of one sweep (the plan itself must fit in memory)

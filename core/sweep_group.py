@@ -24,7 +24,7 @@ from core.config import Config
 from core.data import Dataset, check_magnitudes, epoch_order, make_dataset
 from core.engines import resolve_device
 from core.errors import DataError
-from core.race import tolerance_margin
+from core.tolerance import tolerance_margin
 from core.trainer import CHUNK, EXPLODE_FACTOR, MAX_LOSS, initial_theta
 
 # Hyper-parameters each run of a stack may have its own value of (the rest is shared).

@@ -106,7 +106,7 @@ class Axis:
         return f"{value:.3g}"
 
 
-def _number(key: str, text: str, limit: Limit) -> float:
+def _number(key: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -140,7 +140,7 @@ def parse_axis(text: str) -> Axis:
         parts = spec.split(":")
         if len(parts) != 4:
             raise SweepError(f"--grid {key}: expected {head}:START:STOP:COUNT, got {spec!r}")
-        start, stop = (_number(key, p, limit) for p in parts[1:3])
+        start, stop = (_number(key, p) for p in parts[1:3])
         try:
             count = int(parts[3])
         except ValueError:
@@ -158,7 +158,7 @@ def parse_axis(text: str) -> Axis:
         items = [item for item in spec.split(",")]
         if any(not item.strip() for item in items):
             raise SweepError(f"--grid {key}: an empty value in {spec!r}")
-        values = [_checked(key, _number(key, item, limit), limit) for item in items]
+        values = [_checked(key, _number(key, item), limit) for item in items]
         if len(set(values)) != len(values):
             raise SweepError(f"--grid {key}: a value appears twice in {spec!r}")
     return Axis(key, tuple(values), spec)

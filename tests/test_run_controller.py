@@ -140,6 +140,7 @@ def test_every_shortcut_works_as_a_key_event(window, qtbot):
         "raceAction": lambda: window.race_panel.is_running(),
         "trainingTabAction": lambda: window.main_tabs.currentIndex() == 0,
         "raceTabAction": lambda: window.main_tabs.currentIndex() == 1,
+        "sweepTabAction": lambda: window.main_tabs.currentIndex() == 2,
         "logAction": lambda: window.loss_view.log_y != log_y,
         "logStepsAction": lambda: window.loss_view.log_steps != log_steps,
         "guideAction": lambda: opened[-1] == "guide",

@@ -7,6 +7,7 @@ its frame pacer, unless the timeline is rewound (the views then show a past step
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, Qt, Signal
@@ -25,6 +26,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import replay
 from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.grab import attach_grabbing
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
@@ -47,6 +49,9 @@ FRAME_SHARE = 0.05
 IDLE_THROTTLE = 0.5
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
+# For this long after the data moved under the run (a drag), frames come as fast as when idle,
+# so that each change reaches the plots within a frame or two.
+MOVING_DATA_S = 0.5
 
 
 class Dashboard(QWidget):
@@ -62,6 +67,8 @@ class Dashboard(QWidget):
         self._review: Recording | None = None  # the history being scrubbed (None: live)
         self._review_snap: Snapshot | None = None
         self._points = 0  # points per series last asked of the worker
+        self._moved: RunInfo | None = None  # the run's moved data, for the next frame
+        self._moved_at = -MOVING_DATA_S
         self.loss_view = LossView()
         self.fit_view = FitView()
         self.param_view = ParamView()
@@ -89,9 +96,12 @@ class Dashboard(QWidget):
         self.pacer.frameEnded.connect(self._ask_for_points)
         controller.runReset.connect(self._on_run_reset)
         controller.snapshot.connect(self._on_snapshot)
+        controller.dataChanged.connect(self._on_data_changed)
         self.timeline.scrubbed.connect(self.rewind_to)
         self.timeline.liveRequested.connect(self._leave_review)
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
+        # Samples of the fit and points of the landscape to drag (gui/grab.py).
+        self.grabbers = attach_grabbing(self, controller)
 
     def _build(self) -> None:
         for view in self.views()[:-1]:
@@ -161,6 +171,7 @@ class Dashboard(QWidget):
     # ---- live ----------------------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self.pacer.cancel()
+        self._moved = None
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
         self.timeline.go_live()
@@ -170,6 +181,26 @@ class Dashboard(QWidget):
         self.predict_overlay.set_run(info)
         self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
+
+    def _on_data_changed(self, info: RunInfo, snap: Snapshot) -> None:
+        """The run's data moved under it: the views follow at the next frame, soon."""
+        self._moved, self._moved_at = info, time.perf_counter()
+        self.timeline.set_last_step(snap.step)
+        if self._review is not None:
+            self._follow(self.views(), info)
+            self._moved = None
+            if self._review_snap is not None:
+                self._draw(self.views()[1:], self._review_snap)
+            return
+        self.pacer.offer(snap)
+        self.pacer.hurry()
+
+    def _follow(self, views: list[QWidget] | tuple[QWidget, ...], info: RunInfo) -> None:
+        """Show the run's moved data in views (those that cannot keep their picture start over;
+        the next snapshot drawn fills them again)."""
+        for view in views:
+            follow = getattr(view, "follow_data", None)
+            (follow or view.set_run)(info)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)
@@ -185,23 +216,42 @@ class Dashboard(QWidget):
         fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
         top = [self.loss_view, fit_tab[self.fit_tabs.currentIndex()]]
         bottom = [self.param_view, self.landscape_view]
-
+        info = self._moved
+        if info is not None:
+            # Moved data: each view takes it with its stage (it stays pending until the last
+            # one has, should the frame be cancelled); views not drawn take it now.
+            self._follow([v for v in self.views() if v not in top and v not in bottom], info)
+            return [
+                Stage(lambda: self._draw(top, snap, info), [paint_target(v) for v in top]),
+                Stage(lambda: self._draw(bottom, snap, info), [paint_target(v) for v in bottom]),
+            ]
         return [
             Stage(lambda: self._draw(top, snap), [paint_target(v) for v in top]),
             Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
         ]
 
-    def _draw(self, views: list[QWidget] | tuple[QWidget, ...], snap: Snapshot) -> None:
-        """Show snap in views (the fit view's prediction overlay with it)."""
+    def _draw(
+        self,
+        views: list[QWidget] | tuple[QWidget, ...],
+        snap: Snapshot,
+        moved: RunInfo | None = None,
+    ) -> None:
+        """Show snap in views (the fit view's prediction overlay with it), after the run's
+        moved data if given."""
+        if moved is not None:
+            self._follow(views, moved)
+            if self.landscape_view in views and self._moved is moved:
+                self._moved = None  # the frame's last stage: every view has it
         for view in views:
             view.update_snapshot(snap)
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)
 
     def _training_flat_out(self) -> bool:
-        """Whether training runs as fast as it can, so that frames take time from it."""
+        """Whether training runs as fast as it can, so that frames take time from it (not
+        while the data is being dragged: its changes are drawn at once)."""
         c = self._controller
-        if c.state() != "running":
+        if c.state() != "running" or time.perf_counter() - self._moved_at < MOVING_DATA_S:
             return False
         speed = c.speed()
         latest = c.latest_snapshot()
@@ -219,6 +269,9 @@ class Dashboard(QWidget):
 
     def _show_current(self) -> None:
         """Draw the newest live state (or the rewound step) in every view now."""
+        if self._moved is not None:
+            self._follow(self.views(), self._moved)
+            self._moved = None
         if self._review_snap is not None:
             snap = self._review_snap
         else:

@@ -1,0 +1,109 @@
+"""The run controller's side of data that moves under a running fit (core.live_data).
+
+The controller hands every edit of the data here. Moving the true weights, the bias or the
+noise changes only the targets: sent to the training thread at once, the run goes on. Samples,
+seed, correlation, feature distribution, validation share and standardisation rebuild the data
+under the current parameters once a drag has settled; other features or a file start a new run.
+Samples dragged in the fit plot and parameters put on the landscape go the same way. A gesture
+(a slider or a point dragged) marks the history once, when it ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.config import Config, DataConfig
+from core.live_data import TARGET_KEYS, describe_data, describe_theta, live_kind
+
+if TYPE_CHECKING:
+    from gui.worker import TrainingWorker
+
+
+class LiveEdits:
+    """Sends data edits, moved samples and placed parameters to the worker, and remembers
+    what data its run has (or will have once the calls sent are carried out)."""
+
+    def __init__(self, worker: TrainingWorker, config: Config) -> None:
+        self._worker = worker
+        self.built: DataConfig = config.data  # the data of the run the worker has
+        self._gesture: DataConfig | None = None  # the data at the press of a gesture
+        self._grab_note = ""  # what a gesture of grabbing did, said once it ends
+
+    def setup(self, config: Config) -> None:
+        """A new run is built from config (or a failed one keeps config)."""
+        self.built = config.data
+
+    def targets(self, before: Config, config: Config, in_gesture: bool) -> bool:
+        """Send an edit that only moves the targets to the run now; False for any other."""
+        changed = {
+            f"data.{k}" for k, v in vars(config.data).items() if getattr(before.data, k) != v
+        }
+        if not changed or not changed <= TARGET_KEYS:
+            return False
+        if live_kind(before.data, config.data) != "targets" or config.data.csv_path:
+            return False
+        d = config.data
+        self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std, record=not in_gesture)
+        self.built = replace(
+            self.built, true_weights=d.true_weights, true_bias=d.true_bias, noise_std=d.noise_std
+        )
+        return True
+
+    def settle(self, config: Config) -> str | None:
+        """Bring the run's data to config's after a drag settled: "targets" (moved), "rebuild"
+        (the data built anew under the run) or None (a new run is needed: nothing sent)."""
+        kind = live_kind(self.built, config.data)
+        if kind == "targets":
+            d = config.data
+            self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std)
+        elif kind == "rebuild":
+            self._worker.rebuild_data(config)
+        if kind is not None:
+            self.built = config.data
+        return kind
+
+    # ---- grabbing the plots ----------------------------------------------------------------
+    def move_sample(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray, in_gesture: bool) -> None:
+        """Move training rows to x (original units) and y."""
+        self._worker.move_samples(rows, x, y, record=not in_gesture)
+        if in_gesture:
+            self._grab_note = "moved a sample"
+
+    def place(
+        self, theta: np.ndarray, names: list[str], original: np.ndarray, in_gesture: bool
+    ) -> None:
+        """Put the parameters at theta (trained units; original: the same in the data's units,
+        for the event's words)."""
+        self._worker.place_params(theta, record=not in_gesture)
+        if in_gesture:
+            self._grab_note = describe_theta(original, names)
+
+    # ---- gestures --------------------------------------------------------------------------
+    def begin_gesture(self, config: Config) -> None:
+        """A drag begins: remember the data as it is at the press."""
+        self._gesture = config.data
+        self._grab_note = ""
+
+    def end_gesture(self, config: Config) -> list[str]:
+        """The drag ends: what it changed live, in an event's words (nothing else is noted)."""
+        start, self._gesture = self._gesture, None
+        parts = []
+        if start is not None and len(start.true_weights) == len(config.data.true_weights):
+            # Only the targets move live; rebuilt data notes itself when it is built.
+            now = config.data
+            before = replace(
+                now,
+                true_weights=start.true_weights,
+                true_bias=start.true_bias,
+                noise_std=start.noise_std,
+            )
+            said = describe_data(before, now)
+            if said:
+                parts.append(said)
+        if self._grab_note:
+            parts.append(self._grab_note)
+            self._grab_note = ""
+        return parts

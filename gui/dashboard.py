@@ -68,6 +68,7 @@ class Dashboard(QWidget):
         self._review_snap: Snapshot | None = None
         self._points = 0  # points per series last asked of the worker
         self._moved: RunInfo | None = None  # the run's moved data, for the next frame
+        self._unseen: RunInfo | None = None  # ... which views not drawn then have yet to take
         self._moved_at = -MOVING_DATA_S
         self.loss_view = LossView()
         self.fit_view = FitView()
@@ -171,7 +172,7 @@ class Dashboard(QWidget):
     # ---- live ----------------------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self.pacer.cancel()
-        self._moved = None
+        self._moved = self._unseen = None
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
         self.timeline.go_live()
@@ -188,7 +189,7 @@ class Dashboard(QWidget):
         self.timeline.set_last_step(snap.step)
         if self._review is not None:
             self._follow(self.views(), info)
-            self._moved = None
+            self._moved = self._unseen = None
             if self._review_snap is not None:
                 self._draw(self.views()[1:], self._review_snap)
             return
@@ -219,8 +220,9 @@ class Dashboard(QWidget):
         info = self._moved
         if info is not None:
             # Moved data: each view takes it with its stage (it stays pending until the last
-            # one has, should the frame be cancelled); views not drawn take it now.
-            self._follow([v for v in self.views() if v not in top and v not in bottom], info)
+            # one has, should the frame be cancelled); views not drawn (other tabs) once they
+            # are shown.
+            self._unseen = info
             return [
                 Stage(lambda: self._draw(top, snap, info), [paint_target(v) for v in top]),
                 Stage(lambda: self._draw(bottom, snap, info), [paint_target(v) for v in bottom]),
@@ -247,11 +249,15 @@ class Dashboard(QWidget):
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)
 
+    def _data_moving(self) -> bool:
+        """Whether the run's data moved within the last MOVING_DATA_S (a drag under way)."""
+        return time.perf_counter() - self._moved_at < MOVING_DATA_S
+
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it (not
         while the data is being dragged: its changes are drawn at once)."""
         c = self._controller
-        if c.state() != "running" or time.perf_counter() - self._moved_at < MOVING_DATA_S:
+        if c.state() != "running" or self._data_moving():
             return False
         speed = c.speed()
         latest = c.latest_snapshot()
@@ -267,11 +273,16 @@ class Dashboard(QWidget):
             self._points = points
             self._controller.worker.set_snapshot_points(points)
 
+    def _catch_up(self) -> None:
+        """Every view takes the run's newest moved data, if some have not yet."""
+        info = self._moved or self._unseen
+        if info is not None:
+            self._follow(self.views(), info)
+            self._moved = self._unseen = None
+
     def _show_current(self) -> None:
         """Draw the newest live state (or the rewound step) in every view now."""
-        if self._moved is not None:
-            self._follow(self.views(), self._moved)
-            self._moved = None
+        self._catch_up()
         if self._review_snap is not None:
             snap = self._review_snap
         else:
@@ -316,6 +327,7 @@ class Dashboard(QWidget):
         base, info = c.current_snapshot(), c.run_info()
         if base is None or info is None:
             return
+        self._catch_up()
         if self._review is None:
             if c.state() == "running":
                 c.pause()  # the user is looking back: hold the live run
@@ -355,6 +367,7 @@ class Dashboard(QWidget):
         if base is None or info is None or history is None:
             raise OSError("there is no run to replay yet")
         recording = Recording.of(history)
+        self._catch_up()
         held = self._review, self._review_snap
         # While frames are drawn the views belong to the replay: live frames stay off.
         self._review = recording

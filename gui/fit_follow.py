@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyqtgraph as pg
 
 from core.runinfo import RunInfo
 from gui.plot_base import finite_bounds, padded
@@ -27,7 +28,7 @@ class FitFollowing:
             self.set_run(info)
             return
         self._x, self._y = x, np.asarray(info.y, dtype=np.float64)
-        self.points.setData(x[:, 0], self._y)
+        move_points(self.points, x[:, 0], self._y)
         self._x_span = np.array(finite_bounds(x[:, 0]) or (0.0, 1.0))
         lines = [self._line(info.ols_theta[:-1], float(info.ols_theta[-1]))]
         self.ols_line.setData(self._x_span, lines[0])
@@ -37,3 +38,22 @@ class FitFollowing:
         self._home_x, self._home_y = padded(*self._x_span), finite_bounds(self._y, *lines)
         self._set_x(*self._home_x)
         self._keep_y(self._home_y)
+
+
+def move_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> None:
+    """Give a scatter's points new positions, keeping their look.
+
+    setData rebuilds every point's style record: ~10 ms for the fit view's 5000 samples, once
+    per frame of a drag. With as many points as before, only the positions are written, and the
+    item is told what setData tells it (pyqtgraph 0.14's ScatterPlotItem, pinned)."""
+    data = getattr(scatter, "data", None)
+    if data is None or data.shape != x.shape or data.dtype.names is None:
+        scatter.setData(x, y)
+        return
+    data["x"] = x
+    data["y"] = y
+    scatter.prepareGeometryChange()
+    scatter.informViewBoundsChanged()
+    scatter.bounds = [None, None]
+    scatter.invalidate()
+    scatter.sigPlotChanged.emit(scatter)

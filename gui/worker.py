@@ -183,7 +183,7 @@ class TrainingWorker(DataWorker):
                 self.wait_for_call(min(IDLE_WAIT, (1 - budget) / self._speed))
                 return
         holds_lock = trainer.engine.name in LOCK_HOLDING_ENGINES
-        seconds = LOCK_HOLDING_SLICE_SECONDS if holds_lock else SLICE_SECONDS
+        seconds = LOCK_HOLDING_SLICE_SECONDS if holds_lock else self.slice_seconds(SLICE_SECONDS)
         cpu = time.thread_time()
         ran = trainer.run_steps(min(budget, self._burst), deadline=now + seconds)
         if ran:

@@ -125,7 +125,7 @@ class SampleGrabber(_Grabber):
         return True
 
     def _moved_to(self, pos: QtCore.QPointF) -> None:
-        self._controller.move_sample([self._row], [[pos.x()]], [pos.y()])
+        self._controller.live.move_sample([self._row], [[pos.x()]], [pos.y()])
 
 
 class ParamGrabber(_Grabber):
@@ -165,7 +165,7 @@ class ParamGrabber(_Grabber):
             ev.ignore()
             return
         ev.accept()
-        self._controller.place_params(theta)
+        self._place(theta)
 
     def _start(self, pos: QtCore.QPointF) -> bool:
         return self.theta_at(pos) is not None
@@ -173,7 +173,12 @@ class ParamGrabber(_Grabber):
     def _moved_to(self, pos: QtCore.QPointF) -> None:
         theta = self.theta_at(pos)
         if theta is not None:
-            self._controller.place_params(theta)
+            self._place(theta)
+
+    def _place(self, theta: np.ndarray) -> None:
+        info = self._controller.run_info()
+        if info is not None:
+            self._controller.live.place(theta, info)
 
     def hoverEvent(self, ev: object) -> None:  # noqa: N802 (pyqtgraph's name)
         """A cross over the map says a click puts the parameters there."""

@@ -32,6 +32,7 @@ from core.landscape import (
 from core.runinfo import RunInfo
 from gui.axes import ReadableAxis
 from gui.export import PlotFiles
+from gui.landscape_follow import MapFollowing
 from gui.legend import HIDDEN_HINT, fit_legend
 from gui.style import (
     NOTE_SIZE,
@@ -131,7 +132,7 @@ class PairChooser(QtWidgets.QWidget):
             self.picked.emit(x, y)
 
 
-class LandscapeMap(PlotFiles, QtWidgets.QWidget):
+class LandscapeMap(MapFollowing, PlotFiles, QtWidgets.QWidget):
     """The objective over two chosen parameters (a curve for one), its minimum and true point."""
 
     # A new pair or new ranges were drawn: owners redraw what they put on the map.
@@ -261,33 +262,6 @@ class LandscapeMap(PlotFiles, QtWidgets.QWidget):
             self._set_pair((0, 0))
         else:
             self._set_pair((0, d) if info.fit_bias else (0, 1))
-
-    def follow_data(self, info: RunInfo) -> None:
-        """Take the run's moved data (the same parameters): a new objective, minimum and true
-        point, regridded over the same pair; the ranges stay while those marks lie inside."""
-        old = self._info
-        if old is None or info.stats is None or info.stats.n_features != self._d:
-            self.set_run(info)
-            return
-        self._info = info
-        objective = self._objective = objective_of(info)
-        self._min_theta = objective.minimum(info.ols_trained)
-        if self._true.size and info.true_theta is not None:
-            self._true = trained_theta(info.true_theta, info.shift, info.scale)
-        (x0, x1), (y0, y1) = self._range
-        marks = [self.point(self._min_theta)] + (
-            [self.point(self._true)] if self._true.size else []
-        )
-        inside = all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in marks)
-        if self.is_1d or not inside:
-            self._set_pair(self._pair)
-            return
-        self._compute_grid()
-        mx, my = marks[0]
-        self.minimum.setData([mx], [my])
-        if self._true.size:
-            self.true_point.setData([marks[1][0]], [marks[1][1]])
-        self.pair_changed.emit()
 
     @property
     def info(self) -> RunInfo | None:

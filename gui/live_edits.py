@@ -11,14 +11,17 @@ Samples dragged in the fit plot and parameters put on the landscape go the same 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.config import Config, DataConfig
 from core.live_data import TARGET_KEYS, describe_data, describe_theta, live_kind
+from core.runinfo import RunInfo
+from core.snapshot import Snapshot
 
 if TYPE_CHECKING:
+    from gui.run_controller import RunController
     from gui.worker import TrainingWorker
 
 
@@ -36,7 +39,7 @@ class LiveEdits:
         """A new run is built from config (or a failed one keeps config)."""
         self.built = config.data
 
-    def targets(self, before: Config, config: Config, in_gesture: bool) -> bool:
+    def targets(self, before: Config, config: Config) -> bool:
         """Send an edit that only moves the targets to the run now; False for any other."""
         changed = {
             f"data.{k}" for k, v in vars(config.data).items() if getattr(before.data, k) != v
@@ -46,7 +49,9 @@ class LiveEdits:
         if live_kind(before.data, config.data) != "targets" or config.data.csv_path:
             return False
         d = config.data
-        self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std, record=not in_gesture)
+        # In a gesture, no event per step: end_gesture notes the whole drag once.
+        record = self._gesture is None
+        self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std, record=record)
         self.built = replace(
             self.built, true_weights=d.true_weights, true_bias=d.true_bias, noise_std=d.noise_std
         )
@@ -66,20 +71,22 @@ class LiveEdits:
         return kind
 
     # ---- grabbing the plots ----------------------------------------------------------------
-    def move_sample(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray, in_gesture: bool) -> None:
-        """Move training rows to x (original units) and y."""
-        self._worker.move_samples(rows, x, y, record=not in_gesture)
-        if in_gesture:
+    def move_sample(self, rows: Any, x: Any, y: Any) -> None:
+        """Move training rows to features x (original units, a row each) and targets y: the
+        run goes on on the moved data (Reset brings the generated data back)."""
+        self._worker.move_samples(rows, x, y, record=self._gesture is None)
+        if self._gesture is not None:
             self._grab_note = "moved a sample"
 
-    def place(
-        self, theta: np.ndarray, names: list[str], original: np.ndarray, in_gesture: bool
-    ) -> None:
-        """Put the parameters at theta (trained units; original: the same in the data's units,
-        for the event's words)."""
-        self._worker.place_params(theta, record=not in_gesture)
-        if in_gesture:
-            self._grab_note = describe_theta(original, names)
+    def place(self, theta: Any, info: RunInfo) -> None:
+        """Put the parameters at theta ([w..., b], trained units, of the run info describes):
+        the optimizer starts afresh and training goes on from there."""
+        theta = np.asarray(theta, dtype=np.float64)
+        self._worker.place_params(theta, record=self._gesture is None)
+        if self._gesture is not None:
+            w = theta[:-1] / info.scale  # the event speaks in the data's units
+            original = np.append(w, theta[-1] - w @ info.shift)
+            self._grab_note = describe_theta(original, info.feature_names)
 
     # ---- gestures --------------------------------------------------------------------------
     def begin_gesture(self, config: Config) -> None:
@@ -107,3 +114,32 @@ class LiveEdits:
             parts.append(self._grab_note)
             self._grab_note = ""
         return parts
+
+
+class DataSlots:
+    """The run controller's own slots for data moved under its run (a mixin of
+    gui.run_controller.RunController: its methods, kept with the rest of this)."""
+
+    def _settle_data(self: RunController) -> None:
+        """A drag of the data settled: the data rebuilt under the run, or a new run."""
+        self._data_timer.stop()
+        kind = self.live.settle(self._config)
+        if kind == "rebuild":
+            self._setups_unanswered += 1  # answered by dataChanged, or setupFailed
+        elif kind is None:
+            self.reset()
+
+    def _on_data_changed(self: RunController, info: RunInfo, snap: Snapshot, rebuilt: bool) -> None:
+        """The worker moved the run's data: the run's facts and picture now, the run kept."""
+        if rebuilt:  # the answer to a rebuild_data, a setup of its own
+            self._setups_unanswered = max(self._setups_unanswered - 1, 0)
+            if self._busy is not None:
+                self._busy = None
+                self.busyChanged.emit(None)
+        self._info = info
+        if snap.step:
+            self._latest = snap
+        else:
+            self._initial = snap
+        self.dataChanged.emit(info, snap)
+        self._update_stable_lr()

@@ -20,7 +20,6 @@ import time
 from collections import deque
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.analysis import max_stable_lr
@@ -30,7 +29,7 @@ from core.presets import DEFAULT_PRESET, preset_config
 from core.runfile import SavedRun
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui.live_edits import LiveEdits
+from gui.live_edits import DataSlots, LiveEdits
 from gui.worker import TrainingWorker, training_host
 
 DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run once, after this
@@ -94,7 +93,7 @@ class ConfigModel(QObject):
             self.configChanged.emit(config)
 
 
-class RunController(ConfigModel):
+class RunController(DataSlots, ConfigModel):
     """Owns the training worker and thread, the configuration, the run state and the latest
     snapshot; the window, the control panel, the views and the race tab subscribe."""
 
@@ -146,7 +145,8 @@ class RunController(ConfigModel):
         w.progress.connect(self.progress, queued)
         w.setupFailed.connect(self._on_setup_failed, queued)
         w.dataChanged.connect(self._on_data_changed, queued)
-        self._live = LiveEdits(w, config)
+        # Data edits, samples and parameters moved under the run (gui/live_edits.py).
+        self.live = LiveEdits(w, config)
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
         self._data_timer.setInterval(DEBOUNCE_MS)
@@ -245,7 +245,7 @@ class RunController(ConfigModel):
         if all(k.startswith("data.") for k in changed):
             # Targets move at once; the rest waits for the drag to settle (restarted by each
             # edit): the data rebuilt under the run, or a new run.
-            if not self._live.targets(self._config_before, config, self._gesture is not None):
+            if not self.live.targets(self._config_before, config):
                 self._data_timer.start()
         elif changed <= LIVE_KEYS | {"train.epochs"}:
             hyper = {HYPER_NAMES[k]: _get(config, k) for k in changed if k in HYPER_NAMES}
@@ -266,7 +266,7 @@ class RunController(ConfigModel):
         """A drag begins (a slider pressed): its live changes apply at once, and the run's
         history marks the whole drag once, from the value at press to the value at release."""
         self._gesture = {}
-        self._live.begin_gesture(self._config)
+        self.live.begin_gesture(self._config)
 
     def end_gesture(self) -> None:
         """The drag ends: one marker, 'lr 0.2 -> 1.1', for everything it changed live."""
@@ -278,7 +278,7 @@ class RunController(ConfigModel):
             for name, before in started.items()
             if _hyper_value(self._config, name) != before
         ]
-        parts += self._live.end_gesture(self._config)
+        parts += self.live.end_gesture(self._config)
         if parts:
             self.worker.note(", ".join(parts))
 
@@ -329,7 +329,7 @@ class RunController(ConfigModel):
         """Build a new run from the configuration: new data, initial parameters."""
         self._data_timer.stop()
         self._setups_unanswered += 1
-        self._live.setup(self._config)
+        self.live.setup(self._config)
         self.worker.configure(self._config, keep_running)
 
     def flush(self) -> None:
@@ -337,37 +337,12 @@ class RunController(ConfigModel):
         if self._data_timer.isActive():
             self._settle_data()
 
-    def _settle_data(self) -> None:
-        """A drag of the data settled: the data rebuilt under the run, or a new run."""
-        self._data_timer.stop()
-        kind = self._live.settle(self._config)
-        if kind == "rebuild":
-            self._setups_unanswered += 1  # answered by dataChanged, or setupFailed
-        elif kind is None:
-            self.reset()
-
-    def move_sample(self, rows: Any, x: Any, y: Any) -> None:
-        """Move training rows to features x (original units) and targets y: the run goes on
-        on the moved data (Reset brings the generated data back)."""
-        self._live.move_sample(rows, x, y, self._gesture is not None)
-
-    def place_params(self, theta: Any) -> None:
-        """Put the parameters at theta ([w..., b], trained units): the optimizer starts afresh
-        and training goes on from there."""
-        info = self._info
-        if info is None:
-            return
-        theta = np.asarray(theta, dtype=np.float64)
-        w = theta[:-1] / info.scale
-        original = np.append(w, theta[-1] - w @ info.shift)
-        self._live.place(theta, info.feature_names, original, self._gesture is not None)
-
     def open_saved(self, run: SavedRun) -> None:
         """Continue a saved run, paused where it stood."""
         self._data_timer.stop()
         self._set(run.config)
         self._setups_unanswered += 1
-        self._live.setup(run.config)
+        self.live.setup(run.config)
         self.worker.restore_run(run)
 
     def set_speed(self, speed: float | None) -> None:
@@ -455,20 +430,6 @@ class RunController(ConfigModel):
         self._touched = touched  # fitted, not set by hand
         return "Fitted to this data: " + "; ".join(said) + "."
 
-    def _on_data_changed(self, info: RunInfo, snap: Snapshot, rebuilt: bool) -> None:
-        if rebuilt:
-            self._setups_unanswered = max(self._setups_unanswered - 1, 0)
-            if self._busy is not None:
-                self._busy = None
-                self.busyChanged.emit(None)
-        self._info = info
-        if snap.step:
-            self._latest = snap
-        else:
-            self._initial = snap
-        self.dataChanged.emit(info, snap)
-        self._update_stable_lr()
-
     def _on_snapshot(self, snap: Snapshot) -> None:
         self._latest = snap
         now = time.perf_counter()
@@ -506,7 +467,7 @@ class RunController(ConfigModel):
             return
         self.message.emit("error", f"{text}. The current run is kept.")
         # The configuration is that of the run kept, not the setup that failed.
-        self._live.setup(kept)
+        self.live.setup(kept)
         self._set(kept)
         self._update_stable_lr()
 

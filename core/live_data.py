@@ -87,9 +87,12 @@ class TargetBasis:
         origin.basis = basis
         return basis
 
-    def targets(self, weights: np.ndarray, bias: float, noise_std: float) -> np.ndarray:
-        """y of every generated row for these values, as make_dataset makes it (bit for bit)."""
-        y = line_targets(self.features, weights, bias, self.inline)
+    def targets(
+        self, weights: np.ndarray, bias: float, noise_std: float, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """y of every generated row for these values, as make_dataset makes it (bit for bit),
+        into out if given."""
+        y = line_targets(self.features, weights, bias, self.inline, out)
         add_noise(y, noise_std, self.noise)
         return y
 
@@ -224,10 +227,13 @@ def _sync_engine(trainer: Trainer, rows: np.ndarray | None = None) -> None:
     x, y, xs, ys = views
     gathered = mid_epoch and not np.may_share_memory(ys, y)
     order = trainer.epoch_order() if gathered else None
+    # Rows of this epoch already trained on are not read again: only the rest is gathered.
+    rest = trainer.batch_in_epoch * trainer.batch_size
     if rows is None:
-        y[:] = ds.y_train  # (float32 models round here)
+        if not np.may_share_memory(y, ds.y_train):
+            y[:] = ds.y_train  # (float32 models round here)
         if order is not None:
-            np.take(y, order, out=ys, mode="clip")
+            np.take(y, order[rest:], out=ys[rest:], mode="clip")
         return
     x[rows] = ds.x_train[rows]
     y[rows] = ds.y_train[rows]
@@ -274,10 +280,10 @@ class LiveData:
             return False
         self.restore_rows()
         basis = TargetBasis.of(ds)
-        y = basis.targets(w, bias, noise_std)
         if basis.rows is None:
-            ds.y_train[:] = y
+            basis.targets(w, bias, noise_std, out=ds.y_train)
         else:
+            y = basis.targets(w, bias, noise_std)
             np.take(y, basis.rows[0], out=ds.y_train)
             np.take(y, basis.rows[1], out=ds.y_val)
         ds.true_weights, ds.true_bias = w, float(bias)

@@ -34,6 +34,11 @@ class LiveEdits:
         self.built: DataConfig = config.data  # the data of the run the worker has
         self._gesture: DataConfig | None = None  # the data at the press of a gesture
         self._grab_note = ""  # what a gesture of grabbing did, said once it ends
+        # One target change at a time: a drag sends 60 a second, more than the training thread
+        # can take at a million samples, so the newest waits for the one sent to be carried
+        # out (targets_taken) instead of queueing up behind it.
+        self._in_flight = False
+        self._waiting: tuple[tuple[float, ...], float, float, bool] | None = None
 
     def setup(self, config: Config) -> None:
         """A new run is built from config (or a failed one keeps config)."""
@@ -50,8 +55,7 @@ class LiveEdits:
             return False
         d = config.data
         # In a gesture, no event per step: end_gesture notes the whole drag once.
-        record = self._gesture is None
-        self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std, record=record)
+        self._send_targets(config.data, record=self._gesture is None)
         self.built = replace(
             self.built, true_weights=d.true_weights, true_bias=d.true_bias, noise_std=d.noise_std
         )
@@ -62,13 +66,32 @@ class LiveEdits:
         (the data built anew under the run) or None (a new run is needed: nothing sent)."""
         kind = live_kind(self.built, config.data)
         if kind == "targets":
-            d = config.data
-            self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std)
+            self._send_targets(config.data, record=True)
         elif kind == "rebuild":
             self._worker.rebuild_data(config)
         if kind is not None:
             self.built = config.data
         return kind
+
+    def _send_targets(self, d: DataConfig, record: bool) -> None:
+        """Send a target change now, or keep it until the one sent has been carried out."""
+        if self._waiting is not None:
+            record = record or self._waiting[-1]
+        self._waiting = (d.true_weights, d.true_bias, d.noise_std, record)
+        if not self._in_flight:
+            self.targets_taken()
+
+    def targets_taken(self) -> None:
+        """The worker carried out the target change sent: send the newest waiting, if any."""
+        waiting, self._waiting = self._waiting, None
+        self._in_flight = waiting is not None
+        if waiting is not None:
+            weights, bias, noise, record = waiting
+            self._worker.set_targets(weights, bias, noise, record=record)
+
+    def pending(self) -> bool:
+        """Whether a target change is on its way to the worker or waits to be."""
+        return self._in_flight
 
     # ---- grabbing the plots ----------------------------------------------------------------
     def move_sample(self, rows: Any, x: Any, y: Any) -> None:
@@ -128,6 +151,9 @@ class DataSlots:
             self._setups_unanswered += 1  # answered by dataChanged, or setupFailed
         elif kind is None:
             self.reset()
+
+    def _on_targets_taken(self: RunController) -> None:
+        self.live.targets_taken()
 
     def _on_data_changed(self: RunController, info: RunInfo, snap: Snapshot, rebuilt: bool) -> None:
         """The worker moved the run's data: the run's facts and picture now, the run kept."""

@@ -145,6 +145,7 @@ class RunController(DataSlots, ConfigModel):
         w.progress.connect(self.progress, queued)
         w.setupFailed.connect(self._on_setup_failed, queued)
         w.dataChanged.connect(self._on_data_changed, queued)
+        w.targetsTaken.connect(self._on_targets_taken, queued)
         # Data edits, samples and parameters moved under the run (gui/live_edits.py).
         self.live = LiveEdits(w, config)
         self._data_timer = QTimer(self)
@@ -208,7 +209,8 @@ class RunController(DataSlots, ConfigModel):
 
     def is_idle(self) -> bool:
         """Whether the worker has carried out every call sent and no data change waits."""
-        return self.worker.pending_commands() == 0 and not self._data_timer.isActive()
+        idle = self.worker.pending_commands() == 0 and not self._data_timer.isActive()
+        return idle and not self.live.pending()
 
     def achieved_rate(self) -> float | None:
         """Steps per second achieved over about the last second of running; None unless

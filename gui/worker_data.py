@@ -40,6 +40,7 @@ class DataWorker(LoopWorker):
     # The run's data changed under it: its new RunInfo, a snapshot (the history is kept), and
     # whether it answers rebuild_data (the data was built anew) or a smaller change.
     dataChanged = Signal(object, object, bool)
+    targetsTaken = Signal()  # a set_targets call was carried out (whether it changed anything)
 
     # Provided by TrainingWorker, the one class built on this one.
     _trainer: Trainer | None
@@ -112,6 +113,12 @@ class DataWorker(LoopWorker):
         method(value)
 
     def _set_targets(self, value: tuple[tuple[float, ...], float, float, bool]) -> None:
+        try:
+            self._move_targets(value)
+        finally:
+            self.targetsTaken.emit()
+
+    def _move_targets(self, value: tuple[tuple[float, ...], float, float, bool]) -> None:
         trainer = self._trainer
         weights, bias, noise, record = value
         # A file's targets do not move; other features mean a new run is on its way.

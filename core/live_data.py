@@ -14,7 +14,7 @@ LiveData is the Trainer's side of it (a mixin: the trainer's own methods, kept h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +29,10 @@ from core.data import (
     split_rows,
     unit_noise,
 )
+from core.engine_base import Engine
 from core.errors import DataError
+from core.history import History
 from core.progress import Progress
-
-if TYPE_CHECKING:
-    from core.trainer import Trainer
 
 # Data keys a run follows live: those that only move the targets, and those that rebuild the
 # data (same features) under the current parameters.
@@ -211,7 +210,7 @@ def _host_views(engine: Any) -> tuple[np.ndarray, ...] | None:
     return engine.x.numpy(), engine.y.numpy()[:, 0], engine.xs.numpy(), engine.ys.numpy()[:, 0]
 
 
-def _sync_engine(trainer: Trainer, rows: np.ndarray | None = None) -> None:
+def _sync_engine(trainer: LiveData, rows: np.ndarray | None = None) -> None:
     """Copy the dataset's targets (rows=None) or the features and targets of rows into the
     engine's own arrays or tensors, and into the rows it gathered for this epoch, in place."""
     ds, engine = trainer.dataset, trainer.engine
@@ -255,8 +254,29 @@ class LiveData:
     path_start = 0
     path_origin: np.ndarray = np.zeros(0)
 
+    # What the Trainer this mixes into keeps (core.trainer, named here, not imported: it
+    # imports this module).
+    config: Config
+    dataset: Dataset
+    engine: Engine
+    history: History
+    stats: SufficientStats
+    val_stats: SufficientStats | None
+    objective: Objective
+    param_names: list[str]
+    step_count: int
+    epoch: int
+    batch_in_epoch: int
+    batch_size: int
+    n_batches: int
+    first_loss: float | None
+    stopped_reason: str | None
+    message: str | None
+    _ols: np.ndarray | None
+    _last_theta: np.ndarray
+
     def set_targets(
-        self: Trainer,
+        self,
         weights: np.ndarray,
         bias: float,
         noise_std: float,
@@ -296,7 +316,7 @@ class LiveData:
         return True
 
     def move_rows(
-        self: Trainer, rows: np.ndarray, x: np.ndarray, y: np.ndarray, record: bool = True
+        self, rows: np.ndarray, x: np.ndarray, y: np.ndarray, record: bool = True
     ) -> None:
         """Move training rows to features x ((k, d), original units) and targets y; Reset (or
         new targets) brings the generated ones back."""
@@ -318,7 +338,7 @@ class LiveData:
         text = f"moved {rows.size} sample{'s' if rows.size != 1 else ''} ({n} moved in all)"
         self.take_data(self.config, stats, self.val_stats, text if record else "")
 
-    def restore_rows(self: Trainer) -> None:
+    def restore_rows(self) -> None:
         """Put rows moved by hand back where they were generated (statistics follow)."""
         ds = self.dataset
         if not ds.edits:
@@ -331,7 +351,7 @@ class LiveData:
         self.dataset._trainer_stats = (self.stats, self.val_stats)  # type: ignore[attr-defined]
 
     def _rows_replaced(
-        self: Trainer, rows: np.ndarray, x_trained: np.ndarray, y: np.ndarray
+        self, rows: np.ndarray, x_trained: np.ndarray, y: np.ndarray
     ) -> SufficientStats:
         """Write rows into the dataset and the engine; the statistics after it (O(k d^2))."""
         ds = self.dataset
@@ -344,7 +364,7 @@ class LiveData:
         return replaced_rows(self.stats, x_old, y_old, x_new, ds.y_train[rows])
 
     def take_data(
-        self: Trainer,
+        self,
         config: Config,
         stats: SufficientStats,
         val_stats: SufficientStats | None,
@@ -366,11 +386,11 @@ class LiveData:
             self.history.record_event(self.step_count, note)
         self._checkpoint(pinned=True)
 
-    def epoch_order(self: Trainer) -> np.ndarray | None:
+    def epoch_order(self) -> np.ndarray | None:
         """The rows of the current epoch in the order its batches take them (None: in order)."""
         return self._order(self.epoch)
 
-    def place(self: Trainer, theta: np.ndarray, record: bool = True) -> None:
+    def place(self, theta: np.ndarray, record: bool = True) -> None:
         """Put the parameters exactly at theta ([w..., b], trained units) with the optimizer's
         state reset; the path restarts there and training goes on from it."""
         theta = np.array(theta, dtype=np.float64).reshape(-1)
@@ -395,14 +415,16 @@ class LiveData:
         self._checkpoint(pinned=True)
 
     def rebuilt(
-        self: Trainer,
-        config: Config,
+        self,
+        data: DataConfig,
         progress: Progress | None = None,
         record: bool = True,
-    ) -> Trainer:
-        """A trainer on config's data (the same features, built anew) going on from this one:
-        the same model in original units, optimizer, step count, history and checkpoints; its
+    ) -> LiveData:
+        """A trainer on other data (the same features, built anew) going on from this one: the
+        same model in original units, optimizer, step count, history and checkpoints; its
         epoch starts again."""
+        changed = {k: v for k, v in vars(data).items() if getattr(self.config.data, k) != v}
+        config = replace_section(self.config, "data", **changed)  # the rest as it trains now
         ds = make_dataset(config.data, dtype=config.model.dtype, progress=progress)
         if ds.n_features != self.dataset.n_features:
             raise DataError(

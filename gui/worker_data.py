@@ -139,7 +139,7 @@ class DataWorker(LoopWorker):
 
         self.preparing.emit(describe_setup(config))
         try:
-            rebuilt = trainer.rebuilt(config, progress=self._progress_reporter())
+            rebuilt = trainer.rebuilt(config.data, progress=self._progress_reporter())
         except (UserInputError, MemoryError) as exc:
             self.setupFailed.emit(f"Could not rebuild the data: {exc}")
             return

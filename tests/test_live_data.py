@@ -137,7 +137,7 @@ def test_rebuilt_data_keeps_the_model_the_steps_and_the_history():
         {"data.standardize": True},
         {"data.val_fraction": 0.2, "data.feature_distribution": "uniform"},
     ):
-        rebuilt = trainer.rebuilt(trainer.config.with_values(changes))
+        rebuilt = trainer.rebuilt(trainer.config.with_values(changes).data)
         # The same model in the data's units, the same step, the same history, going on.
         np.testing.assert_allclose(rebuilt.theta_original(), before, rtol=1e-12, atol=1e-12)
         assert rebuilt.step_count == trainer.step_count and rebuilt.history is trainer.history
@@ -158,7 +158,7 @@ def test_rebuilt_data_keeps_the_model_the_steps_and_the_history():
 def test_rebuilt_data_with_other_features_is_refused():
     trainer = Trainer(_config())
     with pytest.raises(DataError, match="features"):
-        trainer.rebuilt(trainer.config.with_value("data.true_weights", [1.0, 2.0]))
+        trainer.rebuilt(trainer.config.with_value("data.true_weights", [1.0, 2.0]).data)
 
 
 def test_branches_replay_the_data_each_step_saw():
@@ -167,7 +167,7 @@ def test_branches_replay_the_data_each_step_saw():
     trainer.run_steps(300)
     trainer.set_targets(*_moved(trainer))
     trainer.run_steps(200)
-    tree.continue_with(trainer.rebuilt(trainer.config.with_value("data.n_samples", 400)))
+    tree.continue_with(trainer.rebuilt(trainer.config.with_value("data.n_samples", 400).data))
     tree.trainer.run_steps(200)
     steps, _, params = tree.trainer.history.steps()
     for step in (150, 299, 300, 450, 500, 640):

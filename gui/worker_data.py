@@ -166,6 +166,9 @@ class DataWorker(LoopWorker):
             return
         # Now, not at the next capped snapshot: the point follows the mouse.
         self._moving_until = time.perf_counter() + MOVING_S
+        if trainer.step_count == 0:
+            self._data_moved(trainer)  # no snapshot before a first step: the run's start moved
+            return
         self._dirty = True
         self.emit_snapshot()
 

@@ -75,6 +75,21 @@ def _mouse_drag(plot, pixels: list) -> None:
     _mouse(viewport, QEvent.Type.MouseButtonRelease, pixels[-1], Qt.MouseButton.NoButton)
 
 
+def _map_pixel(view, fx: float, fy: float):
+    """The pixel at fractions (fx, fy) of the landscape's ranges, or the nearest one on a
+    grid of fractions that the legend (which takes clicks of its own) does not cover."""
+    vb = view.map.plotItem.getViewBox()
+    (u0, u1), (v0, v1) = view.map.view_ranges()
+    legend = view.map.legend.sceneBoundingRect()
+    tries = [(fx, fy)] + [(a / 10, b / 10) for a in range(1, 10) for b in range(1, 10)]
+    tries.sort(key=lambda f: (f[0] - fx) ** 2 + (f[1] - fy) ** 2)
+    for a, b in tries:
+        scene = vb.mapViewToScene(QPointF(u0 + a * (u1 - u0), v0 + b * (v1 - v0)))
+        if not legend.contains(scene):
+            return view.plot.mapFromScene(scene)
+    raise AssertionError("the legend covers the whole landscape")
+
+
 # ---- data that moves under a running fit ------------------------------------------------------
 def test_a_bias_drag_moves_the_targets_under_the_running_fit(window, qtbot):
     resets, moved = _record(window)
@@ -195,8 +210,7 @@ def test_a_click_on_the_landscape_sets_the_parameters(window, qtbot):
     window.refresh()
     view = window.landscape_view
     vb = view.map.plotItem.getViewBox()
-    (u0, u1), (v0, v1) = view.map.view_ranges()
-    pixel = _pixel(view.plot, vb, u0 + 0.3 * (u1 - u0), v0 + 0.7 * (v1 - v0))
+    pixel = _map_pixel(view, 0.3, 0.7)
     qtbot.mouseClick(view.plot.viewport(), LEFT, pos=pixel)
     settle(window, qtbot)
     u, v = _at(view.plot, vb, pixel)
@@ -221,13 +235,26 @@ def test_a_drag_on_the_landscape_is_one_event_and_the_point_follows(window, qtbo
     window.refresh()
     view = window.landscape_view
     vb = view.map.plotItem.getViewBox()
-    (u0, u1), (v0, v1) = view.map.view_ranges()
-    pixels = [
-        _pixel(view.plot, vb, u0 + t * (u1 - u0), v0 + (1 - t) * (v1 - v0))
-        for t in (0.2, 0.3, 0.4, 0.5)
-    ]
+    pixels = [_map_pixel(view, t, 1 - t) for t in (0.2, 0.3, 0.4, 0.5)]
     _mouse_drag(view.plot, pixels)
     settle(window, qtbot)
     u, v = _at(view.plot, vb, pixels[-1])
     np.testing.assert_allclose(window.controller.current_snapshot().theta_trained, [u, v], 1e-6)
     assert _events(window) == [f"parameters set to w {u:.3g}, b {v:.3g}"]
+
+
+def test_a_click_on_the_landscape_before_the_first_step_moves_the_start(window, qtbot):
+    settle(window, qtbot)
+    window.refresh()
+    view = window.landscape_view
+    vb = view.map.plotItem.getViewBox()
+    pixel = _map_pixel(view, 0.6, 0.4)
+    qtbot.mouseClick(view.plot.viewport(), LEFT, pos=pixel)
+    settle(window, qtbot)
+    u, v = _at(view.plot, vb, pixel)
+    start = window.controller.current_snapshot()
+    assert start.step == 0
+    np.testing.assert_allclose(start.theta_trained, [u, v], rtol=1e-6)
+    window.step_batch()
+    settle(window, qtbot)
+    np.testing.assert_allclose(window.latest_snapshot().path()[0], [u, v], rtol=1e-6)

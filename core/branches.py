@@ -66,7 +66,8 @@ class RunTree:
     def __init__(self, trainer: Trainer, name: str = "main") -> None:
         """A tree of one branch: the trainer's run."""
         self._trainer = trainer
-        self._datasets: dict[str, Dataset] = {trainer.config.model.dtype: trainer.dataset}
+        self._datasets: dict[str, Dataset] = {}
+        self._data_of: dict[str, Any] = {}  # the data configuration of each dataset kept
         root = Branch(0, name, None, 0, trainer.history, trainer.checkpoints, trainer.state())
         self._branches: dict[int, Branch] = {0: root}
         self._active = 0
@@ -77,7 +78,7 @@ class RunTree:
         """A tree from saved branches (parents first) whose active one trainer continues."""
         tree = cls.__new__(cls)
         tree._trainer = trainer
-        tree._datasets = {trainer.config.model.dtype: trainer.dataset}
+        tree._datasets, tree._data_of = {}, {}
         tree._branches = {b.id: b for b in branches}
         if active not in tree._branches or branches[0].parent is not None:
             raise ValueError("saved branches need a first branch and an active one among them")
@@ -193,11 +194,31 @@ class RunTree:
         return replay.state()
 
     def _dataset(self, config: Config) -> Dataset:
-        """The run's data in the configuration's precision (each built once)."""
+        """The run's data in the configuration's precision (each built once); data changed
+        under the run (core.live_data) is built again as it stood for a state before."""
         dtype = config.model.dtype
-        if dtype not in self._datasets:
-            self._datasets[dtype] = make_dataset(config.data, dtype=dtype)
-        return self._datasets[dtype]
+        mine = self._trainer.config
+        if mine.model.dtype == dtype and mine.data == config.data:
+            return self._trainer.dataset
+        known = self._datasets.get(dtype)
+        # The active trainer's data may have moved since it was kept (it moves in place).
+        stale = known is self._trainer.dataset or self._data_of.get(dtype) != config.data
+        if known is None or stale:
+            known = self._datasets[dtype] = make_dataset(config.data, dtype=dtype)
+            self._data_of[dtype] = config.data
+        return known
+
+    def _set_trainer(self, trainer: Trainer) -> None:
+        """Make trainer the active one, keeping the data of the one it replaces."""
+        old = self._trainer
+        self._datasets[old.config.model.dtype] = old.dataset
+        self._data_of[old.config.model.dtype] = old.config.data
+        self._trainer = trainer
+
+    def continue_with(self, trainer: Trainer) -> None:
+        """Let trainer carry the active branch on (its data rebuilt under the run)."""
+        self._set_trainer(trainer)
+        self.sync()
 
     # ---- changing the tree -------------------------------------------------------------
     def fork(
@@ -250,7 +271,8 @@ class RunTree:
         )
         self._next_id += 1
         self._branches[branch.id] = branch
-        self._active, self._trainer = branch.id, trainer
+        self._active = branch.id
+        self._set_trainer(trainer)
         return trainer
 
     def _rebuilt(
@@ -289,7 +311,8 @@ class RunTree:
         self.sync()
         trainer = Trainer.from_state(target.tip, self._dataset(target.tip.config), target.history)
         trainer.checkpoints = target.checkpoints
-        self._active, self._trainer = target.id, trainer
+        self._active = target.id
+        self._set_trainer(trainer)
         return trainer
 
     def rename(self, branch_id: int, name: str) -> None:

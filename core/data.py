@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -13,6 +14,19 @@ from core.config import DataConfig
 from core.csvdata import load_csv
 from core.errors import DataError
 from core.progress import Progress
+
+
+@dataclass
+class DataOrigin:
+    """How generated data was made: enough to draw its features and its unit noise again."""
+
+    config: DataConfig
+    dtype: str  # the dtype the features were generated in
+    noise_state: dict[str, Any]  # the generator's state where the noise draws begin
+    # Whether x_train holds the generated rows as generated (no split, no standardisation).
+    raw_features: bool
+    # What live changes of the data cache (core.live_data.TargetBasis), built on first use.
+    basis: Any = field(default=None, repr=False)
 
 
 @dataclass
@@ -35,6 +49,9 @@ class Dataset:
     shift: np.ndarray
     scale: np.ndarray
     source: str
+    origin: DataOrigin | None = field(default=None, repr=False)  # None for a CSV file
+    # Training rows moved by hand (core.live_data): row -> its generated (x, y), to restore.
+    edits: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -116,6 +133,14 @@ def synthetic(
     draw, rounded to dtype. y comes from the stored features, so without noise the data the
     model sees lies exactly on the true line.
     """
+    x, y, _ = _synthetic(cfg, dtype, progress)
+    return x, y
+
+
+def _synthetic(
+    cfg: DataConfig, dtype: str, progress: Progress | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """synthetic's X and y, and the generator's state where the noise draws begin."""
     rng = np.random.default_rng([cfg.seed, 1])
     w = np.asarray(cfg.true_weights, dtype=np.float64)
     if cfg.inline_features is not None:
@@ -157,6 +182,7 @@ def synthetic(
             rng.bit_generator.state = after
         elif shared:
             _draw_column(cfg, rng, n, keep=False)  # unused, as ever: the noise stays the same
+    noise_state = rng.bit_generator.state
     if cfg.noise_std > 0:
         # A noise seed draws the noise from its own stream, the features held (fixed design).
         noise = rng if cfg.noise_seed is None else np.random.default_rng([cfg.noise_seed, 5])
@@ -164,25 +190,79 @@ def synthetic(
             y[lo:hi] += cfg.noise_std * noise.standard_normal(hi - lo)
     if progress is not None:
         progress(1.0)
-    return x, y
+    return x, y, noise_state
+
+
+def regenerate_features(origin: DataOrigin) -> np.ndarray:
+    """The features of generated data drawn again, as generated (rows in order, unsplit)."""
+    return _synthetic(origin.config, origin.dtype)[0]
+
+
+def unit_noise(origin: DataOrigin, n: int) -> np.ndarray:
+    """The n standard normal draws generated data's noise is made of (noise_std times them)."""
+    rng = np.random.Generator(np.random.PCG64())
+    rng.bit_generator.state = origin.noise_state
+    eps = np.empty(n)
+    for lo, hi in _spans(n):  # the chunks synthetic draws, so the same values
+        eps[lo:hi] = rng.standard_normal(hi - lo)
+    return eps
+
+
+def line_targets(
+    x: np.ndarray, w: np.ndarray, bias: float, inline: bool, out: np.ndarray | None = None
+) -> np.ndarray:
+    """X w + b for generated features, summed as synthetic sums them (so bit for bit), into
+    out if given."""
+    w = np.asarray(w, dtype=np.float64)
+    n, d = x.shape
+    y = np.empty(n) if out is None else out
+    if inline:
+        y[:] = x @ w + bias
+        return y
+    if d == 1:
+        # A one-term dot product: the product alone, 8x faster than matmul's loop on a float32
+        # column and the same bits (the + 0.0 is the dot's sum from zero: -0.0 becomes 0.0).
+        np.multiply(x[:, 0], w[0], out=y)
+        y += 0.0
+        y += bias
+        return y
+    rows = max(1, _GEN_CHUNK_VALUES // d)
+    for lo in range(0, n, rows):
+        y[lo : lo + rows] = x[lo : lo + rows] @ w
+    y += bias
+    return y
+
+
+def add_noise(y: np.ndarray, noise_std: float, eps: np.ndarray) -> None:
+    """y += noise_std * eps in place, in synthetic's chunks (so bit for bit)."""
+    if noise_std > 0:
+        for lo, hi in _spans(y.shape[0]):
+            y[lo:hi] += noise_std * eps[lo:hi]
 
 
 def split(
     x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split rows into train and validation sets at random (seeded); no split if fraction is 0."""
-    n = x.shape[0]
+    rows = split_rows(x.shape[0], val_fraction, seed)
+    if rows is None:
+        return x, y, x[:0], y[:0]
+    train, val = rows
+    return x[train], y[train], x[val], y[val]
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (training, validation) rows of split, sorted; None when nothing is held out."""
     n_val = round(n * val_fraction)
     if n_val == 0:
-        return x, y, x[:0], y[:0]
+        return None
     if n - n_val < 2:
         raise DataError(
             f"data.val_fraction = {val_fraction} leaves {n - n_val} training row(s) of {n}; "
             "at least 2 are needed"
         )
     order = np.random.default_rng([seed, 4]).permutation(n)
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    return x[train], y[train], x[val], y[val]
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 # Rows per chunk when scanning columns: bounds the temporaries to a few MB for any data size.
@@ -218,17 +298,23 @@ def make_dataset(
         names, target = list(table.feature_names), table.target_name
         true_w, true_b = None, None
         source = str(cfg.csv_path)
+        origin = None
     else:
         # Generated features have unit scale, so they may go straight into dtype; inline rows
         # to standardise (like a file's) are standardised in float64 first, where large
         # offsets cost no precision.
         inline_std = cfg.inline_features is not None and cfg.standardize
-        x, y = synthetic(cfg, "float64" if inline_std else dtype, progress)
+        gen_dtype = "float64" if inline_std else dtype
+        x, y, noise_state = _synthetic(cfg, gen_dtype, progress)
         names = [f"x{i + 1}" for i in range(x.shape[1])]
         target = "y"
         true_w, true_b = np.asarray(cfg.true_weights, dtype=np.float64), float(cfg.true_bias)
         source = "synthetic"
+        raw = not cfg.standardize and gen_dtype == dtype
+        origin = DataOrigin(cfg, gen_dtype, noise_state, raw)
     x_tr, y_tr, x_va, y_va = split(x, y, cfg.val_fraction, cfg.seed)
+    if origin is not None and x_tr is not x:
+        origin.raw_features = False
     d = x.shape[1]
     shift, scale = np.zeros(d), np.ones(d)
     if cfg.standardize:
@@ -251,6 +337,7 @@ def make_dataset(
         shift=shift,
         scale=scale,
         source=source,
+        origin=origin,
     )
     if ds.x_train.dtype != np.dtype(dtype):
         # Checked before the cast, which would turn values float32 cannot hold into inf.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,6 +112,38 @@ def run_info(trainer: Trainer) -> RunInfo:
         initial_trained=trainer.theta0.copy(),
         l2_penalty=float(trainer.config.train.l2_penalty),
         floor_label=floor_label,
+        hessian_eigenvalues=eigen.eigenvalues,
+        hessian_eigenvectors=eigen.eigenvectors,
+        theta_star=eigen.theta_star,
+    )
+
+
+def moved_info(trainer: Trainer, info: RunInfo) -> RunInfo:
+    """info after the run's data moved under it (core.live_data): the same displayed rows and
+    start, the new targets, true and least-squares lines, floors and statistics (O(d^3))."""
+    ds = trainer.dataset
+    rows = info.sample_rows
+    eigen = run_eigen(trainer)
+    ols_trained = trainer.least_squares()
+    ols_loss = trainer.train_loss(ols_trained)
+    true = ds.true_theta()
+    noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
+    true_bias = 0.0 if true is None else float(true[-1])
+    floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
+    return replace(
+        info,
+        x=ds.x_train[rows] * ds.scale + ds.shift,
+        y=ds.y_train[rows].copy(),
+        true_theta=true,
+        ols_theta=ds.to_original(ols_trained),
+        noise_floor=floor,
+        floor_label=floor_label,
+        ols_loss=ols_loss,
+        initial_loss=trainer.train_loss(np.asarray(info.initial_trained)),
+        max_stable_lr=trainer.max_stable_lr(),
+        condition_number=eigen.condition_number,
+        stats=trainer.stats,
+        ols_trained=ols_trained,
         hessian_eigenvalues=eigen.eigenvalues,
         hessian_eigenvectors=eigen.eigenvectors,
         theta_star=eigen.theta_star,

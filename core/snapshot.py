@@ -41,3 +41,16 @@ class Snapshot:
     # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
     batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows
     full_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # whole training set
+    # The landscape's path starts after this step, from path_origin ([w..., b], original
+    # units): parameters put somewhere by hand restart it (0 and empty: the whole history).
+    path_start: int = 0
+    path_origin: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def path(self) -> np.ndarray:
+        """The parameter rows ([w..., b], original units) of the path the landscape draws."""
+        if self.path_origin.size == 0:
+            return self.param_values
+        later = self.param_values[self.loss_steps > self.path_start]
+        if later.ndim != 2 or later.shape[1] != self.path_origin.size:
+            return self.path_origin[None, :].copy()
+        return np.vstack([self.path_origin[None, :], later])

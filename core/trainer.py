@@ -21,6 +21,7 @@ from core.data import Dataset, EpochOrders, Progress, check_magnitudes, make_dat
 from core.engines import Engine, EngineSpec, make_engine, resolve_device
 from core.errors import ConfigError, DataError
 from core.history import History
+from core.live_data import LiveData
 from core.optim import Hyper
 from core.schedules import one_cycle_problem
 from core.snapshot import Snapshot
@@ -74,8 +75,9 @@ def initial_theta(config: Config, n_features: int) -> np.ndarray:
     return theta
 
 
-class Trainer:
-    """Owns one run: data, engine, history; steps it one batch or one epoch at a time."""
+class Trainer(LiveData):
+    """Owns one run: data, engine, history; steps it one batch or one epoch at a time (its data
+    and parameters can change under it: core.live_data)."""
 
     def __init__(
         self,
@@ -202,11 +204,13 @@ class Trainer:
             weight_decay=t.weight_decay,
         )
 
-    def least_squares(self) -> np.ndarray:
-        """Closed-form [w..., b] in trained units (computed once: the data never changes)."""
+    def least_squares(self, from_stats: bool = False) -> np.ndarray:
+        """Closed-form [w..., b] in trained units (computed once per data; from_stats: from the
+        statistics, whatever the data's size, unless they are ill-conditioned)."""
         if self._ols is None:
             ds, fit_bias = self.dataset, self.config.model.fit_bias
-            if ds.x_train.size > LSTSQ_MAX_VALUES and _well_conditioned(self.stats, fit_bias):
+            big = from_stats or ds.x_train.size > LSTSQ_MAX_VALUES
+            if big and _well_conditioned(self.stats, fit_bias):
                 # A million rows of 100 features: lstsq takes ~10 s and 1.5 GB; the normal
                 # equations from the statistics take milliseconds, and with the columns'
                 # correlations this well conditioned they lose no digits that matter.
@@ -528,6 +532,8 @@ class Trainer:
             lr_values=self.history.lrs_at(steps),
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
+            path_start=self.path_start,
+            path_origin=self.path_origin.copy(),
         )
 
 

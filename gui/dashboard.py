@@ -7,6 +7,7 @@ its frame pacer, unless the timeline is rewound (the views then show a past step
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, Qt, Signal
@@ -25,6 +26,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import replay
 from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.grab import attach_grabbing
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
@@ -47,6 +49,9 @@ FRAME_SHARE = 0.05
 IDLE_THROTTLE = 0.5
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
+# For this long after the data moved under the run (a drag), frames come as fast as when idle,
+# so that each change reaches the plots within a frame or two.
+MOVING_DATA_S = 0.5
 
 
 class Dashboard(QWidget):
@@ -62,6 +67,9 @@ class Dashboard(QWidget):
         self._review: Recording | None = None  # the history being scrubbed (None: live)
         self._review_snap: Snapshot | None = None
         self._points = 0  # points per series last asked of the worker
+        self._moved: RunInfo | None = None  # the run's moved data, for the next frame
+        self._unseen: RunInfo | None = None  # ... which views not drawn then have yet to take
+        self._moved_at = -MOVING_DATA_S
         self.loss_view = LossView()
         self.fit_view = FitView()
         self.param_view = ParamView()
@@ -90,9 +98,12 @@ class Dashboard(QWidget):
         controller.runReset.connect(self._on_run_reset)
         controller.snapshot.connect(self._on_snapshot)
         controller.stateChanged.connect(self._on_state)
+        controller.dataChanged.connect(self._on_data_changed)
         self.timeline.scrubbed.connect(self.rewind_to)
         self.timeline.liveRequested.connect(self._leave_review)
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
+        # Samples of the fit and points of the landscape to drag (gui/grab.py).
+        self.grabbers = attach_grabbing(self, controller)
 
     def _build(self) -> None:
         for view in self.views()[:-1]:
@@ -162,6 +173,7 @@ class Dashboard(QWidget):
     # ---- live ----------------------------------------------------------------------------
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
         self.pacer.cancel()
+        self._moved = self._unseen = None
         self._review = self._review_snap = None
         self.loss_view.set_cursor(None)
         self.timeline.go_live()
@@ -180,6 +192,26 @@ class Dashboard(QWidget):
         if not live:
             self._show_current()
 
+    def _on_data_changed(self, info: RunInfo, snap: Snapshot) -> None:
+        """The run's data moved under it: the views follow at the next frame, soon."""
+        self._moved, self._moved_at = info, time.perf_counter()
+        self.timeline.set_last_step(snap.step)
+        if self._review is not None:
+            self._follow(self.views(), info)
+            self._moved = self._unseen = None
+            if self._review_snap is not None:
+                self._draw(self.views()[1:], self._review_snap)
+            return
+        self.pacer.offer(snap)
+        self.pacer.hurry()
+
+    def _follow(self, views: list[QWidget] | tuple[QWidget, ...], info: RunInfo) -> None:
+        """Show the run's moved data in views (those that cannot keep their picture start over;
+        the next snapshot drawn fills them again)."""
+        for view in views:
+            follow = getattr(view, "follow_data", None)
+            (follow or view.set_run)(info)
+
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)
         if self._review is None:
@@ -194,23 +226,47 @@ class Dashboard(QWidget):
         fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
         top = [self.loss_view, fit_tab[self.fit_tabs.currentIndex()]]
         bottom = [self.param_view, self.landscape_view]
-
+        info = self._moved
+        if info is not None:
+            # Moved data: each view takes it with its stage (it stays pending until the last
+            # one has, should the frame be cancelled); views not drawn (other tabs) once they
+            # are shown.
+            self._unseen = info
+            return [
+                Stage(lambda: self._draw(top, snap, info), [paint_target(v) for v in top]),
+                Stage(lambda: self._draw(bottom, snap, info), [paint_target(v) for v in bottom]),
+            ]
         return [
             Stage(lambda: self._draw(top, snap), [paint_target(v) for v in top]),
             Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
         ]
 
-    def _draw(self, views: list[QWidget] | tuple[QWidget, ...], snap: Snapshot) -> None:
-        """Show snap in views (the fit view's prediction overlay with it)."""
+    def _draw(
+        self,
+        views: list[QWidget] | tuple[QWidget, ...],
+        snap: Snapshot,
+        moved: RunInfo | None = None,
+    ) -> None:
+        """Show snap in views (the fit view's prediction overlay with it), after the run's
+        moved data if given."""
+        if moved is not None:
+            self._follow(views, moved)
+            if self.landscape_view in views and self._moved is moved:
+                self._moved = None  # the frame's last stage: every view has it
         for view in views:
             view.update_snapshot(snap)
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)
 
+    def _data_moving(self) -> bool:
+        """Whether the run's data moved within the last MOVING_DATA_S (a drag under way)."""
+        return time.perf_counter() - self._moved_at < MOVING_DATA_S
+
     def _training_flat_out(self) -> bool:
-        """Whether training runs as fast as it can, so that frames take time from it."""
+        """Whether training runs as fast as it can, so that frames take time from it (not
+        while the data is being dragged: its changes are drawn at once)."""
         c = self._controller
-        if c.state() != "running":
+        if c.state() != "running" or self._data_moving():
             return False
         speed = c.speed()
         latest = c.latest_snapshot()
@@ -226,8 +282,16 @@ class Dashboard(QWidget):
             self._points = points
             self._controller.worker.set_snapshot_points(points)
 
+    def _catch_up(self) -> None:
+        """Every view takes the run's newest moved data, if some have not yet."""
+        info = self._moved or self._unseen
+        if info is not None:
+            self._follow(self.views(), info)
+            self._moved = self._unseen = None
+
     def _show_current(self) -> None:
         """Draw the newest live state (or the rewound step) in every view now."""
+        self._catch_up()
         if self._review_snap is not None:
             snap = self._review_snap
         else:
@@ -272,6 +336,7 @@ class Dashboard(QWidget):
         base, info = c.current_snapshot(), c.run_info()
         if base is None or info is None:
             return
+        self._catch_up()
         if self._review is None:
             if c.state() == "running":
                 c.pause()  # the user is looking back: hold the live run
@@ -311,6 +376,7 @@ class Dashboard(QWidget):
         if base is None or info is None or history is None:
             raise OSError("there is no run to replay yet")
         recording = Recording.of(history)
+        self._catch_up()
         held = self._review, self._review_snap
         # While frames are drawn the views belong to the replay: live frames stay off.
         self._review = recording

@@ -90,6 +90,7 @@ class FramePacer(QObject):
         self._interval_ms = FRAME_MS
         self._reported_ms = FRAME_MS
         self._next_at = 0.0  # perf_counter before which no frame starts
+        self._ended_at = 0.0  # perf_counter at the end of the last frame
         self._filtered: set[QWidget] = set()
         self.frames = 0  # frames drawn
         self.parks = 0  # frames that parked the training loop
@@ -112,6 +113,16 @@ class FramePacer(QObject):
         """A new snapshot to draw at the next frame (replaces one not drawn yet)."""
         self._pending = snapshot
         self._schedule()
+
+    def hurry(self) -> None:
+        """Draw what is offered as soon as frames may follow each other (GAP_MS after the last
+        one), not after the spacing a flat-out run's frames keep: someone waits to see it."""
+        soon = self._ended_at + GAP_MS / 1000
+        if soon < self._next_at:
+            self._next_at = soon
+            if self._timer.isActive():
+                self._timer.stop()
+                self._schedule()
 
     def take_pending(self) -> object | None:
         """The snapshot waiting for a frame, which will not be drawn by the pacer now."""
@@ -213,6 +224,7 @@ class FramePacer(QObject):
             return
         self.frames += 1
         now = time.perf_counter()
+        self._ended_at = now
         # Capped, so that a frame stretched by something else (a modal dialog, a blocked
         # event loop) is soon forgotten; smoothed, so that one slow frame (an axis relayout,
         # a busy machine) does not halve the rate.

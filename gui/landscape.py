@@ -160,6 +160,11 @@ class LandscapeView(_LandscapeWidget):
         self.batch_head.hide()
         self.map.set_run(info)
 
+    def follow_data(self, info: RunInfo) -> None:
+        """The run's data moved under it: the landscape regrids from its new statistics (the
+        minimum and true point move); the path and the pair stay."""
+        self.map.follow_data(info)
+
     def shown_snapshot(self) -> Snapshot | None:
         """The snapshot the view draws now (live or rewound); None before a run's first."""
         return self._last
@@ -191,7 +196,7 @@ class LandscapeView(_LandscapeWidget):
             self._draw_point()
 
     def _draw_live(self, snap: Snapshot) -> None:
-        px, py = self.map.path_xy(snap.param_values)
+        px, py = self.map.path_xy(snap.path())
         symbols = self.map.is_1d and 0 < px.size <= MAX_PATH_SYMBOLS
         if symbols != self._path_symbols:
             self._path_symbols = symbols

@@ -32,6 +32,7 @@ from core.landscape import (
 from core.runinfo import RunInfo
 from gui.axes import ReadableAxis
 from gui.export import PlotFiles
+from gui.landscape_follow import MapFollowing
 from gui.legend import HIDDEN_HINT, fit_legend
 from gui.style import (
     NOTE_SIZE,
@@ -131,7 +132,7 @@ class PairChooser(QtWidgets.QWidget):
             self.picked.emit(x, y)
 
 
-class LandscapeMap(PlotFiles, QtWidgets.QWidget):
+class LandscapeMap(MapFollowing, PlotFiles, QtWidgets.QWidget):
     """The objective over two chosen parameters (a curve for one), its minimum and true point."""
 
     # A new pair or new ranges were drawn: owners redraw what they put on the map.

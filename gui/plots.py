@@ -16,6 +16,7 @@ from core.analysis import loss_label
 from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.fit_follow import FitFollowing
 from gui.plot_base import (
     LOG_FALLBACK,
     PAD,
@@ -143,6 +144,12 @@ class LossView(PlotView):
         self._x_shown = self._y_shown = None
         self._set_steps_x(float(max(min(info.n_batches, info.total_steps), 1)))
         self._keep_y(self._y_bounds(np.array([self._initial])))
+
+    def follow_data(self, info: RunInfo) -> None:
+        """The run's data moved under it: move the floor line; curves and markers stay."""
+        self._floor = float(info.noise_floor)
+        self.floor_line.label.setFormat(info.floor_label)
+        self._place_floor()
 
     def set_log_y(self, on: bool) -> None:
         """Show the loss on a log10 axis (True) or a linear one."""
@@ -303,7 +310,7 @@ class LossView(PlotView):
         return min(lo, 0.0), hi
 
 
-class FitView(PlotView):
+class FitView(FitFollowing, PlotView):
     """The data and the model: fitted line for one feature, predicted-vs-actual for several."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
@@ -530,6 +537,13 @@ class ParamView(PlotView):
     def set_log_steps(self, on: bool) -> None:
         """Show the step on a log10 axis (True; drawn from step 1) or a linear one."""
         self._set_log_steps(on)
+
+    def follow_data(self, info: RunInfo) -> None:
+        """The run's data moved under it: move the dashed true values; the curves stay."""
+        if info.true_theta is not None and len(info.true_theta) == len(self.curves):
+            self._true = np.asarray(info.true_theta, dtype=np.float64)
+            for k in self._visible:
+                self.true_lines[k].setPos(float(self._true[k]))
 
     def update_snapshot(self, snap: Snapshot) -> None:
         """Draw the parameter trajectories of a snapshot."""

@@ -89,6 +89,7 @@ class RacePanel(QWidget):
         self._touched = False  # the user edited the runs: a new configuration keeps them
         self._epochs_touched = False
         self._rows_stale = False  # the configuration changed during a race: follow it after
+        self._followed: Config | None = None  # the configuration the rows last followed
         self._state = "idle"
         self._error: str | None = None  # why the current race stopped early, if it failed
         self._host: WorkerHost | None = None
@@ -190,6 +191,9 @@ class RacePanel(QWidget):
     def _on_config(self, config: Config) -> None:
         """Untouched rows and epochs follow a new configuration (a running race keeps its
         own; the table follows once it has ended)."""
+        if self._rows and self._followed is not None and config.train == self._followed.train:
+            return  # the rows show training settings only: a drag of the data leaves them be
+        self._followed = config
         if self.is_running():
             self._rows_stale = True
             return

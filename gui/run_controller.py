@@ -29,6 +29,7 @@ from core.presets import DEFAULT_PRESET, preset_config
 from core.runfile import SavedRun
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.live_edits import DataSlots, LiveEdits
 from gui.worker import TrainingWorker, training_host
 
 DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run once, after this
@@ -92,7 +93,7 @@ class ConfigModel(QObject):
             self.configChanged.emit(config)
 
 
-class RunController(ConfigModel):
+class RunController(DataSlots, ConfigModel):
     """Owns the training worker and thread, the configuration, the run state and the latest
     snapshot; the window, the control panel, the views and the race tab subscribe."""
 
@@ -105,6 +106,9 @@ class RunController(ConfigModel):
     busyChanged = Signal(object)  # what a new run being built is busy with, or None
     progress = Signal(int)  # percent of the new run's data built
     speedChanged = Signal(object)  # the throttle: steps per second, or None (unthrottled)
+    # The run's data or parameters moved under it (gui/live_edits.py): its new RunInfo and a
+    # snapshot; unlike runReset, the run and its history go on.
+    dataChanged = Signal(object, object)
 
     def __init__(
         self, config: Config, speed: float | None = None, parent: QObject | None = None
@@ -140,10 +144,14 @@ class RunController(ConfigModel):
         w.preparing.connect(self._on_preparing, queued)
         w.progress.connect(self.progress, queued)
         w.setupFailed.connect(self._on_setup_failed, queued)
+        w.dataChanged.connect(self._on_data_changed, queued)
+        w.targetsTaken.connect(self._on_targets_taken, queued)
+        # Data edits, samples and parameters moved under the run (gui/live_edits.py).
+        self.live = LiveEdits(w, config)
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
         self._data_timer.setInterval(DEBOUNCE_MS)
-        self._data_timer.timeout.connect(self.reset)
+        self._data_timer.timeout.connect(self._settle_data)
         w.set_speed(speed)
         self._setups_unanswered += 1
         w.configure(config)
@@ -201,7 +209,8 @@ class RunController(ConfigModel):
 
     def is_idle(self) -> bool:
         """Whether the worker has carried out every call sent and no data change waits."""
-        return self.worker.pending_commands() == 0 and not self._data_timer.isActive()
+        idle = self.worker.pending_commands() == 0 and not self._data_timer.isActive()
+        return idle and not self.live.pending()
 
     def achieved_rate(self) -> float | None:
         """Steps per second achieved over about the last second of running; None unless
@@ -236,7 +245,10 @@ class RunController(ConfigModel):
         self._touched |= changed
         self._update_stable_lr()
         if all(k.startswith("data.") for k in changed):
-            self._data_timer.start()  # restarted by each edit: one rebuild after a drag
+            # Targets move at once; the rest waits for the drag to settle (restarted by each
+            # edit): the data rebuilt under the run, or a new run.
+            if not self.live.targets(self._config_before, config):
+                self._data_timer.start()
         elif changed <= LIVE_KEYS | {"train.epochs"}:
             hyper = {HYPER_NAMES[k]: _get(config, k) for k in changed if k in HYPER_NAMES}
             if "train.betas" in changed:
@@ -256,17 +268,19 @@ class RunController(ConfigModel):
         """A drag begins (a slider pressed): its live changes apply at once, and the run's
         history marks the whole drag once, from the value at press to the value at release."""
         self._gesture = {}
+        self.live.begin_gesture(self._config)
 
     def end_gesture(self) -> None:
         """The drag ends: one marker, 'lr 0.2 -> 1.1', for everything it changed live."""
         started, self._gesture = self._gesture, None
-        if not started:
+        if started is None:
             return
         parts = [
             f"{name} {before:g} -> {_hyper_value(self._config, name):g}"
             for name, before in started.items()
             if _hyper_value(self._config, name) != before
         ]
+        parts += self.live.end_gesture(self._config)
         if parts:
             self.worker.note(", ".join(parts))
 
@@ -317,18 +331,20 @@ class RunController(ConfigModel):
         """Build a new run from the configuration: new data, initial parameters."""
         self._data_timer.stop()
         self._setups_unanswered += 1
+        self.live.setup(self._config)
         self.worker.configure(self._config, keep_running)
 
     def flush(self) -> None:
-        """Rebuild the run now if a data change waits for its debounce."""
+        """Rebuild the run (or its data) now if a data change waits for its debounce."""
         if self._data_timer.isActive():
-            self.reset()
+            self._settle_data()
 
     def open_saved(self, run: SavedRun) -> None:
         """Continue a saved run, paused where it stood."""
         self._data_timer.stop()
         self._set(run.config)
         self._setups_unanswered += 1
+        self.live.setup(run.config)
         self.worker.restore_run(run)
 
     def set_speed(self, speed: float | None) -> None:
@@ -453,6 +469,7 @@ class RunController(ConfigModel):
             return
         self.message.emit("error", f"{text}. The current run is kept.")
         # The configuration is that of the run kept, not the setup that failed.
+        self.live.setup(kept)
         self._set(kept)
         self._update_stable_lr()
 

@@ -45,6 +45,7 @@ class RunStatus:
         controller.busyChanged.connect(self.set_busy)
         controller.progress.connect(self._on_progress)
         controller.runReset.connect(self._on_run_reset)
+        controller.dataChanged.connect(self._on_run_reset)  # data moved: a new condition number
         controller.snapshot.connect(self._on_snapshot)
         controller.stateChanged.connect(lambda _: self._show_live())
         dashboard.shown.connect(self.show)

@@ -22,9 +22,9 @@ from gui.worker_base import (
     IDLE_WAIT,
     LOCK_HOLDING_ENGINES,
     LOCK_HOLDING_SLICE_SECONDS,
-    LoopWorker,
     WorkerHost,
 )
+from gui.worker_data import DataWorker
 
 # Points per series in a snapshot, until the window says how wide its plots are: frames cost the
 # GUI thread (and so, through the interpreter lock, the training thread) in proportion to the
@@ -75,7 +75,7 @@ def describe_setup(config: Config) -> str:
     return f"Generating {d.n_samples:,} samples × {k} feature{'s' if k != 1 else ''}…"
 
 
-class TrainingWorker(LoopWorker):
+class TrainingWorker(DataWorker):
     """Owns a run (a RunTree: every branch, its active trainer the one that trains) in a worker
     thread; driven by queued calls, reports by signals."""
 
@@ -183,7 +183,7 @@ class TrainingWorker(LoopWorker):
                 self.wait_for_call(min(IDLE_WAIT, (1 - budget) / self._speed))
                 return
         holds_lock = trainer.engine.name in LOCK_HOLDING_ENGINES
-        seconds = LOCK_HOLDING_SLICE_SECONDS if holds_lock else SLICE_SECONDS
+        seconds = LOCK_HOLDING_SLICE_SECONDS if holds_lock else self.slice_seconds(SLICE_SECONDS)
         cpu = time.thread_time()
         ran = trainer.run_steps(min(budget, self._burst), deadline=now + seconds)
         if ran:

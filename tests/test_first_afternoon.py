@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDoubleSpinBox, QFileDialog, QSpinBox, QTableWidge
 from core.presets import preset_config
 from gui.actions import ACTIONS
 from gui.main_window import MainWindow
-from tests.conftest import WAIT_MS, settle
+from tests.conftest import WAIT_MS, click, settle
 
 
 def _csv(folder: Path, rows: int = 200) -> Path:
@@ -172,8 +172,11 @@ def test_a_message_about_the_last_run_goes_with_it(window, qtbot):
     window.toggle_run()
     qtbot.waitUntil(lambda: "Finished" in window.banner.text(), timeout=WAIT_MS)
     info = window.run_info()
-    window.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.9)
+    # Another feature makes a new run (the noise, say, would move the data under this one,
+    # which stays finished).
+    click(window, "addFeatureButton")
     qtbot.waitUntil(lambda: window.run_info() is not info, timeout=WAIT_MS)
+    assert window.run_info().x.shape[1] == 2
     assert "Finished" not in window.banner.text()
 
 

@@ -51,18 +51,20 @@ def test_the_stable_mark_follows_weight_decay(window, qtbot):
     assert f"{float(f'{expected:.3g}'):g}" in window.panel.lr_bound_label.text()
 
 
-def test_data_edits_rebuild_the_run_once_after_a_drag(window, qtbot):
+def test_data_edits_rebuild_the_data_once_after_a_drag(window, qtbot):
     settle(window, qtbot)
-    resets = []
+    resets, rebuilt = [], []
     window.controller.runReset.connect(lambda info, snap: resets.append(info))
-    noise = _spin(window, "noiseSpin")
-    for value in (0.6, 0.7, 0.8, 0.9):
-        noise.setValue(value)
-    assert window.config().data.noise_std == 0.9  # at once, before the rebuild
-    assert resets == []
+    window.worker.dataChanged.connect(lambda info, snap, anew: rebuilt.append(anew))
+    samples = window.findChild(QSpinBox, "samplesSpin")
+    for value in (300, 400, 500, 600):
+        samples.setValue(value)
+    assert window.config().data.n_samples == 600  # at once, before the rebuild
     settle(window, qtbot)
-    assert len(resets) == 1
-    assert window.worker.trained_config().data.noise_std == 0.9
+    # Rebuilt once under the run (its parameters and history kept), not a new run.
+    assert resets == [] and rebuilt == [True]
+    assert window.worker.trained_config().data.n_samples == 600
+    assert window.run_info().n_train == 600
 
 
 def test_live_changes_keep_the_run_and_setup_changes_rebuild_it(window, qtbot):

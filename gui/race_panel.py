@@ -191,7 +191,11 @@ class RacePanel(QWidget):
     def _on_config(self, config: Config) -> None:
         """Untouched rows and epochs follow a new configuration (a running race keeps its
         own; the table follows once it has ended)."""
-        if self._rows and self._followed is not None and config.train == self._followed.train:
+        if (
+            self.table.run_count()
+            and self._followed is not None
+            and config.train == self._followed.train
+        ):
             return  # the rows show training settings only: a drag of the data leaves them be
         self._followed = config
         if self.is_running():

@@ -434,6 +434,8 @@ class MainWindow(QMainWindow):
             "landscape": d.landscape_view,
             "residuals": d.residual_view,
             "weights": d.weight_bars,
+            "lr": d.lr_view,
+            "eigen": d.eigen_view,
         }
         paths = export.export_views(views, folder)
         paths.append(folder / "window.png")
@@ -528,6 +530,7 @@ class MainWindow(QMainWindow):
         if self._settings is not None:
             session.save_session(self._settings, self, self.config(), self.log_action.isChecked())
         self.race_panel.stop_and_wait()
+        self.dashboard.shutdown()
         self.controller.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

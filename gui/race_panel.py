@@ -195,6 +195,11 @@ class RacePanel(QWidget):
         options.addWidget(QLabel("Epochs:"))
         options.addWidget(self.epochs_spin)
         options.addSpacing(12)
+        self.seeds_spin = self._named(QSpinBox(), "raceSeedsSpin")
+        self.seeds_spin.setRange(1, 100)
+        options.addWidget(QLabel("Seeds:"))
+        options.addWidget(self.seeds_spin)
+        options.addSpacing(12)
         options.addWidget(QLabel("Plot against:"))
         options.addWidget(self.x_combo)
         options.addStretch(1)
@@ -349,7 +354,8 @@ class RacePanel(QWidget):
         assert self._host is not None
         self._host.start()
         self._error = None
-        self._race_worker().start_race(config, self.entries(), self.tolerance())
+        seeds = int(self.seeds_spin.value())
+        self._race_worker().start_race(config, self.entries(), self.tolerance(), seeds)
         self._set_state("starting")
         return True
 
@@ -543,6 +549,7 @@ class RacePanel(QWidget):
         self.remove_button.setEnabled(not running and len(self._rows) > 1)
         self.tolerance_spin.setEnabled(not running)
         self.epochs_spin.setEnabled(not running)
+        self.seeds_spin.setEnabled(not running)
         for row in self._rows:
             for widget in (row.optimizer, row.lr, row.batch):
                 widget.setEnabled(not running)

@@ -143,12 +143,12 @@ class LrView(PlotView):
 
     def planned(self) -> tuple[np.ndarray, np.ndarray]:
         """The drawn plan: steps and the rates they will use."""
-        x, y = self.plan_curve.getData()
+        x, y = self.plan_curve.getOriginalDataset()  # getData is clipped to the view
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
 
     def used(self) -> tuple[np.ndarray, np.ndarray]:
         """The drawn rates used: steps and rates."""
-        x, y = self.used_curve.getData()
+        x, y = self.used_curve.getOriginalDataset()
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
 
     def set_log_steps(self, on: bool) -> None:

@@ -72,11 +72,8 @@ class LandscapeTheory(QtCore.QObject):
             plot_item.addItem(item, ignoreBounds=True)
         self.points.hide()
         self.outline.hide()
-        self.toggle = QtWidgets.QToolButton(view)
+        self.toggle = QtWidgets.QCheckBox("SGD noise", view)
         self.toggle.setObjectName("cloudToggle")
-        self.toggle.setText("SGD noise")
-        self.toggle.setCheckable(True)
-        self.toggle.setAutoRaise(True)
         self.toggle.setToolTip(
             "Show a cloud of minibatch gradients at the current parameters, drawn as training"
             " draws its batches, with the exact covariance ellipse (2σ) of a minibatch gradient"

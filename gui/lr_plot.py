@@ -174,7 +174,7 @@ class LrView(PlotView):
         if info is None or train is None:
             self.plan_curve.setData([], [])
             return
-        end = max(train.epochs * info.n_batches, info.total_steps if step == 0 else 0)
+        end = train.epochs * info.n_batches  # the run's last step, as configured now
         first = int(step) + 1
         if stopped or first > end:
             self.plan_curve.setData([], [])

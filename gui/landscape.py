@@ -223,7 +223,7 @@ class LandscapeView(_LandscapeWidget):
         # One scale for both, so their relative lengths show how noisy the minibatch is (and
         # for the gradient cloud's edge, when it is shown).
         pair, spans = self.map.grid_params(), (x1 - x0, y1 - y0)
-        scaled = [*grads, *self.theory.extent(snap, self._theta, pair)]
+        scaled = [*grads, *self.theory.extent(snap, self._theta, pair, spans)]
         steps = arrows(scaled, pair, spans)[:2]
         self.theory.draw(snap, self._theta, (x, y), pair, arrow_scale(scaled, pair, spans), spans)
         self._heads = []

@@ -192,21 +192,24 @@ class LandscapeTheory(QtCore.QObject):
         self._grads = grads
         return self._grads, self._mean, self._cov
 
-    def extent(self, snap: Snapshot, theta: np.ndarray, pair: tuple[int, int]) -> list[np.ndarray]:
-        """Gradients [w..., b] along the ellipse's edge (none while the cloud is off), for the
-        arrows' common scale."""
+    def extent(
+        self, snap: Snapshot, theta: np.ndarray, pair: tuple[int, int], spans: tuple[float, float]
+    ) -> list[np.ndarray]:
+        """The gradient [w..., b] at the ellipse's farthest edge from the current point on a
+        view of these spans (none while the cloud is off), for the arrows' common scale."""
         if not self.cloud_shown or self._info is None:
             return []
         _, mean, cov = self.cloud(snap, theta)
         if mean.size == 0 or not np.isfinite(cov).all():
             return []
         edge = self._edge(mean, cov, pair)
-        out = np.tile(mean, (edge.shape[0], 1))
+        far = edge[int(np.argmax(np.hypot(edge[:, 0] / spans[0], edge[:, 1] / spans[1])))]
+        out = mean.copy()
         i, j = pair
-        out[:, i] = edge[:, 0]
+        out[i] = far[0]
         if j != i:
-            out[:, j] = edge[:, 1]
-        return list(out)
+            out[j] = far[1]
+        return [out]
 
     # ---- drawing -----------------------------------------------------------------------
     def draw(

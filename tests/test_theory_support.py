@@ -13,6 +13,7 @@ from core.landscape import arrow_scale, arrows
 from core.review import Recording, snapshot_at
 from core.runinfo import run_info
 from core.sgd_noise import noise_rows, run_plateau, sgd_plateau
+from core.theory import distinct_rows
 from core.trainer import Trainer
 
 
@@ -121,3 +122,17 @@ def test_arrow_scale_is_the_factor_of_the_arrows() -> None:
             i, j = pair
             assert step == pytest.approx((-k * g[i], 0.0 if i == j else -k * g[j]))
     assert arrow_scale([np.zeros(3)], (0, 1), (1.0, 1.0)) is None
+
+
+@pytest.mark.parametrize(("n_rows", "b"), [(1000, 10), (30, 12)], ids=["drawn at once", "each"])
+def test_distinct_rows_are_distinct_and_every_row_as_likely(n_rows: int, b: int) -> None:
+    rng = np.random.default_rng(5)
+    rows = distinct_rows(rng, n_rows, b, 6000)
+    assert rows.shape == (6000, b) and rows.min() >= 0 and rows.max() < n_rows
+    assert all(np.unique(r).size == b for r in rows)
+    # Each row is in a draw with probability b / n_rows, each position alike.
+    counts = np.bincount(rows.ravel(), minlength=n_rows)
+    expected = 6000 * b / n_rows
+    assert np.abs(counts - expected).max() < 6 * np.sqrt(expected)
+    first = np.bincount(rows[:, 0], minlength=n_rows)
+    assert np.abs(first - 6000 / n_rows).max() < 6 * np.sqrt(6000 / n_rows)

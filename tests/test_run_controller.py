@@ -310,3 +310,20 @@ def test_only_the_newest_change_keeps_its_label(window, qtbot):
     window.refresh()
     assert window.loss_view.event_count() == 3
     assert window.loss_view.marker_labels() == ["lr 0.03 -> 0.04"]
+
+
+def test_curves_are_thin_while_training_and_whole_after(window, qtbot):
+    import pyqtgraph as pg
+
+    def widths() -> list[float]:
+        items = window.param_view.plotItem.listDataItems()
+        return [pg.mkPen(i.opts["pen"]).widthF() for i in items if i.opts.get("pen") is not None]
+
+    resting = widths()
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    assert max(widths()) <= 1.0 < max(resting)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    assert widths() == resting
+    settle(window, qtbot)

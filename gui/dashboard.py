@@ -223,7 +223,7 @@ class Dashboard(QWidget):
     def _on_state(self, state: str) -> None:
         # Thin curves while training runs (frames are then what training loses), full after.
         live = state == "running"
-        for view in (self.loss_view, self.param_view):
+        for view in (self.loss_view, self.lr_view, self.param_view, self.eigen_view):
             view.set_live(live)
         if not live:
             self._show_current()

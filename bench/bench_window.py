@@ -36,7 +36,11 @@ Then, with the numpy implementation of the same workload (the module one would n
 Per view, at the 1e6-step history: update_snapshot and a paint (grab) of each of the four live
 views, and the frame cost the window's own pacer measured while the run trained.
 
+With --theory every window shows the Eigen-directions tab (instead of Parameters) and the
+landscape's SGD-noise cloud, so the goals are measured with both drawn every frame.
+
 Run: python -m bench.bench_window [--trials N] [--pairs P] [--seconds S] [--no-pin] [--strict]
+     [--theory]
 """
 
 from __future__ import annotations
@@ -176,7 +180,7 @@ class Results:
 class Bench:
     """Owns the QApplication and the Qt helpers (imported late: offscreen must be set first)."""
 
-    def __init__(self, seconds: float, pairs: int, pin: bool = True) -> None:
+    def __init__(self, seconds: float, pairs: int, pin: bool = True, theory: bool = False) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
         from PySide6.QtWidgets import QApplication
@@ -188,6 +192,7 @@ class Bench:
         self.seconds = seconds
         self.pairs = pairs
         self.pinning = Pinning(pin)
+        self.theory = theory  # show the eigen view and the gradient cloud (--theory)
         self.config = preset_config(PRESET).with_value("train.epochs", EPOCHS)
 
         class PaintCounter(QObject):
@@ -239,6 +244,9 @@ class Bench:
         if not self.spin(SETUP_TIMEOUT_S, lambda: win.run_info() is not None):
             self.close_window(win)
             raise RuntimeError("the window never received its run")
+        if self.theory:
+            win.dashboard.param_tabs.setCurrentIndex(1)
+            win.landscape_view.theory.set_cloud_shown(True)
         self.spin(0.2)  # first layout and paints
         return win
 
@@ -441,7 +449,8 @@ class Bench:
         """Ms per frame: update the three views + grab(), and update + event-loop paint."""
         # Every other frame the model is 10% off, so every view has moved since the last one.
         moved = dataclasses.replace(snap, weights=snap.weights * 0.9, bias=snap.bias * 0.9)
-        views = (win.loss_view, win.fit_view, win.param_view)
+        d = win.dashboard
+        views = (d.loss_view, d.lr_view, d.fit_view, d.eigen_view if self.theory else d.param_view)
         grab, paint = [], []
         for i in range(FRAME_SAMPLES):
             frame_snap = moved if i % 2 else snap
@@ -465,8 +474,8 @@ def _view_costs(bench: Bench, win: Any, snap: Any) -> dict[str, list[float]]:
     """Ms per view of update_snapshot plus its own paint (grab), alternating a moved copy."""
     moved = dataclasses.replace(snap, weights=snap.weights * 0.9, bias=snap.bias * 0.9)
     d = win.dashboard
-    views = {"loss": d.loss_view, "fit": d.fit_view, "params": d.param_view,
-             "landscape": d.landscape_view}  # fmt: skip
+    views = {"loss": d.loss_view, "lr": d.lr_view, "fit": d.fit_view, "params": d.param_view,
+             "eigen": d.eigen_view, "landscape": d.landscape_view}  # fmt: skip
     costs: dict[str, list[float]] = {name: [] for name in views}
     for i in range(FRAME_SAMPLES):
         for name, view in views.items():
@@ -554,6 +563,7 @@ def report(res: Results, args: argparse.Namespace) -> tuple[str, str, int]:
         f"Window 1400x900 offscreen, plots live, speed unthrottled; {phases}, window and"
         f" headless alternating; workload `{PRESET}` (1000 samples x 3 features, batch 10,"
         " SGD lr 0.03, module implementation), `torch.set_num_threads(1)`"
+        + ("; Eigen-directions tab and gradient cloud shown" if args.theory else "")
         + (
             "; training on the same CPU in both kinds of phase."
             if not args.no_pin
@@ -598,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pin", action="store_true", help="let threads run on any CPU")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any goal is missed")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 1e6-step run")
+    parser.add_argument(
+        "--theory", action="store_true", help="show the eigen view and the gradient cloud"
+    )
     args = parser.parse_args([] if argv is None else argv)
 
     import torch
@@ -609,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     t_start = time.perf_counter()
     try:
-        bench = Bench(args.seconds, args.pairs, pin=not args.no_pin)
+        bench = Bench(args.seconds, args.pairs, pin=not args.no_pin, theory=args.theory)
         out("== bench_window: training in the live window vs headless ==")
         out(
             f"workload: preset {PRESET} x {EPOCHS} epochs (module implementation); window "

@@ -302,6 +302,16 @@ class History:
         first): for the steps series() returned, their own rows."""
         return rates_at(self._step[: self._n], self._lr[: self._n], steps)
 
+    def rows_at(self, steps: np.ndarray) -> np.ndarray:
+        """The parameters recorded at each given step, read at the stored row at or before it
+        (the initial row's step before the first): whole rows as trained, where series() gives
+        each column's own envelope. For the steps series() returned, their own rows."""
+        n = self._n
+        if n == 0:
+            return np.zeros((np.size(steps), self._n_params))
+        idx = np.searchsorted(self._step[:n], np.asarray(steps), side="right") - 1
+        return self._vals[np.maximum(idx, 0), 1:].copy()
+
     def series(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(steps, loss, params) to draw in at most max_points points: per cell of steps the
         least and the most recorded (core.decimate.envelope), first and last points exact."""

@@ -29,6 +29,7 @@ __all__ = [
     "Curve",
     "Grid",
     "Objective",
+    "arrow_scale",
     "arrows",
     "contour_levels",
     "contour_segments",
@@ -240,6 +241,39 @@ def contour_segments(
     return xs, ys
 
 
+def _projected(
+    gradients: Sequence[np.ndarray | None], pair: tuple[int, int]
+) -> list[tuple[float, float] | None]:
+    """Minus each gradient on the shown pair (i, i: along x only); None if missing or not
+    finite."""
+    i, j = pair
+    steps: list[tuple[float, float] | None] = []
+    for g in gradients:
+        g = None if g is None else np.asarray(g, dtype=np.float64)
+        if g is None or g.size <= max(i, j) or not np.isfinite(g).all():
+            steps.append(None)
+            continue
+        steps.append((-float(g[i]), 0.0 if i == j else -float(g[j])))
+    return steps
+
+
+def arrow_scale(
+    gradients: Sequence[np.ndarray | None],
+    pair: tuple[int, int],
+    spans: tuple[float, float],
+    fraction: float = ARROW_FRACTION,
+) -> float | None:
+    """The factor arrows() multiplies minus these gradients by (the longest spans `fraction`
+    of the view), or None when none is usable; items drawn beside the arrows (a cloud of
+    minibatch gradients) use it to share their scale."""
+    sx, sy = spans
+    norms = [math.hypot(s[0] / sx, s[1] / sy) for s in _projected(gradients, pair) if s]
+    longest = max(norms, default=0.0)
+    if not longest > 0.0 or not math.isfinite(longest):
+        return None
+    return fraction / longest
+
+
 def arrows(
     gradients: Sequence[np.ndarray | None],
     pair: tuple[int, int],
@@ -249,18 +283,8 @@ def arrows(
     """Steps (dx, dy) along minus each gradient [w..., b], projected on the shown pair (i, i:
     along x only), on one scale: the longer spans `fraction` of the view (spans: its width and
     height), so their lengths compare. None for a gradient that is missing or not finite."""
-    i, j = pair
-    steps: list[tuple[float, float] | None] = []
-    for g in gradients:
-        g = None if g is None else np.asarray(g, dtype=np.float64)
-        if g is None or g.size <= max(i, j) or not np.isfinite(g).all():
-            steps.append(None)
-            continue
-        steps.append((-float(g[i]), 0.0 if i == j else -float(g[j])))
-    sx, sy = spans
-    norms = [math.hypot(s[0] / sx, s[1] / sy) for s in steps if s is not None]
-    longest = max(norms, default=0.0)
-    if not longest > 0.0 or not math.isfinite(longest):
+    steps = _projected(gradients, pair)
+    k = arrow_scale(gradients, pair, spans, fraction)
+    if k is None:
         return [None] * len(steps)
-    k = fraction / longest
     return [None if s is None else (k * s[0], k * s[1]) for s in steps]

@@ -91,6 +91,9 @@ def snapshot_at(
         lr_values = rates_at(rec.steps[rows], rec.lrs[rows], loss_x)
     else:
         lr_values = np.full(loss_x.shape, np.nan)
+    # Whole recorded rows at the drawn steps (the envelope mixes each column's extremes).
+    at = np.searchsorted(rec.steps[rows], loss_x, side="right") - 1
+    param_rows = rec.params[rows][np.maximum(at, 0)] if i >= 0 else np.zeros((0, 0))
     ep_n = int(np.searchsorted(rec.epochs["step"], shown_step, side="right"))
     ep_x, ep_train, ep_val = epoch_series(rec.epochs, ep_n, max_points)
     epoch = max(ep_n - 1, 0)  # the epoch-zero record sits at step 0
@@ -117,6 +120,7 @@ def snapshot_at(
         epoch_val=ep_val,
         events=tuple(e for e in rec.events if e[0] <= shown_step),
         lr_values=lr_values,
+        param_rows=param_rows,
         batch_grad=np.zeros(0),
         full_grad=_gradient(info, theta),
     )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.analysis import SufficientStats, noise_floor
+from core.config import TrainConfig
+from core.sgd_noise import noise_rows
 from core.theory import run_eigen
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
@@ -54,6 +56,15 @@ class RunInfo:
     hessian_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hessian_eigenvectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     theta_star: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # The training settings the run was built with (immutable; live changes come later), the
+    # rows a batch holds (at most the training rows) and the steps a schedule spans.
+    train: TrainConfig = field(default_factory=TrainConfig)
+    batch_size: int = 0
+    schedule_horizon: int = 0
+    # The training rows (trained units) the SGD plateau takes its noise from
+    # (core.sgd_noise.noise_rows): with n_rows=n_train they give run_plateau's figure.
+    noise_x: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    noise_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def floor_of(
@@ -86,6 +97,7 @@ def run_info(trainer: Trainer) -> RunInfo:
     noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
     true_bias = 0.0 if true is None else float(true[-1])
     floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
+    noisy = noise_rows(n, eigen.eigenvalues)
     return RunInfo(
         x=x,
         y=ds.y_train[rows].copy(),
@@ -115,6 +127,11 @@ def run_info(trainer: Trainer) -> RunInfo:
         hessian_eigenvalues=eigen.eigenvalues,
         hessian_eigenvectors=eigen.eigenvectors,
         theta_star=eigen.theta_star,
+        train=trainer.config.train,
+        batch_size=trainer.batch_size,
+        schedule_horizon=trainer.schedule_horizon,
+        noise_x=ds.x_train[noisy],
+        noise_y=ds.y_train[noisy],
     )
 
 

@@ -62,7 +62,14 @@ if TYPE_CHECKING:
     from core.data import Dataset
     from core.trainer import Trainer
 
-__all__ = ["Plateau", "mean_inverse_batch", "predicted_excess_loss", "run_plateau", "sgd_plateau"]
+__all__ = [
+    "Plateau",
+    "mean_inverse_batch",
+    "noise_rows",
+    "predicted_excess_loss",
+    "run_plateau",
+    "sgd_plateau",
+]
 
 _EPS = float(np.finfo(np.float64).eps)
 # Rows x (directions)^2 per application of N(S): bounds the cost of one solver iteration.
@@ -85,6 +92,22 @@ def mean_inverse_batch(n_rows: int, batch_size: int) -> float:
     b = min(operator.index(batch_size), n_rows)
     full, rest = divmod(n_rows, b)
     return (full / b + (1.0 / rest if rest else 0.0)) / (full + (1 if rest else 0))
+
+
+def noise_rows(n: int, eigenvalues: np.ndarray, max_rows: int | None = None) -> np.ndarray:
+    """The training rows sgd_plateau takes the noise's moments from, for an objective with
+    these Hessian eigenvalues: all n, or an evenly strided subset past the budget. A caller
+    holding those rows only (a window) passes them with n_rows=n and gets the same plateau."""
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    # Directions without curvature have no data along them either: no noise moves them.
+    q = int((lam > max(lam[-1], 0.0) * lam.size * _EPS).sum()) if lam.size else 0
+    budget = (
+        max(MIN_NOISE_ROWS, MAX_NOISE_VALUES // max(q * q, 1)) if max_rows is None else max_rows
+    )
+    if n > budget:
+        # Evenly strided: representative of a file sorted by any column too, and cheap.
+        return np.linspace(0, n - 1, budget).round().astype(np.int64)
+    return np.arange(n)
 
 
 def _kappa(lam: np.ndarray, lr: float, inv_b: float, optimizer: str, mu: float) -> np.ndarray:
@@ -147,13 +170,16 @@ def sgd_plateau(
     momentum: float = 0.0,
     max_rows: int | None = None,
     stats: SufficientStats | None = None,
+    n_rows: int | None = None,
 ) -> Plateau | None:
     """Where SGD with batches drawn with replacement settles at this constant rate (None for
-    optimizers without a linear step). See the module's docstring for what it assumes."""
+    optimizers without a linear step). See the module's docstring for what it assumes.
+    n_rows: the training set's size when x, y are the rows noise_rows picked from it (stats
+    must then be the whole set's)."""
     if optimizer not in RATE_OPTIMIZERS:
         return None
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    n = y.size
+    n = y.size if n_rows is None else operator.index(n_rows)
     stats = SufficientStats.from_data(x, y) if stats is None else stats
     eig = eigen_directions(stats, kind, fit_bias, l2, weight_decay)
     lam, vec = eig.eigenvalues, eig.eigenvectors
@@ -169,13 +195,7 @@ def sgd_plateau(
     # Directions without curvature have no data along them either: no noise moves them.
     keep = lam > max(lam[-1], 0.0) * p * _EPS
     q = int(keep.sum())
-    budget = (
-        max(MIN_NOISE_ROWS, MAX_NOISE_VALUES // max(q * q, 1)) if max_rows is None else max_rows
-    )
-    rows = np.arange(n)
-    if n > budget:
-        # Evenly strided: representative of a file sorted by any column too, and cheap.
-        rows = np.linspace(0, n - 1, budget).round().astype(np.int64)
+    rows = noise_rows(n, lam, max_rows) if n_rows is None else np.arange(y.size)
     if q == 0 or lr == 0.0:
         return Plateau(bias, bias, bias, rows.size)
     xs = np.asarray(x)[rows]

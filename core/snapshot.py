@@ -37,6 +37,9 @@ class Snapshot:
     # decimates with the same, so it draws the curves the live view drew.
     series_points: int = 0
     lr_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # rate at loss_steps
+    # [w..., b] (original units) as recorded at each of loss_steps: whole rows, where
+    # param_values holds each column's envelope (the eigen view projects rows; zeros(0): none).
+    param_rows: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     # Gradients [w..., b] in trained units of the configured objective (loss + l2 penalty) at
     # the current parameters; zeros(0) when unknown. The bias entry is 0 without a fitted bias.
     batch_grad: np.ndarray = field(default_factory=lambda: np.zeros(0))  # last minibatch's rows

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the window imports this module before torch has loaded
 __all__ = [
     "RATE_OPTIMIZERS",
     "Eigen",
+    "distinct_rows",
     "eigen_directions",
     "eigen_errors",
     "eigen_history",
@@ -219,12 +220,28 @@ def gradient_cloud(
     n = operator.index(n)
     if n < 2:
         raise ValueError(f"a cloud needs at least 2 gradients, got {n}")
-    if replacement:
-        rows = rng.integers(0, n_rows, size=(n, b))
-    else:
-        rows = np.stack([rng.choice(n_rows, b, replace=False) for _ in range(n)])
+    rows = rng.integers(0, n_rows, size=(n, b)) if replacement else distinct_rows(rng, n_rows, b, n)
     grads = minibatch_gradients(x, y, theta, rows, kind, fit_bias, l2)
     return grads, grads.mean(axis=0), np.cov(grads, rowvar=False)
+
+
+def distinct_rows(rng: np.random.Generator, n_rows: int, b: int, n: int) -> np.ndarray:
+    """n draws (n, b) of b distinct rows of n_rows each, every ordered choice equally likely
+    (as rng.choice(n_rows, b, replace=False) draws them, in another order of the stream)."""
+    if b * b > n_rows:
+        # Repeats would be common: draw each without replacement (n is small here, the cloud
+        # of a large batch holds few gradients).
+        return np.stack([rng.choice(n_rows, b, replace=False) for _ in range(n)])
+    # With b^2 <= n_rows, at least ~60% of draws with replacement have no repeat: draw all at
+    # once and draw again the few that do (rejection keeps every distinct choice equally likely).
+    rows = rng.integers(0, n_rows, size=(n, b))
+    while b > 1:
+        ordered = np.sort(rows, axis=1)
+        again = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+        if again.size == 0:
+            break
+        rows[again] = rng.integers(0, n_rows, size=(again.size, b))
+    return rows
 
 
 def gradient_noise_covariance(

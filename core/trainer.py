@@ -530,6 +530,7 @@ class Trainer(LiveData):
             events=tuple(self.history.events()),
             series_points=max_points,
             lr_values=self.history.lrs_at(steps),
+            param_rows=self.history.rows_at(steps),
             batch_grad=self.batch_gradient(rows, th),
             full_grad=self.full_gradient(th),
             path_start=self.path_start,

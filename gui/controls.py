@@ -48,6 +48,7 @@ from core.limits import (
     Limit,
 )
 from gui.run_controller import ConfigModel
+from gui.schedule_editor import ScheduleEditor
 from gui.texts import (
     DEVICE_LABELS,
     IMPLEMENTATION_LABELS,
@@ -310,6 +311,8 @@ class ControlPanel(QWidget):
         self.lr_bound_label = self._named(QLabel(), "lrBoundLabel")
         self.lr_bound_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow(self.lr_bound_label)
+        self.schedule_editor = ScheduleEditor(self._model, self)  # gui/schedule_editor.py
+        self.schedule_editor.add_rows(form)
 
         self._add_fields(form, TRAIN_FIELDS)
         self.dtype_combo = self._named(ComboBox({k: k for k in DTYPES}), "dtypeCombo")

@@ -7,6 +7,7 @@ its frame pacer, unless the timeline is rewound (the views then show a past step
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -21,19 +22,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import Config
 from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import replay
+from gui.eigen_view import EigenView
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.grab import attach_grabbing
 from gui.landscape import LandscapeView
+from gui.lr_plot import LrView
+from gui.plateau_line import PlateauLine
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
 from gui.predict_panel import PredictPanel
 from gui.run_controller import RunController
 from gui.style import LIGHT, Palette, painted_as
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
+from gui.theory_worker import TheoryWorker, shows_plateau, theory_host
 from gui.timeline import TimelineBar
 
 # While training runs flat out, frames (view updates and their paints) may take at most this
@@ -77,6 +83,13 @@ class Dashboard(QWidget):
         self.residual_view = ResidualView()
         self.weight_bars = WeightBarsView()
         self.predict_panel = PredictPanel()
+        # Why it converges: the rate under the loss plot, the eigen-directions beside the
+        # parameters, the SGD plateau on the loss plot (predicted in its own thread).
+        self.lr_view = LrView()
+        self.eigen_view = EigenView()
+        self.plateau_line = PlateauLine(self.loss_view)
+        self._theory_host = theory_host()
+        self._plateau_key: tuple[object, ...] | None = None
         # The entered points and the band drawn on the fit plot; fed with the fit view.
         self.predict_overlay = PredictionOverlay(self.fit_view)
         self.predict_panel.attach_overlay(self.predict_overlay)
@@ -104,6 +117,12 @@ class Dashboard(QWidget):
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
         # Samples of the fit and points of the landscape to drag (gui/grab.py).
         self.grabbers = attach_grabbing(self, controller)
+        self.param_tabs.currentChanged.connect(lambda _: self._show_current())
+        controller.configChanged.connect(self._on_config)
+        controller.stableLrChanged.connect(self.lr_view.set_stable_lr)
+        theory = self._theory_host.worker
+        assert isinstance(theory, TheoryWorker)
+        theory.plateauReady.connect(self._on_plateau, Qt.ConnectionType.QueuedConnection)
 
     def _build(self) -> None:
         for view in self.views()[:-1]:
@@ -126,13 +145,31 @@ class Dashboard(QWidget):
         self.fit_tabs.setTabToolTip(
             3, "Predictions of the current model and of least squares for inputs you enter"
         )
+        # The rate under the loss, on the loss plot's step axis (lined up on screen).
+        self.lr_view.plotItem.setXLink(self.loss_view.plotItem)
+        loss = QSplitter(Qt.Orientation.Vertical)
+        loss.setObjectName("lossSplitter")
+        loss.addWidget(self.loss_view)
+        loss.addWidget(self.lr_view)
+        loss.setStretchFactor(0, 1)
+        loss.setSizes([330, 120])
+        self.param_tabs = QTabWidget()
+        self.param_tabs.setObjectName("paramTabs")
+        self.param_tabs.addTab(self.param_view, "Parameters")
+        self.param_tabs.addTab(self.eigen_view, "Eigen-directions")
+        self.param_tabs.setTabToolTip(0, "Each weight and the bias against step")
+        self.param_tabs.setTabToolTip(
+            1,
+            "The error along each eigen-direction of the Hessian, and the rate gradient"
+            " descent predicts for it",
+        )
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("topSplitter")
-        top.addWidget(self.loss_view)
+        top.addWidget(loss)
         top.addWidget(self.fit_tabs)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.setObjectName("bottomSplitter")
-        bottom.addWidget(self.param_view)
+        bottom.addWidget(self.param_tabs)
         bottom.addWidget(self.landscape_view)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.setObjectName("plotSplitter")
@@ -151,15 +188,23 @@ class Dashboard(QWidget):
             self.fit_view,
             self.param_view,
             self.landscape_view,
+            self.lr_view,
+            self.eigen_view,
             self.residual_view,
             self.weight_bars,
             self.predict_panel,
         )
 
     def set_log_steps(self, on: bool) -> None:
-        """Steps on a logarithmic axis in the loss and parameter plots (or back)."""
+        """Steps on a logarithmic axis in the step plots (or back)."""
+        self.lr_view.set_log_steps(on)  # first: its range follows the loss plot's
         self.loss_view.set_log_steps(on)
         self.param_view.set_log_steps(on)
+        self.eigen_view.set_log_steps(on)
+
+    def shutdown(self) -> bool:
+        """Join the theory thread (idempotent); True if it ended in time."""
+        return self._theory_host.shutdown()
 
     def show_predict(self) -> None:
         """Bring the Predict tab forward, ready for input."""
@@ -181,13 +226,16 @@ class Dashboard(QWidget):
         for view in self.views():
             view.set_run(info)
         self.predict_overlay.set_run(info)
+        self._plateau_key = None
+        self.plateau_line.set_value(None)
+        self._on_config(self._controller.config())
         self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
 
     def _on_state(self, state: str) -> None:
         # Thin curves while training runs (frames are then what training loses), full after.
         live = state == "running"
-        for view in (self.loss_view, self.param_view):
+        for view in (self.loss_view, self.lr_view, self.param_view, self.eigen_view):
             view.set_live(live)
         if not live:
             self._show_current()
@@ -224,8 +272,9 @@ class Dashboard(QWidget):
             return []
         assert isinstance(snap, Snapshot)
         fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
-        top = [self.loss_view, fit_tab[self.fit_tabs.currentIndex()]]
-        bottom = [self.param_view, self.landscape_view]
+        top = [self.loss_view, self.lr_view, fit_tab[self.fit_tabs.currentIndex()]]
+        param_tab = (self.param_view, self.eigen_view)[self.param_tabs.currentIndex()]
+        bottom = [param_tab, self.landscape_view]
         info = self._moved
         if info is not None:
             # Moved data: each view takes it with its stage (it stays pending until the last
@@ -261,6 +310,37 @@ class Dashboard(QWidget):
     def _data_moving(self) -> bool:
         """Whether the run's data moved within the last MOVING_DATA_S (a drag under way)."""
         return time.perf_counter() - self._moved_at < MOVING_DATA_S
+
+    def _on_config(self, config: Config) -> None:
+        """Live settings for the theory views, and the plateau at the rate now."""
+        info = self._controller.run_info()
+        if info is None:
+            return
+        train = config.train
+        self.lr_view.set_train(train)
+        self.eigen_view.set_train(train)
+        key = (id(info), train.lr, train.momentum, train.weight_decay, train.optimizer)
+        if key == self._plateau_key:
+            return
+        self._plateau_key = key
+        if not shows_plateau(info, train):
+            self.plateau_line.set_value(None)
+            return
+        self._theory_host.start()
+        self._theory_host.worker.predict_plateau(key, info, train)  # type: ignore[attr-defined]
+
+    def _on_plateau(self, key: object, plateau: object) -> None:
+        info = self._controller.run_info()
+        if key != self._plateau_key or info is None:
+            return  # an answer for settings since changed
+        excess = getattr(plateau, "excess", None)
+        if excess is None or not math.isfinite(excess):
+            self.plateau_line.set_value(None)
+            return
+        lr = self._controller.config().train.lr
+        self.plateau_line.set_value(
+            info.ols_loss + excess, f"SGD plateau at η {lr:g} (batches with replacement)"
+        )
 
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it (not

@@ -21,14 +21,22 @@ stable bound shown under the slider, training diverges and pauses with an explan
 <ul>
 <li><b>Loss</b>: every minibatch loss (light), the loss on the whole training set after each
 epoch (bold), the validation loss, and the dashed noise floor, the best any line can do on
-average (without a bias term: the best this model can do).</li>
+average (without a bias term: the best this model can do), and the pink dashed SGD plateau, the
+loss SGD settles at with a constant rate when batches are drawn with replacement. Under it, the
+<b>learning rate</b> each step used and the schedule's plan, with the band where gradient descent
+is stable shaded; pick a <i>Schedule</i> and how <i>Batches</i> are drawn under the learning
+rate.</li>
 <li><b>Fit</b>: the data, the true line, the least-squares line and the line being learned,
 with the current minibatch highlighted. Beside it, <b>Residuals</b> (actual minus predicted),
 <b>Weights</b> (true, learned and least-squares weight per feature) and <b>Predict</b> (type or
 paste inputs; the model's and least squares' predictions with a 95&nbsp;% interval).</li>
-<li><b>Parameters</b>: each weight and the bias walking to their true values (dashed).</li>
+<li><b>Parameters</b>: each weight and the bias walking to their true values (dashed). Beside
+it, <b>Eigen-directions</b>: the error along each eigen-direction of the Hessian on a log scale,
+and the rate gradient descent predicts for it (dashed).</li>
 <li><b>Loss landscape</b>: the training loss over two parameters you pick, with the optimizer's
-path, the least-squares minimum and the minibatch and full-batch gradients.</li>
+path, the least-squares minimum, the Hessian's eigen-axes and the minibatch and full-batch
+gradients; <i>SGD noise</i> adds a cloud of minibatch gradients with their covariance
+ellipse.</li>
 <li><b>Rewind</b>: the timeline under the plots scrubs back through the run; Live returns.</li>
 </ul>
 <h4>The Optimizer race tab</h4>

@@ -14,10 +14,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from core.landscape import GRID, arrows, contour_segments
+from core.landscape import GRID, arrow_scale, arrows, contour_segments
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap
+from gui.landscape_theory import LandscapeTheory
 from gui.style import DASH, LIGHT, Palette, painted_as, palette_of
 
 __all__ = ["GRID", "LandscapeView", "MultiPathLandscapeView", "contour_segments"]
@@ -134,6 +135,9 @@ class LandscapeView(_LandscapeWidget):
         vb = self.plotItem.getViewBox()
         vb.sigRangeChanged.connect(self._place_heads)
         vb.sigResized.connect(self._place_heads)
+        # The eigen-axes and the gradient cloud (its toggle in the top-right corner).
+        self.theory = LandscapeTheory(self, self.plotItem)
+        self.theory.changed.connect(self._redraw)
         self.set_palette(palette_of())
 
     def _style_items(self, palette: Palette) -> None:
@@ -158,6 +162,7 @@ class LandscapeView(_LandscapeWidget):
         self._heads = []
         self.full_head.hide()
         self.batch_head.hide()
+        self.theory.set_run(info)
         self.map.set_run(info)
 
     def follow_data(self, info: RunInfo) -> None:
@@ -189,6 +194,7 @@ class LandscapeView(_LandscapeWidget):
             (self.full_shaft, "−gradient, full batch"),
             (self.batch_shaft, "−gradient, minibatch"),
         ]
+        entries += self.theory.entries(not self.map.is_1d)
         self.map.show_key(entries)
         if self._last is not None:
             self._draw_live(self._last)
@@ -219,8 +225,12 @@ class LandscapeView(_LandscapeWidget):
         grads = [
             g if np.size(g) == self._theta.size else None for g in (snap.full_grad, snap.batch_grad)
         ]
-        # One scale for both, so their relative lengths show how noisy the minibatch is.
-        steps = arrows(grads, self.map.grid_params(), (x1 - x0, y1 - y0))
+        # One scale for both, so their relative lengths show how noisy the minibatch is (and
+        # for the gradient cloud's edge, when it is shown).
+        pair, spans = self.map.grid_params(), (x1 - x0, y1 - y0)
+        scaled = [*grads, *self.theory.extent(snap, self._theta, pair, spans)]
+        steps = arrows(scaled, pair, spans)[:2]
+        self.theory.draw(snap, self._theta, (x, y), pair, arrow_scale(scaled, pair, spans), spans)
         self._heads = []
         for step, shaft, head in (
             (steps[0], self.full_shaft, self.full_head),

@@ -443,6 +443,8 @@ class MainWindow(QMainWindow):
             "landscape": d.landscape_view,
             "residuals": d.residual_view,
             "weights": d.weight_bars,
+            "lr": d.lr_view,
+            "eigen": d.eigen_view,
         }
         paths = export.export_views(views, folder)
         paths.append(folder / "window.png")
@@ -539,6 +541,7 @@ class MainWindow(QMainWindow):
             session.save_session(self._settings, self, self.config(), self.log_action.isChecked())
         self.race_panel.stop_and_wait()
         self.sweep_panel.stop_and_wait()
+        self.dashboard.shutdown()
         self.controller.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
+from core.config import Config
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from core.theory import Eigen
 from gui.dashboard import Dashboard
 from gui.run_controller import RunController
 from gui.widgets import short_list
@@ -13,7 +15,8 @@ from gui.widgets import short_list
 STATUS_WEIGHTS = 8  # weights the status bar lists (the weights tab shows them all)
 LOADING_TEXT = "Loading PyTorch… the run controls wake up in a moment"
 CONDITION_TIP = (
-    "Condition number of the loss surface (largest / smallest curvature). Large values "
+    "Condition number of the loss surface: λmax/λmin, the largest over the smallest "
+    "eigenvalue of the training objective's Hessian (the Eigen-directions tab). Large values "
     "mean long narrow valleys and slow gradient descent: try standardising the features "
     "or lowering the feature correlation."
 )
@@ -48,6 +51,7 @@ class RunStatus:
         controller.dataChanged.connect(self._on_run_reset)  # data moved: a new condition number
         controller.snapshot.connect(self._on_snapshot)
         controller.stateChanged.connect(lambda _: self._show_live())
+        controller.configChanged.connect(self._on_config)
         dashboard.shown.connect(self.show)
 
     def set_busy(self, text: str | None) -> None:
@@ -63,8 +67,24 @@ class RunStatus:
         self.busy_bar.setValue(percent)
 
     def _on_run_reset(self, info: RunInfo, initial: Snapshot) -> None:
-        self.condition_label.setText(f"condition number {info.condition_number:.3g}")
+        self._show_condition(info, self._controller.config())
         self.show(initial, False)
+
+    def _on_config(self, config: Config) -> None:
+        info = self._controller.run_info()
+        if info is not None:
+            self._show_condition(info, config)
+
+    def _show_condition(self, info: RunInfo, config: Config) -> None:
+        """λmax/λmin of the run's Hessian, with weight decay as it is now (it adds to every
+        eigenvalue)."""
+        lam = info.hessian_eigenvalues
+        if lam.size:
+            lam = lam + (config.train.weight_decay - info.train.weight_decay)
+            number = Eigen(lam, info.hessian_eigenvectors, info.theta_star).condition_number
+        else:
+            number = info.condition_number
+        self.condition_label.setText(f"condition number {number:.3g}")
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         if not self._dashboard.is_reviewing():

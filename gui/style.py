@@ -90,6 +90,16 @@ class Palette:
     true_point_edge: str
     minimum: str
     minimum_edge: str
+    eigen_axis: str  # the Hessian's eigen-axes through the minimum
+    cloud: Color  # the cloud of minibatch gradients (SGD's noise)
+    cloud_ellipse: str  # ... and their exact covariance ellipse
+    # The theory views: the rate over steps, the stable band, the SGD plateau on the loss
+    # plot, and the eigen-directions between the named largest and smallest.
+    lr_used: str
+    lr_planned: str
+    stable_band: Color
+    plateau: str
+    eigen_middle: Color
     # The optimizer race: one colour per run.
     race: tuple[str, ...]
     # Messages: the banner's levels and bad input.
@@ -231,6 +241,14 @@ LIGHT = Palette(
     true_point_edge="#ffffff",
     minimum="#ffd92f",
     minimum_edge="#111111",
+    eigen_axis="#222222",
+    cloud=(255, 127, 14, 150),
+    cloud_ellipse="#7a3e00",
+    lr_used=TABLEAU[0],
+    lr_planned=TABLEAU[0],
+    stable_band=(44, 160, 44, 40),
+    plateau=TABLEAU[6],
+    eigen_middle=(127, 127, 127, 110),
     race=RACE,
     banners={
         "info": BannerColors("#e8f1fb", "#12355b", "#9cc2ea"),
@@ -286,6 +304,14 @@ DARK = replace(
     gradient_batch=TABLEAU_DARK[1],
     true_point="#3ccf6a",
     true_point_edge="#111111",
+    eigen_axis="#e8e8e8",
+    cloud=(255, 161, 77, 150),
+    cloud_ellipse="#ffe0b0",
+    lr_used=TABLEAU_DARK[0],
+    lr_planned=TABLEAU_DARK[0],
+    stable_band=(92, 200, 92, 45),
+    plateau=TABLEAU_DARK[6],
+    eigen_middle=(180, 180, 180, 90),
     banners={
         "info": BannerColors("#1d3047", "#cfe2f7", "#3d6ea5"),
         "warning": BannerColors("#3a2e13", "#ffe0a6", "#a3782a"),

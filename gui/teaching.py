@@ -36,8 +36,14 @@ EXPLANATIONS: dict[str, str] = {
     "lossPlot": (
         "How wrong the model is, step by step: the light curve is the loss on each minibatch, "
         "the bold one the loss on the whole training set after each epoch, and the dashed line "
-        "the noise floor no line can beat. Raise the learning rate past the stable bound and "
-        "watch it diverge; shrink the batch size and watch the minibatch loss get noisier."
+        "the noise floor no line can beat. The pink dashed line is where SGD settles with a "
+        "constant learning rate when batches are drawn with replacement: every minibatch "
+        "gradient is noisy, so the parameters keep jiggling around the minimum, the more the "
+        "larger the rate and the smaller the batch size. Reshuffling (every row once per epoch) "
+        "settles lower, because an epoch's minibatch gradients add up to the full-batch one and "
+        "their noise cancels, where batches drawn with replacement repeat some rows and miss "
+        "others. Raise the learning rate past the stable bound and watch it diverge, or pick a "
+        "decaying schedule and watch the loss sink below the plateau."
     ),
     "fitPlot": (
         "The data and the model. With one feature you see the points, the true line (green), "
@@ -56,7 +62,29 @@ EXPLANATIONS: dict[str, str] = {
         "The loss as a landscape over two parameters: contour lines join settings with equal "
         "loss and the path shows where training has walked. Gradient descent steps across the "
         "contours, so long narrow valleys (features on different scales) make it zig-zag; "
-        "turn standardising on and the valley becomes round and the path straight."
+        "turn standardising on and the valley becomes round and the path straight. The "
+        "dashed lines are the Hessian's eigen-axes through the minimum, and SGD noise draws a "
+        "cloud of minibatch gradients at the current point with the 2σ ellipse of their exact "
+        "covariance: smaller batches spread it wider."
+    ),
+    "lrPlot": (
+        "The learning rate each step used (solid) and the rate the schedule plans for the "
+        "steps ahead (dashed), on the loss plot's step axis. The green band is where full-batch "
+        "gradient descent is stable, η < 2/λmax with λmax the largest curvature of the loss: "
+        "above it the steepest direction overshoots further at every step. Pick a schedule "
+        "under the learning rate and drag the slider, which scales the whole schedule; a rate "
+        "that decays lets SGD's noise die out and the loss sink below its plateau."
+    ),
+    "eigenPlot": (
+        "Gradient descent on this quadratic loss moves along each eigen-direction of the "
+        "Hessian on its own: the error along direction i shrinks by |1 − ηλᵢ| every step, so "
+        "on this log scale it falls in a straight line (solid) beside the rate predicted from "
+        "the rates actually used (dashed; with momentum, from the roots of its characteristic "
+        "equation). The largest eigenvalue sets the stable rate, η < 2/λmax, and the smallest "
+        "the slowest direction, so their ratio, the condition number in the status bar, says "
+        "how slowly the last direction converges. Turn standardising on or lower the feature "
+        "correlation and watch the eigenvalues draw together; SGD's noise stops the solid "
+        "curves at a floor the dashed lines know nothing of."
     ),
     "residualPlot": (
         "What the model still gets wrong: each point is one sample's error (actual minus "

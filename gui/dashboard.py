@@ -20,11 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.branch_summary import BranchList
 from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
-from gui import replay
+from gui import branch_panel, replay
+from gui.branch_panel import BranchPanel
+from gui.code_view import CodeView
 from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.ghosts import GhostLayer
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
@@ -73,6 +77,12 @@ class Dashboard(QWidget):
         self.predict_overlay = PredictionOverlay(self.fit_view)
         self.predict_panel.attach_overlay(self.predict_overlay)
         self.timeline = TimelineBar()
+        self.code_view = CodeView()
+        self.branch_panel = BranchPanel()
+        self.ghosts = GhostLayer(self.loss_view, self.param_view, self.landscape_view, self)
+        # A branch, a switch or a change of settings that arrived while rewound: shown live.
+        self._continued: tuple[RunInfo, Snapshot] | None = None
+        self._branch_count = 1
         self._build()
         self.pacer = FramePacer(
             self,
@@ -92,6 +102,22 @@ class Dashboard(QWidget):
         self.timeline.scrubbed.connect(self.rewind_to)
         self.timeline.liveRequested.connect(self._leave_review)
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
+        self._connect_branches(controller)
+
+    def _connect_branches(self, controller: RunController) -> None:
+        """Branches: the list, the ghosts, the run going on with another trainer; the code
+        view's script and values."""
+        controller.runContinued.connect(self._on_run_continued)
+        controller.branchesChanged.connect(self._on_branches)
+        panel = self.branch_panel
+        panel.switchRequested.connect(controller.switch_branch)
+        panel.renameRequested.connect(controller.rename_branch)
+        panel.deleteRequested.connect(controller.delete_branch)
+        panel.branchRequested.connect(lambda: self.branch_here(run=False))
+        self.code_view.set_config(controller.config())
+        controller.configChanged.connect(self.code_view.set_config)
+        controller.scriptValues.connect(self.code_view.set_values)
+        self.code_view.valuesWanted.connect(controller.request_script_values)
 
     def _build(self) -> None:
         for view in self.views()[:-1]:
@@ -114,6 +140,11 @@ class Dashboard(QWidget):
         self.fit_tabs.setTabToolTip(
             3, "Predictions of the current model and of least squares for inputs you enter"
         )
+        # Before Predict, which stays last.
+        self.fit_tabs.insertTab(3, self.code_view, "Code")
+        self.fit_tabs.setTabToolTip(
+            3, "The run as a Python script, its update lines showing the latest step's values"
+        )
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("topSplitter")
         top.addWidget(self.loss_view)
@@ -127,10 +158,15 @@ class Dashboard(QWidget):
         plots.addWidget(top)
         plots.addWidget(bottom)
         plots.setSizes([450, 450])
+        # Under the timeline, shown with the run's first branch (View > Branches shows it).
+        self.branch_panel.setVisible(False)
+        self.branch_panel.setMaximumHeight(150)
+        self.branch_panel.hideRequested.connect(lambda: self.branch_panel.setVisible(False))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(plots, 1)
         layout.addWidget(self.timeline)
+        layout.addWidget(self.branch_panel)
 
     def views(self) -> tuple[QWidget, ...]:
         """Every view that draws a run, main views first."""
@@ -168,6 +204,10 @@ class Dashboard(QWidget):
         for view in self.views():
             view.set_run(info)
         self.predict_overlay.set_run(info)
+        self._continued = None
+        self.ghosts.set_run(info)
+        self.ghosts.set_ghosts(())
+        self.code_view.set_run(info)
         self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
 
@@ -182,12 +222,20 @@ class Dashboard(QWidget):
         if not self.can_be_seen() or self._review is not None:
             return []
         assert isinstance(snap, Snapshot)
-        fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
+        fit_tab = (
+            self.fit_view,
+            self.residual_view,
+            self.weight_bars,
+            self.code_view,
+            self.predict_panel,
+        )
         top = [self.loss_view, fit_tab[self.fit_tabs.currentIndex()]]
         bottom = [self.param_view, self.landscape_view]
 
+        # The code view paints only when its values change: no frame waits for it.
+        painted = [paint_target(v) for v in top if v is not self.code_view]
         return [
-            Stage(lambda: self._draw(top, snap), [paint_target(v) for v in top]),
+            Stage(lambda: self._draw(top, snap), painted),
             Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
         ]
 
@@ -226,6 +274,8 @@ class Dashboard(QWidget):
         if snap is None or self._controller.run_info() is None:
             return
         self._draw(self.views(), snap)
+        if self._review is None and self.code_view.isVisible():
+            self.code_view.update_snapshot(snap)
         self.shown.emit(snap, self._review is not None)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -273,6 +323,7 @@ class Dashboard(QWidget):
             self.pacer.cancel()
         snap = snapshot_at(self._review, info, base, step)
         self._review_snap = snap
+        self.branch_panel.set_rewound(True)
         self._draw(self.views()[1:], snap)
         self.loss_view.set_cursor(snap.step)
         self.timeline.show_step(step)
@@ -287,8 +338,76 @@ class Dashboard(QWidget):
         if self._review is None:
             return
         self._review = self._review_snap = None
+        self.branch_panel.set_rewound(False)
         self.loss_view.set_cursor(None)
-        self._show_current()
+        continued, self._continued = self._continued, None
+        if continued is not None:
+            self._show_continued(*continued)
+        else:
+            self._show_current()
+
+    # ---- branches ------------------------------------------------------------------------
+    def branch_here(self, run: bool = True, name: str | None = None) -> int | None:
+        """Branch from the rewound step with the settings the controls show (the former
+        continuation stays as a branch, drawn as a ghost); run it if asked. Returns the step
+        branched from (None when not rewound)."""
+        snap = self.reviewed_snapshot()
+        if snap is None:
+            return None
+        self._controller.fork_at(snap.step, name=name, run=run)
+        # The branch's own first frame comes with runContinued.
+        self.timeline.go_live()
+        self._review = self._review_snap = self._continued = None
+        self.branch_panel.set_rewound(False)
+        self.loss_view.set_cursor(None)
+        return snap.step
+
+    def run_from_review(self) -> None:
+        """Run pressed while rewound: ask whether to branch from the rewound step or to go on
+        from the live end, and do it."""
+        snap = self.reviewed_snapshot()
+        if snap is None:
+            return
+        choice = branch_panel.ask_run_while_rewound(self, snap.step, self.timeline.last_step())
+        if choice == "branch":
+            self.branch_here(run=True)
+        elif choice == "live":
+            self.go_live()
+            self._controller.run()
+
+    def _on_run_continued(self, info: RunInfo, snap: Snapshot) -> None:
+        """The run goes on with another trainer (a branch, a switch, a change of settings)."""
+        if self._review is not None:
+            self._continued = (info, snap)  # shown when the user goes back to the live run
+            self.timeline.set_last_step(snap.step)
+            return
+        self._show_continued(info, snap)
+
+    def _show_continued(self, info: RunInfo, snap: Snapshot) -> None:
+        self.pacer.cancel()
+        self.timeline.go_live()
+        self.timeline.set_last_step(snap.step)
+        for view in self.views():
+            view.set_run(info)
+        self.predict_overlay.set_run(info)
+        self.ghosts.set_run(info)
+        self.ghosts.redraw()
+        self._draw(self.views(), snap)
+        if self.code_view.isVisible():
+            self.code_view.update_snapshot(snap)
+        self.shown.emit(snap, False)
+
+    def show_branches(self) -> None:
+        """Show the branch list under the timeline."""
+        self.branch_panel.setVisible(True)
+
+    def _on_branches(self, branches: BranchList) -> None:
+        self.branch_panel.set_branches(branches)
+        self.ghosts.set_ghosts(branches.ghosts)
+        count = len(branches.rows)
+        if count > 1 and self._branch_count <= 1:
+            self.show_branches()  # the run's first branch: show the list
+        self._branch_count = count
 
     # ---- replay --------------------------------------------------------------------------
     def export_gif(

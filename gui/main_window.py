@@ -300,10 +300,9 @@ class MainWindow(QMainWindow):
 
     # ---- run controls ---------------------------------------------------------------
     def toggle_run(self) -> None:
-        """Run if paused, pause if running; rewound, go back to the live end and run on."""
+        """Run if paused, pause if running; rewound, ask: branch from there or run on live."""
         if self.is_reviewing():
-            self.go_live()
-            self.controller.run()
+            self.dashboard.run_from_review()
         else:
             self.controller.toggle()
 

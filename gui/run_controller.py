@@ -23,12 +23,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.analysis import max_stable_lr
+from core.branches import continues
 from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, preset_config
 from core.runfile import SavedRun
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.branch_control import BranchControl
 from gui.worker import TrainingWorker, training_host
 
 DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run once, after this
@@ -92,7 +94,7 @@ class ConfigModel(QObject):
             self.configChanged.emit(config)
 
 
-class RunController(ConfigModel):
+class RunController(BranchControl, ConfigModel):
     """Owns the training worker and thread, the configuration, the run state and the latest
     snapshot; the window, the control panel, the views and the race tab subscribe."""
 
@@ -137,6 +139,7 @@ class RunController(ConfigModel):
         w.preparing.connect(self._on_preparing, queued)
         w.progress.connect(self.progress, queued)
         w.setupFailed.connect(self._on_setup_failed, queued)
+        self._connect_branches()
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
         self._data_timer.setInterval(DEBOUNCE_MS)
@@ -241,6 +244,10 @@ class RunController(ConfigModel):
                 self.worker.set_hyper(hyper)
             if "train.epochs" in changed:
                 self.worker.set_epochs(config.train.epochs)
+        elif self._latest is not None and continues(changed):
+            # Batch size, optimizer, implementation, loss, precision...: the run goes on from
+            # its current parameters (marked on the loss plot); nothing trained yet: rebuilt.
+            self.worker.change_setup({k: _get(config, k) for k in changed})
         else:
             self.reset()
         return True

@@ -63,6 +63,7 @@ class Palette:
     noise_floor: str
     event: str  # a marker where a hyper-parameter changed
     diverged: str  # a divergence marker, and "diverged" in tables
+    ghost: str  # another branch's curves, dimmed under the run's own
     # The fit plot, the weight bars and the predict overlay.
     true_line: str
     least_squares: str
@@ -92,6 +93,9 @@ class Palette:
     minimum_edge: str
     # The optimizer race: one colour per run.
     race: tuple[str, ...]
+    # The code view: the background of the update lines and the values shown beside them.
+    code_line: str
+    code_value: str
     # Messages: the banner's levels and bad input.
     banners: Mapping[str, BannerColors]
     unstable: str  # the learning-rate slider's unstable zone
@@ -207,6 +211,7 @@ LIGHT = Palette(
     noise_floor=TABLEAU[2],
     event=TABLEAU[4],
     diverged="#d32f2f",
+    ghost="#a0a0a0",
     true_line=TABLEAU[2],
     least_squares=TABLEAU[4],
     current_fit=TABLEAU[3],
@@ -232,6 +237,8 @@ LIGHT = Palette(
     minimum="#ffd92f",
     minimum_edge="#111111",
     race=RACE,
+    code_line="#fff3c4",
+    code_value="#8a4500",
     banners={
         "info": BannerColors("#e8f1fb", "#12355b", "#9cc2ea"),
         "warning": BannerColors("#fff4e0", "#5c3b00", "#f0b050"),
@@ -268,6 +275,7 @@ DARK = replace(
     noise_floor=TABLEAU_DARK[2],
     event=TABLEAU_DARK[4],
     diverged="#ff6b66",
+    ghost="#767a82",
     true_line=TABLEAU_DARK[2],
     least_squares=TABLEAU_DARK[4],
     current_fit=TABLEAU_DARK[3],
@@ -286,6 +294,8 @@ DARK = replace(
     gradient_batch=TABLEAU_DARK[1],
     true_point="#3ccf6a",
     true_point_edge="#111111",
+    code_line="#453c1e",
+    code_value="#ffc66d",
     banners={
         "info": BannerColors("#1d3047", "#cfe2f7", "#3d6ea5"),
         "warning": BannerColors("#3a2e13", "#ffe0a6", "#a3782a"),

@@ -25,6 +25,7 @@ from gui.worker_base import (
     LoopWorker,
     WorkerHost,
 )
+from gui.worker_branches import BranchCalls
 
 # Points per series in a snapshot, until the window says how wide its plots are: frames cost the
 # GUI thread (and so, through the interpreter lock, the training thread) in proportion to the
@@ -75,7 +76,7 @@ def describe_setup(config: Config) -> str:
     return f"Generating {d.n_samples:,} samples × {k} feature{'s' if k != 1 else ''}…"
 
 
-class TrainingWorker(LoopWorker):
+class TrainingWorker(BranchCalls, LoopWorker):
     """Owns a run (a RunTree: every branch, its active trainer the one that trains) in a worker
     thread; driven by queued calls, reports by signals."""
 

@@ -1,0 +1,194 @@
+"""The code view: the run as a standalone Python script (core.script) for the current settings,
+its update lines highlighted and, after each step, the values those lines computed beside them.
+
+A view: it shows a configuration and values it is given, and asks for values (valuesWanted)
+when it draws a newer step while it can be seen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
+
+from core.config import Config
+from core.errors import UserInputError
+from core.runinfo import RunInfo
+from core.script import ScriptText, make_script
+from core.snapshot import Snapshot
+from gui.style import Palette, palette_of
+
+VALUES_INTERVAL = 0.2  # seconds between requests for values while a run goes on
+MAX_SHOWN = 4  # entries of a vector shown beside its line (the rest counted)
+ARROW = "   ◀ "  # between a line and its values
+
+
+def format_value(value: object) -> str:
+    """A value for a line's margin: a number to 4 significant digits, a short vector."""
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim == 0:
+        v = float(array)
+        return f"{v:.0f}" if v.is_integer() and abs(v) < 1e9 else f"{v:.4g}"
+    items = [f"{v:.4g}" for v in array[:MAX_SHOWN]]
+    more = f", … {array.size - MAX_SHOWN} more" if array.size > MAX_SHOWN else ""
+    return "[" + ", ".join(items) + more + "]"
+
+
+class CodeView(QWidget):
+    """The script for the current settings, the update highlighted, values beside it."""
+
+    valuesWanted = Signal()  # the view shows a newer step: send the update lines' values
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("codeView")
+        self._config: Config | None = None
+        self._script: ScriptText | None = None
+        self._stale = True  # the configuration changed since the text was made
+        self._values: dict[str, object] = {}
+        self._asked_step = -1
+        self._asked_at = 0.0
+        self._palette = palette_of()
+        self.note = QLabel(
+            "The run as a standalone script for the current settings (File > Export as Python"
+            " script… writes it). Highlighted: the update; beside it, what it computed in the"
+            " latest step."
+        )
+        self.note.setWordWrap(True)
+        self.text = QPlainTextEdit()
+        self.text.setObjectName("codeText")
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text.setToolTip(
+            "numpy: hand-derived gradients; scratch: autograd and a hand-written update;"
+            " module: nn.Linear and torch.optim. Running it trains this run, step for step."
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.note)
+        layout.addWidget(self.text, 1)
+
+    # ---- what is shown -----------------------------------------------------------------
+    def set_config(self, config: Config) -> None:
+        """Show the script of config (made when the view is next seen)."""
+        if config != self._config:
+            self._config = config
+            self._stale = True
+            self._values = {}
+            if self.isVisible():
+                self._render()
+
+    def set_run(self, info: RunInfo) -> None:
+        """A new run: its values come with its steps."""
+        self._values = {}
+        self._asked_step = -1
+        if self.isVisible():
+            self._render()
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        """A newer step is shown: ask for its values (at most every VALUES_INTERVAL)."""
+        if self._stale and self.isVisible():
+            self._render()
+        now = time.perf_counter()
+        if snap.step != self._asked_step and now - self._asked_at >= VALUES_INTERVAL:
+            self._asked_step, self._asked_at = snap.step, now
+            self.valuesWanted.emit()
+
+    def set_values(self, values: Mapping[str, object]) -> None:
+        """Show values (by the names of ScriptText.update_lines) beside their lines."""
+        self._values = dict(values)
+        if self.isVisible():
+            self._render()
+
+    def script(self) -> ScriptText | None:
+        """The script shown (None before a configuration is given)."""
+        if self._stale and self._config is not None:
+            self._make()
+        return self._script
+
+    def line_text(self, line: int) -> str:
+        """The text shown on a line (1-based), values included."""
+        block = self.text.document().findBlockByLineNumber(line - 1)
+        return block.text()
+
+    def highlighted_lines(self) -> list[int]:
+        """The lines (1-based) drawn highlighted."""
+        return sorted(
+            s.cursor.blockNumber() + 1
+            for s in self.text.extraSelections()
+            if s.format.property(QTextFormat.Property.FullWidthSelection)
+        )
+
+    def showEvent(self, event: object) -> None:
+        """Catch up when shown (hidden, the view made nothing)."""
+        super().showEvent(event)
+        self._render()
+        self.valuesWanted.emit()
+
+    # ---- drawing -------------------------------------------------------------------------
+    def set_palette(self, palette: Palette) -> None:
+        """Highlight in palette's colours."""
+        self._palette = palette
+        self._highlight()
+
+    def _make(self) -> None:
+        self._stale = False
+        try:
+            self._script = make_script(self._config, title="This run")
+        except (UserInputError, OSError, ValueError) as exc:
+            self._script = ScriptText(f"# The script cannot be written for these settings: {exc}\n")
+
+    def _render(self) -> None:
+        if self._config is None:
+            return
+        if self._stale:
+            self._make()
+        script = self._script
+        assert script is not None
+        lines = script.text.splitlines()
+        by_line: dict[int, list[str]] = {}
+        for name, line in script.update_lines.items():
+            by_line.setdefault(line, []).append(name)
+        for line, names in by_line.items():
+            shown = [f"{n} = {format_value(self._values[n])}" for n in names if n in self._values]
+            if shown and 0 < line <= len(lines):
+                lines[line - 1] += ARROW + "; ".join(shown)
+        bar = self.text.verticalScrollBar().value()
+        self.text.setPlainText("\n".join(lines))
+        self.text.verticalScrollBar().setValue(bar)
+        self._highlight()
+
+    def _highlight(self) -> None:
+        script = self._script
+        if script is None:
+            return
+        doc = self.text.document()
+        selections = []
+        line_format = QTextCharFormat()
+        line_format.setBackground(QColor(self._palette.code_line))
+        line_format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+        value_format = QTextCharFormat()
+        value_format.setForeground(QColor(self._palette.code_value))
+        for line in sorted(set(script.update_lines.values())):
+            block = doc.findBlockByLineNumber(line - 1)
+            if not block.isValid():
+                continue
+            whole = QTextEdit.ExtraSelection()
+            whole.cursor = QTextCursor(block)
+            whole.format = line_format
+            selections.append(whole)
+            at = block.text().find(ARROW)
+            if at >= 0:
+                span = QTextEdit.ExtraSelection()
+                cursor = QTextCursor(block)
+                cursor.setPosition(block.position() + at)
+                end = block.position() + block.length() - 1
+                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+                span.cursor = cursor
+                span.format = value_format
+                selections.append(span)
+        self.text.setExtraSelections(selections)

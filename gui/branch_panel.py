@@ -164,6 +164,19 @@ class BranchPanel(QWidget):
         self._filling = False
         self._enable()
 
+    def set_live_step(self, step: int) -> None:
+        """Show the active branch's newest step (it trains on between branch changes)."""
+        active = self._branches.active
+        if active is None:
+            return
+        text = f"{step:,}"
+        for item in self._items():
+            if int(item.data(0, ID_ROLE)) == active.id and item.text(2) != text:
+                self._filling = True
+                item.setText(2, text)
+                self._filling = False
+                return
+
     def branches(self) -> BranchList:
         """The branches shown."""
         return self._branches

@@ -6,11 +6,12 @@ when it draws a newer step while it can be seen."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
@@ -50,7 +51,11 @@ class CodeView(QWidget):
         self._stale = True  # the configuration changed since the text was made
         self._values: dict[str, object] = {}
         self._asked_step = -1
+        self._wanted_step = -1
         self._asked_at = 0.0
+        self._ask_timer = QTimer(self)
+        self._ask_timer.setSingleShot(True)
+        self._ask_timer.timeout.connect(self._ask)
         self._palette = palette_of()
         self.note = QLabel(
             "The run as a standalone script for the current settings (File > Export as Python"
@@ -93,10 +98,18 @@ class CodeView(QWidget):
         """A newer step is shown: ask for its values (at most every VALUES_INTERVAL)."""
         if self._stale and self.isVisible():
             self._render()
-        now = time.perf_counter()
-        if snap.step != self._asked_step and now - self._asked_at >= VALUES_INTERVAL:
-            self._asked_step, self._asked_at = snap.step, now
-            self.valuesWanted.emit()
+        if snap.step == self._asked_step:
+            return
+        self._wanted_step = snap.step
+        wait = VALUES_INTERVAL - (time.perf_counter() - self._asked_at)
+        if wait <= 0:
+            self._ask()
+        elif not self._ask_timer.isActive():
+            self._ask_timer.start(math.ceil(1000 * wait))  # the newest step, a little later
+
+    def _ask(self) -> None:
+        self._asked_step, self._asked_at = self._wanted_step, time.perf_counter()
+        self.valuesWanted.emit()
 
     def set_values(self, values: Mapping[str, object]) -> None:
         """Show values (by the names of ScriptText.update_lines) beside their lines."""

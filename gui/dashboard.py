@@ -213,6 +213,8 @@ class Dashboard(QWidget):
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)
+        if self.branch_panel.isVisible():
+            self.branch_panel.set_live_step(snap.step)
         if self._review is None:
             self.pacer.offer(snap)
 
@@ -400,6 +402,9 @@ class Dashboard(QWidget):
     def show_branches(self) -> None:
         """Show the branch list under the timeline."""
         self.branch_panel.setVisible(True)
+        snap = self._controller.latest_snapshot()
+        if snap is not None:
+            self.branch_panel.set_live_step(snap.step)
 
     def _on_branches(self, branches: BranchList) -> None:
         self.branch_panel.set_branches(branches)

@@ -27,7 +27,7 @@ from core.errors import UserInputError
 from core.history import History
 from core.predict import write_model_json
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from core.runfile import STATEFUL, load_run, save_run
+from core.runfile import load_run, save_run
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import export, replay, session
@@ -472,8 +472,8 @@ class MainWindow(QMainWindow):
         self.go_live()
         self.controller.open_saved(run)
         note = ""
-        if not run.exact and run.config.train.optimizer in STATEFUL:
-            note = f" The {run.config.train.optimizer} optimizer's running state starts afresh."
+        if len(run.branches) > 1:
+            note = f" It keeps {len(run.branches)} branches (View > Branches lists them)."
         self.show_message(
             "info",
             f"Reopened {Path(path).name} at step {run.step:,} (epoch {run.epoch}). "

@@ -38,6 +38,7 @@ from gui.csv_dialog import csv_config, fresh_settings
 from gui.dashboard import Dashboard
 from gui.dialogs import FileDialogs
 from gui.help import TextDialog, guide_html, shortcuts_html
+from gui.lessons_panel import LessonsDock
 from gui.race_panel import RacePanel
 from gui.run_controller import LONG_RUN_SECONDS, RunController
 from gui.status import LOADING_TEXT, RunStatus
@@ -146,6 +147,7 @@ class MainWindow(QMainWindow):
         build_toolbar(self, self.actions_by_name)
         self.status = RunStatus(self.statusBar(), self.controller, self.dashboard)
         self.dialogs = FileDialogs(self, settings)
+        self.lessons = LessonsDock(self, settings)  # Help > Lessons; hidden until asked for
         self._space = _SpaceRuns(self)
         # Light or dark: the choice saved in the session, else the desktop's colour scheme.
         self.theme = Theme(self, session.saved_dark(settings) if settings is not None else None)

@@ -9,12 +9,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QMessageBox,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -107,12 +107,13 @@ class BranchPanel(QWidget):
         self.here_button.setEnabled(False)
         self.hide_button = self._button("hideBranchesButton", "Hide", self.hideRequested.emit)
         self.hide_button.setToolTip("Hide the branch list (View > Branches shows it again)")
-        buttons = QVBoxLayout()
-        for button in (self.switch_button, self.rename_button, self.delete_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.here_button)
-        buttons.addWidget(self.hide_button)
+        buttons = QGridLayout()
+        buttons.addWidget(self.switch_button, 0, 0)
+        buttons.addWidget(self.rename_button, 0, 1)
+        buttons.addWidget(self.delete_button, 1, 0)
+        buttons.addWidget(self.here_button, 1, 1)
+        buttons.addWidget(self.hide_button, 2, 1)
+        buttons.setRowStretch(3, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 2)
         layout.addWidget(self.tree, 1)
@@ -128,7 +129,13 @@ class BranchPanel(QWidget):
     # ---- what is shown -----------------------------------------------------------------
     def set_branches(self, branches: BranchList) -> None:
         """Show the run's branches (parents before children), the active one in bold."""
+        old_active = self._branches.active
+        # The user's selection stays; a new active branch (a fork, a switch) is selected.
         selected = self.selected_id()
+        if branches.active is not None and (
+            old_active is None or old_active.id != branches.active.id
+        ):
+            selected = branches.active.id
         self._branches = branches
         self._filling = True
         self.tree.clear()

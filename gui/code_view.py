@@ -1,5 +1,5 @@
 """The code view: the run as a standalone Python script (core.script) for the current settings,
-its update lines highlighted and, after each step, the values those lines computed beside them.
+its update lines highlighted and, after each step, the values those lines computed under them.
 
 A view: it shows a configuration and values it is given, and asks for values (valuesWanted)
 when it draws a newer step while it can be seen."""
@@ -24,7 +24,7 @@ from gui.style import Palette, palette_of
 
 VALUES_INTERVAL = 0.2  # seconds between requests for values while a run goes on
 MAX_SHOWN = 4  # entries of a vector shown beside its line (the rest counted)
-ARROW = "   ◀ "  # between a line and its values
+VALUE_MARK = "#   ↳ "  # begins a line showing a value its update line computed
 
 
 def format_value(value: object) -> str:
@@ -50,6 +50,10 @@ class CodeView(QWidget):
         self._script: ScriptText | None = None
         self._stale = True  # the configuration changed since the text was made
         self._values: dict[str, object] = {}
+        self._shown: dict[str, str] = {}  # value name -> as shown
+        self._source_of: dict[int, int] = {}  # shown line -> the script's line
+        self._update_display: list[int] = []  # shown lines that are update lines
+        self._value_display: list[int] = []  # shown lines that hold values
         self._asked_step = -1
         self._wanted_step = -1
         self._asked_at = 0.0
@@ -59,7 +63,7 @@ class CodeView(QWidget):
         self._palette = palette_of()
         self.note = QLabel(
             "The run as a standalone script for the current settings (File > Export as Python"
-            " script… writes it). Highlighted: the update; beside it, what it computed in the"
+            " script… writes it). Highlighted: the update, and under it what it computed in the"
             " latest step."
         )
         self.note.setWordWrap(True)
@@ -112,7 +116,7 @@ class CodeView(QWidget):
         self.valuesWanted.emit()
 
     def set_values(self, values: Mapping[str, object]) -> None:
-        """Show values (by the names of ScriptText.update_lines) beside their lines."""
+        """Show values (by the names of ScriptText.update_lines) under their lines."""
         self._values = dict(values)
         if self.isVisible():
             self._render()
@@ -123,18 +127,13 @@ class CodeView(QWidget):
             self._make()
         return self._script
 
-    def line_text(self, line: int) -> str:
-        """The text shown on a line (1-based), values included."""
-        block = self.text.document().findBlockByLineNumber(line - 1)
-        return block.text()
+    def shown_value(self, name: str) -> str | None:
+        """The value shown under its update line (as formatted), or None."""
+        return self._shown.get(name)
 
     def highlighted_lines(self) -> list[int]:
-        """The lines (1-based) drawn highlighted."""
-        return sorted(
-            s.cursor.blockNumber() + 1
-            for s in self.text.extraSelections()
-            if s.format.property(QTextFormat.Property.FullWidthSelection)
-        )
+        """The script's lines (1-based, as in the exported script) drawn highlighted."""
+        return sorted(self._source_of[n] for n in self._update_display)
 
     def showEvent(self, event: object) -> None:
         """Catch up when shown (hidden, the view made nothing)."""
@@ -162,46 +161,48 @@ class CodeView(QWidget):
             self._make()
         script = self._script
         assert script is not None
-        lines = script.text.splitlines()
         by_line: dict[int, list[str]] = {}
         for name, line in script.update_lines.items():
             by_line.setdefault(line, []).append(name)
-        for line, names in by_line.items():
-            shown = [f"{n} = {format_value(self._values[n])}" for n in names if n in self._values]
-            if shown and 0 < line <= len(lines):
-                lines[line - 1] += ARROW + "; ".join(shown)
+        out: list[str] = []
+        self._shown, self._source_of = {}, {}
+        self._update_display, self._value_display = [], []
+        # Each update line, then one line per value it computed (under it, where a long
+        # line's end would be out of sight), marked as a comment.
+        for number, text in enumerate(script.text.splitlines(), 1):
+            out.append(text)
+            self._source_of[len(out)] = number
+            if number not in by_line:
+                continue
+            self._update_display.append(len(out))
+            indent = text[: len(text) - len(text.lstrip())]
+            for name in by_line[number]:
+                if name in self._values:
+                    self._shown[name] = format_value(self._values[name])
+                    out.append(f"{indent}{VALUE_MARK}{name} = {self._shown[name]}")
+                    self._value_display.append(len(out))
         bar = self.text.verticalScrollBar().value()
-        self.text.setPlainText("\n".join(lines))
+        self.text.setPlainText("\n".join(out))
         self.text.verticalScrollBar().setValue(bar)
         self._highlight()
 
     def _highlight(self) -> None:
-        script = self._script
-        if script is None:
-            return
         doc = self.text.document()
         selections = []
         line_format = QTextCharFormat()
         line_format.setBackground(QColor(self._palette.code_line))
         line_format.setProperty(QTextFormat.Property.FullWidthSelection, True)
-        value_format = QTextCharFormat()
+        value_format = QTextCharFormat(line_format)
         value_format.setForeground(QColor(self._palette.code_value))
-        for line in sorted(set(script.update_lines.values())):
-            block = doc.findBlockByLineNumber(line - 1)
-            if not block.isValid():
-                continue
-            whole = QTextEdit.ExtraSelection()
-            whole.cursor = QTextCursor(block)
-            whole.format = line_format
-            selections.append(whole)
-            at = block.text().find(ARROW)
-            if at >= 0:
-                span = QTextEdit.ExtraSelection()
-                cursor = QTextCursor(block)
-                cursor.setPosition(block.position() + at)
-                end = block.position() + block.length() - 1
-                cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
-                span.cursor = cursor
-                span.format = value_format
-                selections.append(span)
+        for lines, fmt in (
+            (self._update_display, line_format),
+            (self._value_display, value_format),
+        ):
+            for line in lines:
+                block = doc.findBlockByLineNumber(line - 1)
+                if block.isValid():
+                    selection = QTextEdit.ExtraSelection()
+                    selection.cursor = QTextCursor(block)
+                    selection.format = fmt
+                    selections.append(selection)
         self.text.setExtraSelections(selections)

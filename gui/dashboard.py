@@ -49,6 +49,7 @@ FRAME_SHARE = 0.05
 # A speed throttle below this share of the engine's own rate leaves the training thread idle
 # most of the time: frames then cost training nothing and keep ~30 a second.
 IDLE_THROTTLE = 0.5
+BRANCH_LIST_HEIGHT = 110  # pixels under the timeline for the branch list (it scrolls)
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
 
@@ -160,7 +161,7 @@ class Dashboard(QWidget):
         plots.setSizes([450, 450])
         # Under the timeline, shown with the run's first branch (View > Branches shows it).
         self.branch_panel.setVisible(False)
-        self.branch_panel.setMaximumHeight(150)
+        self.branch_panel.setMaximumHeight(BRANCH_LIST_HEIGHT)
         self.branch_panel.hideRequested.connect(lambda: self.branch_panel.setVisible(False))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -389,8 +390,12 @@ class Dashboard(QWidget):
         self.pacer.cancel()
         self.timeline.go_live()
         self.timeline.set_last_step(snap.step)
+        # The same data goes on: the landscape keeps the pair the user chose.
+        pair = self.landscape_view.grid_params()
         for view in self.views():
             view.set_run(info)
+        if pair != self.landscape_view.grid_params():
+            self.landscape_view.set_pair(*pair)
         self.predict_overlay.set_run(info)
         self.ghosts.set_run(info)
         self.ghosts.redraw()

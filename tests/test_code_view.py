@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QPlainTextEdit
 
 from core.script import make_script, script_values
 from core.trainer import Trainer
-from gui.code_view import ARROW, format_value
+from gui.code_view import format_value
 from tests.conftest import WAIT_MS, run_python, settle, step_of
 
 
@@ -59,24 +59,26 @@ def test_the_code_view_shows_the_script_and_the_values_of_each_step(window, qtbo
     text = window.findChild(QPlainTextEdit, "codeText")
     assert text.toPlainText().splitlines() == script.text.splitlines()
     assert code.highlighted_lines() == sorted(set(script.update_lines.values()))
-    # One step: the update line shows what it computed, as script_values gives it.
+    # One step: under the update lines, what they computed, as script_values gives it.
     window.step_batch()
-    grad_line = script.update_lines["grad"]
-    qtbot.waitUntil(lambda: ARROW in code.line_text(grad_line), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: code.shown_value("grad") is not None, timeout=WAIT_MS)
     settle(window, qtbot)
     reference = Trainer(window.config())
     reference.step()
     values = script_values(reference)
-    assert code.line_text(grad_line).endswith(f"grad = {format_value(values['grad'])}")
-    lr_line = code.line_text(script.update_lines["lr"])
-    assert f"lr = {format_value(values['lr'])}" in lr_line
-    assert f"theta = {format_value(values['theta'])}" in lr_line
+    for name in ("grad", "lr", "theta"):
+        assert code.shown_value(name) == format_value(values[name]), name
+        assert f"{name} = {format_value(values[name])}" in text.toPlainText()
+    # The script's own lines are all still there, in order, the update lines highlighted.
+    shown = text.toPlainText().splitlines()
+    assert [line for line in shown if "↳" not in line] == script.text.splitlines()
+    assert code.highlighted_lines() == sorted(set(script.update_lines.values()))
     # Steps go on: the values follow.
     window.step_batch()
     qtbot.waitUntil(lambda: step_of(window) == 2, timeout=WAIT_MS)
     reference.step()
     grad = format_value(script_values(reference)["grad"])
-    qtbot.waitUntil(lambda: code.line_text(grad_line).endswith(grad), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: code.shown_value("grad") == grad, timeout=WAIT_MS)
 
 
 def test_the_code_view_follows_the_settings(window, qtbot):
@@ -88,8 +90,7 @@ def test_the_code_view_follows_the_settings(window, qtbot):
     assert "velocity" in script.update_lines
     assert code.highlighted_lines() == sorted(set(script.update_lines.values()))
     window.step_batch()
-    line = script.update_lines["velocity"]
-    qtbot.waitUntil(lambda: "velocity = [" in code.line_text(line), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (code.shown_value("velocity") or "").startswith("["), timeout=WAIT_MS)
 
 
 def test_format_value_is_short():

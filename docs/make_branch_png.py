@@ -1,0 +1,82 @@
+"""Render docs/branch.png (a branch beside its ghost) and docs/code-view.png (the Code tab while
+stepping), offscreen: python docs/make_branch_png.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from gui.app import ensure_app
+
+# The momentum lesson's valley: plain gradient descent zig-zags, momentum runs along the floor.
+FORK_STEP = 12
+LAST_STEP = 80
+
+
+def _wait(condition, seconds: float = 120.0) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.timeout.connect(lambda: condition() and loop.quit())
+    poll.start(10)
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    if not condition():
+        loop.exec()
+    poll.stop()
+    if not condition():
+        raise TimeoutError("the window did not get there in time")
+
+
+def _step_to(window, step: int) -> None:
+    while (window.latest_snapshot().step if window.latest_snapshot() else 0) < step:
+        window.step_batch()
+        _wait(window.is_idle)
+
+
+def main(branch_out: str = "docs/branch.png", code_out: str = "docs/code-view.png") -> None:
+    """Train the momentum lesson's set-up with SGD, branch at FORK_STEP with momentum, train the
+    branch, save the window; then step a run with the Code tab forward and save it."""
+    ensure_app(offscreen=True)
+    from PySide6.QtWidgets import QSplitter
+
+    from core.lessons import LESSONS
+    from gui import export
+    from gui.main_window import MainWindow
+
+    config = LESSONS["momentum"].config().with_value("train.epochs", LAST_STEP)
+    window = MainWindow(config)
+    window.resize(1400, 900)
+    window.show()
+    try:
+        _wait(window.is_ready)
+        window.controller.set_speed(None)
+        _step_to(window, LAST_STEP)
+        window.rewind_to(FORK_STEP)
+        window.controller.edit({"train.optimizer": "momentum", "train.momentum": 0.8})
+        window.dashboard.branch_here(run=False, name="momentum 0.8")
+        _wait(lambda: len(window.controller.branches().rows) == 2)
+        window.landscape_view.set_pair(0, 1)  # the two correlated weights: the valley
+        _step_to(window, LAST_STEP)
+        window.refresh()
+        export.export_window_png(window, Path(branch_out))
+
+        window.fit_tabs.setCurrentWidget(window.dashboard.code_view)
+        window.controller.edit({"train.optimizer": "adam", "train.lr": 0.05})
+        _step_to(window, LAST_STEP + 1)
+        code = window.dashboard.code_view
+        line = code.script().update_lines["m"]
+        _wait(lambda: code.shown_value("m") is not None)  # the Adam step's own values
+        top = window.findChild(QSplitter, "topSplitter")
+        top.setSizes([420, 640])  # room for the lines and their values
+        # The update lines in view.
+        block = code.text.document().findBlockByLineNumber(max(line - 8, 0))
+        code.text.verticalScrollBar().setValue(block.firstLineNumber())
+        window.refresh()
+        export.export_window_png(window, Path(code_out))
+    finally:
+        window.close()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

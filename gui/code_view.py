@@ -23,7 +23,7 @@ from core.snapshot import Snapshot
 from gui.style import Palette, palette_of
 
 VALUES_INTERVAL = 0.2  # seconds between requests for values while a run goes on
-MAX_SHOWN = 4  # entries of a vector shown beside its line (the rest counted)
+MAX_SHOWN = 4  # entries of a vector shown on its line (the rest counted)
 VALUE_MARK = "#   ↳ "  # begins a line showing a value its update line computed
 
 
@@ -39,7 +39,7 @@ def format_value(value: object) -> str:
 
 
 class CodeView(QWidget):
-    """The script for the current settings, the update highlighted, values beside it."""
+    """The script for the current settings, the update highlighted, values under it."""
 
     valuesWanted = Signal()  # the view shows a newer step: send the update lines' values
 

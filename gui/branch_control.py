@@ -7,12 +7,17 @@ settings at k. Switching to a branch shows that branch's settings in the control
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 
 from core.branch_summary import BranchList
+from core.files import atomic_write_text
+from core.runfile import save_run
 
 if TYPE_CHECKING:
     from core.config import Config
@@ -73,6 +78,24 @@ class BranchControl:
     def request_script_values(self) -> None:
         """Ask for the values on the script's update lines (answered by scriptValues)."""
         self.worker.request_script_values()
+
+    def export_branches(self, folder: Path) -> list[Path]:
+        """Write the whole run with every branch (run.lrrun) and the list of branches
+        (branches.csv) into folder; nothing before a run is built."""
+        run = self.saved_run()
+        if run is None:
+            return []
+        paths = [save_run(run, folder / "run.lrrun")]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["id", "name", "parent", "fork_step", "last_step", "changed", "active"])
+        for b in run.branches:
+            parent = "" if b.parent is None else b.parent
+            active = int(b.id == run.active)
+            writer.writerow([b.id, b.name, parent, b.fork_step, b.tip.step, b.note, active])
+        paths.append(folder / "branches.csv")
+        atomic_write_text(paths[-1], out.getvalue())
+        return paths
 
     # ---- worker signals ------------------------------------------------------------------
     def _on_new_run(self, *_: object) -> None:

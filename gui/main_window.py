@@ -449,6 +449,7 @@ class MainWindow(QMainWindow):
             paths.append(write_model_json(folder / "model.json", info, snap.weights, snap.bias))
             paths += self.dashboard.predict_panel.export(folder)
         paths += self.race_panel.export(folder)
+        paths += self.controller.export_branches(folder)  # run.lrrun (every branch), branches.csv
         return paths
 
     def export_gif(self, path: str | Path, frames: int = replay.FRAMES) -> int:

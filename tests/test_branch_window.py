@@ -266,3 +266,33 @@ def test_a_setup_change_before_the_first_step_rebuilds(window, qtbot):
     settle(window, qtbot)
     assert window.run_info() is not info and window.latest_snapshot() is None
     assert window.history().events() == []
+
+
+def test_export_keeps_every_branch(window, qtbot, tmp_path):
+    _steps(window, qtbot, 2)
+    _make_branch(window, qtbot, 15, 0.05, 2)
+    paths = window.export_run(tmp_path / "export")
+    names = {p.name for p in paths}
+    assert {"run.lrrun", "branches.csv", "history.csv"} <= names
+    saved = load_run(tmp_path / "export" / "run.lrrun")
+    assert len(saved.branches) == 2 and saved.active == _branches(window).active.id
+    lines = (tmp_path / "export" / "branches.csv").read_text().splitlines()
+    assert lines[0] == "id,name,parent,fork_step,last_step,changed,active"
+    assert lines[1].startswith("0,main,,0,40,,0")
+    assert lines[2].endswith(",0,15,15,lr 0.01 -> 0.05,1")
+
+
+def test_ghosts_are_drawn_when_branches_change_not_per_frame(window, qtbot, monkeypatch):
+    _steps(window, qtbot, 2)
+    _make_branch(window, qtbot, 15, 0.05, 2)
+    calls = []
+    ghosts = window.dashboard.ghosts
+    monkeypatch.setattr(ghosts, "set_ghosts", lambda g: calls.append(("set", len(g))))
+    monkeypatch.setattr(ghosts, "redraw", lambda: calls.append(("redraw",)))
+    window.toggle_run()
+    qtbot.waitUntil(lambda: step_of(window) > 300, timeout=WAIT_MS)
+    settle(window, qtbot)
+    assert calls == []  # hundreds of steps and frames, no ghost drawn again
+    window.controller.rename_branch(_branches(window).active.id, "renamed")
+    qtbot.waitUntil(lambda: bool(calls), timeout=WAIT_MS)
+    assert calls == [("set", 1)]

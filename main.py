@@ -1,5 +1,5 @@
-"""Command line: the window by default; `train`, `predict`, `race`, `script`, `presets`,
-`lessons`, `screenshot` run headless."""
+"""Command line: the window by default; `train`, `predict`, `race`, `sweep`, `script`,
+`presets`, `lessons`, `screenshot` run headless."""
 
 from __future__ import annotations
 
@@ -64,6 +64,56 @@ def _add_source(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
         help="override one field, value in JSON, e.g. --set data.true_weights=[1,2]",
     )
     p.add_argument("--epochs", type=int, default=default, metavar="N", help="train for N epochs")
+
+
+def _add_sweep(sub: Any) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="train a grid of settings (x N seeds) and write sweep.csv, sweep.json, sweep.png/svg",
+        description=(
+            "Train every cell of a grid of configuration keys, each over N seeds, and write"
+            " sweep.csv (a row per cell and seed), sweep.json (configuration, grid, theoretical"
+            " limits) and sweep.png/.svg (the map). Runs that share data and batch order train"
+            " as one computation. Seeds vary data.noise_seed when the configuration sets it"
+            " (features held), else data.seed."
+        ),
+    )
+    _add_source(sweep, sub=True)
+    sweep.add_argument(
+        "--grid",
+        dest="grid",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="an axis: a configuration key and a comma list (1,4,16), log:START:STOP:COUNT or"
+        " lin:START:STOP:COUNT; e.g. train.lr=log:1e-3:1:16 (give one or more)",
+    )
+    sweep.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per cell")
+    sweep.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="F",
+        help="relative distance to the least-squares loss that counts as reached (default 0.01)",
+    )
+    sweep.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="spread the groups over N processes"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run the groups on the Dask cluster at this address (tcp://HOST:PORT)",
+    )
+    sweep.add_argument(
+        "--measure",
+        choices=("steps", "loss", "diverged"),
+        default="steps",
+        help="what the map shows (default: steps to tolerance)",
+    )
+    sweep.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    sweep.add_argument("--no-plots", action="store_true", help="skip sweep.png and sweep.svg")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_source(script, sub=True)
     script.add_argument("--out", metavar="FILE.py", required=True, help="where to write it")
+    _add_sweep(sub)
     sub.add_parser("presets", help="list the presets, one line each")
     sub.add_parser("lessons", help="list the lessons (guided experiments), one line each")
     shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
@@ -363,6 +414,86 @@ def cmd_script(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Train a grid of settings over seeds and write sweep.csv, sweep.json and the map."""
+    import numpy as np
+
+    from core.race import DEFAULT_TOLERANCE
+    from core.sweep import SweepPlan, parse_grid
+    from core.sweep_exec import run_sweep
+    from core.sweep_io import write_sweep_files
+    from core.sweep_run import cell_table, plan_limits
+
+    axes = parse_grid(args.grid)
+    config = load_config(args)
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    plan = SweepPlan(config, axes, args.seeds, tolerance)
+    out = Path(args.out)
+    from tqdm import tqdm
+
+    with tqdm(
+        total=len(plan.cells), unit="run", file=sys.stderr, disable=args.quiet, leave=False
+    ) as bar:
+        outcome = run_sweep(
+            plan, args.workers, args.scheduler, progress=lambda done, _: bar.update(done - bar.n)
+        )
+    records, lines = plan_limits(plan)
+    try:
+        paths = write_sweep_files(out, plan, outcome.results, records, outcome.execution())
+        if not args.no_plots:
+            from gui.render import save_sweep_plot
+
+            paths += save_sweep_plot(plan, outcome.results, lines, out, args.measure)
+    except (OSError, ValueError) as exc:
+        raise _write_error(out, exc) from None
+    results = outcome.results
+    reached = sum(r.steps_to_tolerance is not None for r in results)
+    diverged = sum(r.diverged for r in results)
+    cells = len(results) // plan.seeds
+    print(
+        f"{len(results)} runs ({cells} cell{'s' * (cells != 1)} x {plan.seeds} seeds) in"
+        f" {len(plan.groups)} groups,"
+        f" {outcome.mode}: {reached} within tolerance, {diverged} diverged,"
+        f" {outcome.seconds:.3g} s"
+    )
+    table = cell_table(plan.axes, [c.grid_index for c in plan.cells], results, "steps")
+    finite = table.median[np.isfinite(table.median)]
+    if finite.size:
+        i, j = (int(k) for k in np.argwhere(table.median == finite.min())[0])
+        where = ", ".join(
+            f"{a.key}={a.label(a.values[k])}" for a, k in zip(plan.axes, (i, j), strict=False)
+        )
+        print(f"fewest steps to tolerance: {where} ({finite.min():,.0f}, median over seeds)")
+    for record in records:
+        print(f"{record['name']}: lr < {record['formula']} = {record['lr']:.4g}")
+    if cells == 1 and plan.seeds > 1:
+        _print_seed_spread(plan, results)
+    print(f"wrote {len(paths)} files to {out}")
+    return EXIT_OK
+
+
+def _print_seed_spread(plan: Any, results: Any) -> None:
+    """One cell over seeds: the share of the seeds inside least squares' sampling ellipse."""
+    import numpy as np
+
+    from core.errors import UserInputError
+    from core.seeds import seed_spread
+
+    if plan.seed_key != "data.noise_seed":
+        print("(set data.noise_seed for a fixed design to compare the seeds with the ellipse)")
+        return
+    try:
+        spread = seed_spread(
+            plan.base,
+            np.array([r.theta for r in results]),
+            np.array([r.diverged for r in results]),
+        )
+    except UserInputError as exc:
+        print(f"(no sampling ellipse: {exc})")
+        return
+    print(spread.text())
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -414,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_race(args)
         if args.command == "script":
             return cmd_script(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
         if args.command == "screenshot":
             return cmd_screenshot(args)
         return cmd_gui(args)

@@ -235,10 +235,15 @@ class RunTree:
     def change(self, changes: Mapping[str, Any]) -> Trainer:
         """Go on with the active branch from where it stands with some settings changed (a
         setup change mid-run: the same parameters; a new optimizer starts with fresh state);
-        the branch keeps its name, history and earlier states. Returns its new trainer."""
+        the branch keeps its name, history and earlier states. Returns its new trainer (the
+        same one when nothing differs)."""
         changes = dict(changes)
         _check_changes(changes)
         old = self._trainer
+        # Only what differs (a drag that ends where it began changes nothing, and says so).
+        changes = changes_between(old.config, old.config.with_values(changes))
+        if not changes:
+            return old
         trainer, _ = self._continued(old.state(), changes, old.history)
         # Earlier exact states stay reachable: the change is pinned after them.
         checkpoints = old.checkpoints

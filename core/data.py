@@ -158,8 +158,10 @@ def synthetic(
         elif shared:
             _draw_column(cfg, rng, n, keep=False)  # unused, as ever: the noise stays the same
     if cfg.noise_std > 0:
+        # A noise seed draws the noise from its own stream, the features held (fixed design).
+        noise = rng if cfg.noise_seed is None else np.random.default_rng([cfg.noise_seed, 5])
         for lo, hi in _spans(x.shape[0]):  # chunked for the reason _draw_column gives
-            y[lo:hi] += cfg.noise_std * rng.standard_normal(hi - lo)
+            y[lo:hi] += cfg.noise_std * noise.standard_normal(hi - lo)
     if progress is not None:
         progress(1.0)
     return x, y

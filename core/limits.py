@@ -129,6 +129,7 @@ LIMITS = MappingProxyType(
         "data.noise_std": NOISE_STD,
         "data.n_samples": N_SAMPLES,
         "data.seed": SEED,
+        "data.noise_seed": SEED,
         "data.val_fraction": VAL_FRACTION,
         "data.feature_correlation": FEATURE_CORRELATION,
         "data.inline_features": INLINE_VALUE,

@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,11 +40,16 @@ from core.files import atomic_write_text, json_clean
 from core.history import History
 from core.limits import BATCH_SIZE, LR, MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZERS, Limit
 from core.limits import optimizers_for as optimizers_for
+from core.tolerance import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from core.tolerance import NOISELESS_FRACTION as NOISELESS_FRACTION
+from core.tolerance import tolerance_margin as tolerance_margin
 from core.trainer import Trainer, initial_theta
 
+if TYPE_CHECKING:
+    from core.seed_band import SeedBand
+
 MAX_RUNS = 4
-DEFAULT_TOLERANCE = 0.01
-NOISELESS_FRACTION = 1e-9
+MAX_SEEDS = 1000  # seeds per run of a race (each run's seeds train as one stack)
 RUN_KEYS = ("optimizer", "lr", "batch_size", "momentum", "label")
 # Each run's loss curve and path live in a History of this size: small enough that building a
 # snapshot (a scan of the stored rows) stays well under a millisecond per run.
@@ -147,11 +152,6 @@ def parse_run_spec(text: str) -> RaceEntry:
     return RaceEntry(**values)
 
 
-def tolerance_margin(ols_loss: float, initial_loss: float, tolerance: float) -> float:
-    """How far above the least-squares loss a run may be and count as having reached it."""
-    return tolerance * max(ols_loss, NOISELESS_FRACTION * initial_loss)
-
-
 class _Tracker:
     """Per-step full training loss of one run: the tolerance check and a bounded loss/path trace."""
 
@@ -240,6 +240,12 @@ class RunSnapshot:
     loss_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # full training loss
     loss_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0))
     path: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # [w..., b], original
+    # Over N seeds (core.seed_band): the median and 10-90 % band of the seeds' losses; empty
+    # for a run of one seed.
+    band_steps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    band_median: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    band_low: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    band_high: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def finished(self) -> bool:
@@ -272,6 +278,12 @@ class RaceRun:
         self.trainer = trainer
         self.tracker = tracker
         self.label = entry.label or default_label(config)
+        self.band: SeedBand | None = None  # the run over N seeds, when the race has seeds
+
+    @property
+    def band_done(self) -> bool:
+        """Whether the run's seeds (if any) have all finished."""
+        return self.band is None or self.band.done
 
     @property
     def finished(self) -> bool:
@@ -334,6 +346,7 @@ class RaceRun:
         tr = self.trainer
         t = self.config.train
         steps, losses, cols = self.tracker.trace.decimated(max_points)
+        band = self.band.series(max_points) if self.band is not None else (np.zeros(0),) * 4
         return RunSnapshot(
             index=self.index,
             label=self.label,
@@ -356,6 +369,10 @@ class RaceRun:
             loss_values=losses.copy(),
             loss_seconds=cols[:, 0].copy(),
             path=cols[:, 1:].copy(),
+            band_steps=band[0],
+            band_median=band[1],
+            band_low=band[2],
+            band_high=band[3],
         )
 
 
@@ -367,6 +384,7 @@ class Race:
         config: Config,
         entries: Sequence[RaceEntry],
         tolerance: float = DEFAULT_TOLERANCE,
+        seeds: int = 1,
     ) -> None:
         if not 1 <= len(entries) <= MAX_RUNS:
             raise RaceSpecError(f"a race needs 1 to {MAX_RUNS} runs, got {len(entries)}")
@@ -401,6 +419,15 @@ class Race:
             trainer = _TrackedTrainer(cfg, ds, self.theta0, tracker)
             self.runs.append(RaceRun(i, entry, cfg, trainer, tracker))
         self._check_same_start()
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
+            raise RaceSpecError(f"seeds {seeds!r}: must be an integer from 1 to {MAX_SEEDS}")
+        self.seeds = seeds
+        if seeds > 1:
+            # Here, not at the top: core.seed_band builds on core.sweep, which reads this module.
+            from core.seed_band import SeedBand
+
+            for run in self.runs:
+                run.band = SeedBand(run.config, seeds, self.tolerance)
         self._next = 0
         self._warm = False
 
@@ -430,8 +457,8 @@ class Race:
 
     @property
     def done(self) -> bool:
-        """Whether every run has finished."""
-        return all(run.finished for run in self.runs)
+        """Whether every run (and its seeds) has finished."""
+        return all(run.finished and run.band_done for run in self.runs)
 
     @property
     def total_steps(self) -> int:
@@ -473,13 +500,21 @@ class Race:
         ran = 0
         n = len(self.runs)
         while True:
-            active = [r for r in self.runs if not r.finished]
+            active = [r for r in self.runs if not (r.finished and r.band_done)]
             if not active:
                 return ran
             # Rotation survives across calls, so short deadlines still share turns fairly.
             run = self.runs[self._next % n]
             self._next = (self._next + 1) % n
-            if run.finished:
+            if run.finished and run.band_done:
+                continue
+            if run.finished:  # its seeds go on to the end of the race
+                band = run.band
+                band.advance_to(
+                    band.total_steps, min(time.perf_counter() + slice_seconds, deadline)
+                )
+                if time.perf_counter() >= deadline:
+                    return ran
                 continue
             now = time.perf_counter()
             tr = run.trainer
@@ -491,6 +526,8 @@ class Race:
                 min(budget, tr.total_steps - tr.step_count),
                 deadline=min(now + slice_seconds, deadline),
             )
+            if run.band is not None:
+                run.band.advance_to(tr.step_count if not run.finished else tr.total_steps)
             if time.perf_counter() >= deadline:
                 return ran
 
@@ -532,6 +569,7 @@ class Race:
                 "loss": self.loss_kind,
                 "n_train": self.dataset.n_train,
                 "epochs": self.config.train.epochs,
+                "seeds": self.seeds,
                 "fastest_by_steps": fastest("steps_to_tolerance"),
                 "fastest_by_seconds": fastest("seconds_to_tolerance"),
                 "runs": results,

@@ -415,8 +415,10 @@ class Trainer:
             self.stopped_reason = "completed"
 
     # ---- live changes --------------------------------------------------------------
-    def set_hyper(self, **changes: float) -> None:
-        """Change lr, momentum, beta1, beta2 or weight_decay between steps, without a reset."""
+    def set_hyper(self, record: bool = True, **changes: float) -> None:
+        """Change lr, momentum, beta1, beta2 or weight_decay between steps, without a reset;
+        record=False leaves no event in the history (a drag still under way: note() records
+        the whole gesture once it ends)."""
         old = self.hyper
         new = Hyper(**{**old.__dict__, **changes})
         if new == old:
@@ -437,7 +439,8 @@ class Trainer:
         text = ", ".join(
             f"{k} {getattr(old, k):g} -> {v:g}" for k, v in changes.items() if getattr(old, k) != v
         )
-        self.history.record_event(self.step_count, text)
+        if record:
+            self.history.record_event(self.step_count, text)
         if self.stopped_reason == "diverged":
             # A new learning rate is the fix the message asks for: let the run continue.
             self.stopped_reason = None
@@ -446,6 +449,10 @@ class Trainer:
             # afresh from where the run resumes, or its first step would be refused again.
             self.first_loss = None
         self._checkpoint(pinned=True)
+
+    def note(self, text: str) -> None:
+        """Record an event at the current step (a change the history should show)."""
+        self.history.record_event(self.step_count, text)
 
     def extend_epochs(self, epochs: int) -> None:
         """Set a new epoch target so a completed run can continue."""

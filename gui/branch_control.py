@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 
 from core.branch_summary import BranchList
+from core.config import Config
 from core.files import atomic_write_text
 from core.runfile import save_run
 
 if TYPE_CHECKING:
-    from core.config import Config
     from core.runinfo import RunInfo
     from core.snapshot import Snapshot
     from gui.worker import TrainingWorker
@@ -42,6 +42,7 @@ class BranchControl:
     def _connect_branches(self) -> None:
         """Follow the worker's branch signals (once, from __init__)."""
         self._branch_list = BranchList()
+        self._setup_in_gesture: set[str] = set()  # changed during a drag, applied at release
         queued = Qt.ConnectionType.QueuedConnection
         w = self.worker
         w.branchesChanged.connect(self._on_branches, queued)
@@ -74,6 +75,21 @@ class BranchControl:
     def delete_branch(self, branch_id: int) -> None:
         """Delete a branch and every branch forked from it."""
         self.worker.delete_branch(branch_id)
+
+    def change_setup(self, keys: set[str], during_gesture: bool = False) -> None:
+        """Go on from the current parameters with these settings as the configuration has
+        them; during a drag, once at its release (one rebuild, one marker)."""
+        if during_gesture:
+            self._setup_in_gesture |= keys
+            return
+        config = self._config
+        self.worker.change_setup({k: _value(config, k) for k in sorted(keys)})
+
+    def end_setup_gesture(self) -> None:
+        """A drag ended: the settings it changed that go on from the parameters, at once."""
+        keys, self._setup_in_gesture = self._setup_in_gesture, set()
+        if keys:
+            self.change_setup(keys)
 
     def request_script_values(self) -> None:
         """Ask for the values on the script's update lines (answered by scriptValues)."""
@@ -118,3 +134,9 @@ class BranchControl:
         self._update_stable_lr()
         self.runContinued.emit(info, snap)
         self.snapshot.emit(snap)
+
+
+def _value(config: Config, dotted: str) -> object:
+    """A setting by its dotted key ("train.batch_size")."""
+    section, _, key = dotted.partition(".")
+    return getattr(getattr(config, section), key)

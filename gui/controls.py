@@ -15,20 +15,15 @@ from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QPushButton,
     QSizePolicy,
     QSlider,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -54,15 +49,14 @@ from core.limits import (
 )
 from gui.run_controller import ConfigModel
 from gui.texts import (
-    DEFAULT_NEW_WEIGHT,
     DEVICE_LABELS,
     IMPLEMENTATION_LABELS,
     LOSS_LABELS,
     OPTIMIZER_LABELS,
     SLIDER_TIPS,
     TOOLTIPS,
-    WEIGHT_SLIDER_TIP,
 )
+from gui.weights_editor import BLANK, WEIGHT_SCALE, WeightsEditor
 from gui.widgets import (
     UNSTABLE_COLOR,
     ComboBox,
@@ -71,7 +65,6 @@ from gui.widgets import (
     NumberSpinBox,
     SliderScale,
     SliderSpin,
-    WeightDelegate,
     format_number,
     format_speed,
     short_list,
@@ -89,9 +82,6 @@ SPEED_DECADES = 4.0
 DEFAULT_SPEED = 50  # 100 steps/s: the playground's 600 steps take six watchable seconds
 
 WEIGHT_LIMIT = TRUE_WEIGHT.hi
-WEIGHT_SCALE = SliderScale("linear", -10.0, 10.0, 200)
-TABLE_VISIBLE_ROWS = 4
-BLANK = "—"  # what a setting the data source does not have shows
 INT_BOX_MAX = 2**31 - 1  # QSpinBox is 32-bit signed
 
 
@@ -212,9 +202,10 @@ class ControlPanel(QWidget):
         self._model = model
         self._stable_lr: float | None = None
         self._boxes: dict[str, SliderSpin | QSpinBox | QDoubleSpinBox] = {}
-        self._weight_sliders: list[MarkedSlider] = []
         self._build()
         self._connect()
+        for slider in self.findChildren(QSlider):
+            self._follow_gesture(slider)
         self._show(model.config())
         model.configChanged.connect(self._show)
         stable = getattr(model, "stableLrChanged", None)
@@ -273,34 +264,10 @@ class ControlPanel(QWidget):
         self.source_label.setVisible(False)
         form.addRow(self.source_label)
 
-        table = self._named(QTableWidget(0, 2), "weightsTable")
-        table.setHorizontalHeaderLabels(["true weight", ""])
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        table.setColumnWidth(0, 90)
-        table.verticalHeader().setDefaultSectionSize(24)
-        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        table.setItemDelegateForColumn(0, WeightDelegate(WEIGHT_LIMIT, table))
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
-        )
-        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        table.itemChanged.connect(self._on_weight_edited)
-        self.weights_table = table
-        form.addRow(table)
-
-        self.add_button = self._named(QPushButton("+ Feature"), "addFeatureButton")
-        self.remove_button = self._named(QPushButton("− Feature"), "removeFeatureButton")
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.remove_button)
-        form.addRow(buttons)
+        self.weights = WeightsEditor(self._model, self._follow_gesture)
+        self.weights_table = self.weights.table
+        self.add_button, self.remove_button = self.weights.add_button, self.weights.remove_button
+        form.addRow(self.weights)
 
         self._add_fields(form, DATA_FIELDS)
         self.standardize_check = self._named(QCheckBox("Standardize features"), "standardizeCheck")
@@ -376,8 +343,6 @@ class ControlPanel(QWidget):
     def _connect(self) -> None:
         self.standardize_check.toggled.connect(lambda on: self.edit({"data.standardize": on}))
         self.fit_bias_check.toggled.connect(lambda on: self.edit({"model.fit_bias": on}))
-        self.add_button.clicked.connect(self._add_feature)
-        self.remove_button.clicked.connect(self._remove_feature)
         self.impl_combo.currentIndexChanged.connect(self._on_implementation_changed)
         self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer_changed)
         for combo, key in (
@@ -389,6 +354,14 @@ class ControlPanel(QWidget):
         self.lr_spin.valueChanged.connect(self._on_lr_spin)
         self.lr_slider.valueChanged.connect(self._on_lr_slider)
         self.speed_slider.valueChanged.connect(self._on_speed)
+
+    def _follow_gesture(self, slider: QSlider) -> None:
+        """A drag of slider is one gesture for the model (one marker from press to release)."""
+        begin = getattr(self._model, "begin_gesture", None)
+        end = getattr(self._model, "end_gesture", None)
+        if begin is not None and end is not None and slider is not self.speed_slider:
+            slider.sliderPressed.connect(begin)
+            slider.sliderReleased.connect(end)
 
     # ---- public API ---------------------------------------------------------------------
     def config(self) -> Config:
@@ -418,6 +391,10 @@ class ControlPanel(QWidget):
         """Number of rows in the weights table."""
         return self.weights_table.rowCount()
 
+    def weight_slider(self, row: int) -> MarkedSlider:
+        """The slider of the true weight in row."""
+        return self.weights.weight_slider(row)
+
     def number_widget(self, key: str) -> SliderSpin | QSpinBox | QDoubleSpinBox:
         """The box (or slider and box) that edits a numeric key such as 'data.noise_std'."""
         return self._boxes[key]
@@ -428,7 +405,8 @@ class ControlPanel(QWidget):
         their value are left alone (so a box being typed in keeps its cursor)."""
         d, m, t = config.data, config.model, config.train
         csv = bool(d.csv_path)
-        self._show_weights(list(d.true_weights), list(d.feature_columns or []) if csv else None)
+        columns = list(d.feature_columns or []) if csv else None
+        self.weights.show_weights(list(d.true_weights), columns)
         for key, widget in self._boxes.items():
             value = _get(config, key)
             spin = widget.spin if isinstance(widget, SliderSpin) else widget
@@ -475,110 +453,6 @@ class ControlPanel(QWidget):
     def _edit_number(self, key: str, value: float) -> None:
         field_value: float | int = int(value) if key in _INTEGER_KEYS else float(value)
         self.edit({key: field_value})
-
-    def _show_weights(self, weights: list[float], columns: list[str] | None = None) -> None:
-        """One row per feature: its true weight and slider, or for a file's columns (columns
-        given) the column's name and no weight."""
-        table = self.weights_table
-        labels = columns or [f"x{i + 1}" for i in range(len(weights))]
-        if weights == self._shown_weights() and labels == self._row_labels():
-            return
-        with QSignalBlocker(table):
-            table.clearSelection()
-            n_old = table.rowCount()
-            table.setRowCount(len(weights))
-            del self._weight_sliders[len(weights) :]
-            for row, w in enumerate(weights):
-                item = table.item(row, 0)
-                if item is None:
-                    item = QTableWidgetItem()
-                    item.setTextAlignment(
-                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                    )
-                    table.setItem(row, 0, item)
-                item.setText(BLANK if columns else format_number(w))
-                item.setData(Qt.ItemDataRole.UserRole, float(w))
-                if row >= n_old or row >= len(self._weight_sliders):
-                    self._weight_sliders.append(self._weight_slider(row))
-                with QSignalBlocker(self._weight_sliders[row]):
-                    self._weight_sliders[row].setValue(WEIGHT_SCALE.position(w))
-            table.setVerticalHeaderLabels(labels)
-        self._fit_table_height()
-
-    def _row_labels(self) -> list[str]:
-        table = self.weights_table
-        return [
-            table.verticalHeaderItem(r).text() if table.verticalHeaderItem(r) else ""
-            for r in range(table.rowCount())
-        ]
-
-    def _weight_slider(self, row: int) -> MarkedSlider:
-        slider = self._named(MarkedSlider(0, WEIGHT_SCALE.steps), f"weightSlider{row}")
-        slider.setPageStep(WEIGHT_SCALE.steps // 10)
-        slider.setToolTip(WEIGHT_SLIDER_TIP.format(n=row + 1))
-        slider.valueChanged.connect(lambda i, r=row: self._set_weight(r, WEIGHT_SCALE.value(i)))
-        self.weights_table.setCellWidget(row, 1, slider)
-        return slider
-
-    def weight_slider(self, row: int) -> MarkedSlider:
-        """The slider of the true weight in row."""
-        return self._weight_sliders[row]
-
-    def _shown_weights(self) -> list[float]:
-        table = self.weights_table
-        return [
-            float(table.item(r, 0).data(Qt.ItemDataRole.UserRole)) for r in range(table.rowCount())
-        ]
-
-    def _set_weight(self, row: int, value: float) -> None:
-        weights = self.config().data.true_weights
-        if 0 <= row < len(weights) and weights[row] != value:
-            new = list(weights)
-            new[row] = value
-            self.edit({"data.true_weights": new})
-
-    def _fit_table_height(self) -> None:
-        table = self.weights_table
-        rows = min(max(table.rowCount(), 1), TABLE_VISIBLE_ROWS)
-        height = (
-            table.horizontalHeader().sizeHint().height()
-            + rows * table.verticalHeader().defaultSectionSize()
-            + 2 * table.frameWidth()
-        )
-        table.setFixedHeight(height)
-
-    def _on_weight_edited(self, item: QTableWidgetItem) -> None:
-        row = item.row()
-        weights = self.config().data.true_weights
-        if item.column() != 0 or not 0 <= row < len(weights):
-            return
-        try:
-            value = float(item.text().strip())
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and abs(value) <= WEIGHT_LIMIT:
-            self._set_weight(row, value)
-        value = self.config().data.true_weights[row]
-        with QSignalBlocker(self.weights_table):  # the value kept (a rejected one reverts)
-            item.setText(format_number(value))
-            item.setData(Qt.ItemDataRole.UserRole, float(value))
-
-    def _add_feature(self) -> None:
-        weights = list(self.config().data.true_weights)
-        if len(weights) < MAX_FEATURES:
-            self._edit_features([*weights, DEFAULT_NEW_WEIGHT])
-
-    def _remove_feature(self) -> None:
-        weights = list(self.config().data.true_weights)
-        if len(weights) <= 1:
-            return
-        rows = {index.row() for index in self.weights_table.selectedIndexes()}
-        row = min(rows) if rows else len(weights) - 1
-        self._edit_features(weights[:row] + weights[row + 1 :])
-
-    def _edit_features(self, weights: list[float]) -> None:
-        # Fixed feature rows (a preset's inline matrix) no longer match the feature count.
-        self.edit({"data.true_weights": weights, "data.inline_features": None})
 
     def _update_source_state(self, config: Config) -> None:
         """Grey out what the data source ignores and say where the data come from."""

@@ -100,6 +100,7 @@ class Dashboard(DashboardBranches, QWidget):
         self.pacer.frameEnded.connect(self._ask_for_points)
         controller.runReset.connect(self._on_run_reset)
         controller.snapshot.connect(self._on_snapshot)
+        controller.stateChanged.connect(self._on_state)
         self.timeline.scrubbed.connect(self.rewind_to)
         self.timeline.liveRequested.connect(self._leave_review)
         self.fit_tabs.currentChanged.connect(lambda _: self._show_current())
@@ -196,6 +197,14 @@ class Dashboard(DashboardBranches, QWidget):
         self.code_view.set_run(info)
         self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
+
+    def _on_state(self, state: str) -> None:
+        # Thin curves while training runs (frames are then what training loses), full after.
+        live = state == "running"
+        for view in (self.loss_view, self.param_view):
+            view.set_live(live)
+        if not live:
+            self._show_current()
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)

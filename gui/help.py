@@ -47,6 +47,13 @@ Under it, the <b>branch list</b> once a run has branches.</li>
 <p>Up to four runs, each with its own optimizer, learning rate, batch size and momentum, on the
 same data from the same start; it says which came within the tolerance of least squares first.
 The training run pauses while a race runs.</p>
+<h4>The Sweep tab</h4>
+<p>A map of two settings (learning rate, batch size, momentum, β₁, weight decay; a log range, a
+linear range or a list each), coloured by the steps to tolerance, the final loss or divergence,
+each cell the median over its seeds (hover for the spread). Dashed curves are where theory says
+training stops being stable (2/λmax, heavy ball 2(1+β)/λmax, the minibatch bound). Click a cell
+to train it in the Training tab. <b>Seeds view</b> trains the current settings over N noise
+seeds and scatters the final parameters against least squares' 95&nbsp;% ellipse.</p>
 <h4>Files</h4>
 <ul>
 <li><b>Configuration</b> (.json): the settings of a run, to open again or to pass to
@@ -57,7 +64,7 @@ exactly (optimizer state and batch position included).</li>
 <li><b>Python script</b> (.py): the run as a script in the articles' style (numpy and torch
 only); running it trains the same run and prints the final weights and bias.</li>
 <li><b>Export run</b>: a folder with every plot (PNG and SVG), the window, the history (CSV),
-the configuration, the model (model.json), the predictions and the race.</li>
+the configuration, the model (model.json), the predictions, the race and the sweep.</li>
 <li><b>Animation</b> (GIF): the run replayed from its history.</li>
 </ul>
 """

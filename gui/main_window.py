@@ -43,6 +43,7 @@ from gui.race_panel import RacePanel
 from gui.run_controller import LONG_RUN_SECONDS, RunController
 from gui.status import LOADING_TEXT, RunStatus
 from gui.style import Theme
+from gui.sweep_panel import SweepPanel, in_scroll_area
 from gui.widgets import short_list
 
 START_FALLBACK_MS = 300  # the training thread starts by then even if the window never paints
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         # Its own thread (and torch) start with the first race, not with the window.
         self.race_panel = RacePanel(self.controller)
+        self.sweep_panel = SweepPanel(self.controller)
         self._build_layout()
         self.actions_by_name = build_actions(self)
         build_menus(self, self.actions_by_name)
@@ -172,6 +174,11 @@ class MainWindow(QMainWindow):
         self.panel.speedChanged.connect(c.set_speed)
         self.race_panel.message.connect(self.show_message)
         self.race_panel.stateChanged.connect(self._on_race_state)
+        self.sweep_panel.message.connect(self.show_message)
+        self.sweep_panel.progressText.connect(lambda t: self.statusBar().showMessage(t, 3000))
+        self.sweep_panel.cellChosen.connect(
+            lambda _: self.main_tabs.setCurrentWidget(self.dashboard)
+        )
         # The training thread starts importing torch (seconds) once the window has painted:
         # started earlier it would fight the window's own start-up for the interpreter lock.
         # A window that is never shown starts it on this timer.
@@ -203,12 +210,14 @@ class MainWindow(QMainWindow):
         race_scroll.setWidgetResizable(True)
         race_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.main_tabs.addTab(race_scroll, "Optimizer race")
+        self.main_tabs.addTab(in_scroll_area(self.sweep_panel, "sweepScroll"), "Sweep")
         self.main_tabs.setTabToolTip(
             0, "The run: loss, fit, parameters and loss landscape (Ctrl+1)"
         )
         self.main_tabs.setTabToolTip(
             1, "Up to four optimizers on the same data from the same start, side by side (Ctrl+2)"
         )
+        self.main_tabs.setTabToolTip(2, "A map of two settings over seeds, with theory (Ctrl+3)")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(scroll)
@@ -449,6 +458,7 @@ class MainWindow(QMainWindow):
             paths.append(write_model_json(folder / "model.json", info, snap.weights, snap.bias))
             paths += self.dashboard.predict_panel.export(folder)
         paths += self.race_panel.export(folder)
+        paths += self.sweep_panel.export(folder)
         paths += self.controller.export_branches(folder)  # run.lrrun (every branch), branches.csv
         return paths
 
@@ -530,6 +540,7 @@ class MainWindow(QMainWindow):
         if self._settings is not None:
             session.save_session(self._settings, self, self.config(), self.log_action.isChecked())
         self.race_panel.stop_and_wait()
+        self.sweep_panel.stop_and_wait()
         self.controller.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:

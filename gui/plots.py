@@ -43,6 +43,9 @@ __all__ = [
 
 
 MAX_MARKERS = 100  # event markers kept; older ones are dropped so frames stay cheap
+# Heights (share of the plot, from the bottom) of the two labels a loss plot keeps: below the
+# legend along the top, and apart from each other.
+CHANGE_LABEL_AT, DIVERGED_LABEL_AT = 0.35, 0.15
 MAX_EPOCH_SYMBOLS = 60  # epoch points drawn with a dot up to this many
 # Moving scatter points cost ~1 us each per frame (pyqtgraph rebuilds per-point styles):
 # predicted-vs-actual redraws an evenly spread subset of at most this many.
@@ -174,21 +177,27 @@ class LossView(PlotView):
         self.cursor_line.setPos(self._x_of(self._cursor_step))
 
     def mark_event(self, step: int, text: str) -> None:
-        """Draw a labelled vertical dashed line at a step (e.g. 'lr 0.03 -> 0.1')."""
-        # Stagger labels so events at nearby steps do not print over each other; start below
-        # the legend in the top-right corner.
-        position = 0.82 - 0.08 * (len(self.markers) % 6)
+        """Draw a dashed vertical line at a step (e.g. 'lr 0.03 -> 0.1'). Only the newest
+        change and a divergence keep their label on the plot, low down and apart, so labels
+        never print over each other or over the legend along the top; every marker says its
+        text on hover."""
+        diverged = "diverg" in text
+        for older in self.markers:
+            if "diverg" not in older.label.format:
+                older.label.setVisible(False)
         marker = pg.InfiniteLine(
             pos=self._x_of(step),
             angle=90,
             label=text,
             labelOpts={
-                "position": position,
+                "position": DIVERGED_LABEL_AT if diverged else CHANGE_LABEL_AT,
                 # pyqtgraph picks the side facing the view's centre, so labels at the right
                 # edge (e.g. 'diverged' on a stopped run) are not clipped.
                 "anchors": [(0, 0.5), (1, 0.5)],
             },
         )
+        marker.setToolTip(f"step {step:,}: {text}")
+        marker.setAcceptHoverEvents(True)
         self._style_marker(marker, self._palette)
         self.plotItem.addItem(marker, ignoreBounds=True)
         self.markers.append(marker)
@@ -196,6 +205,10 @@ class LossView(PlotView):
         if len(self.markers) > MAX_MARKERS:
             self.plotItem.removeItem(self.markers.popleft())
             self._marker_steps.popleft()
+
+    def marker_labels(self) -> list[str]:
+        """The marker labels shown on the plot (the others say theirs on hover)."""
+        return [m.label.format for m in self.markers if m.label.isVisible()]
 
     def event_count(self) -> int:
         """Number of event markers currently drawn."""

@@ -420,32 +420,10 @@ class PredictPanel(QtWidgets.QWidget):
                 item.setToolTip("")
 
     def _say(self, errors: list[str], incomplete: list[str]) -> None:
-        names = ", ".join(self._names)
-        if errors:
-            more = f" (and {len(errors) - 1} more cells)" if len(errors) > 1 else ""
-            self._set_message("error", f"{errors[0]}{more}. Fix the cell marked red.")
-            return
-        if not self._rows:
-            hint = incomplete[0] if incomplete else f"Type values for {names} in the first row"
-            self._set_message("info", f"{hint}, or paste rows (Ctrl+V).")
-            return
-        parts = [f"{len(self._rows)} row{'s' if len(self._rows) != 1 else ''} predicted."]
-        fit = self._fit
-        if fit is None or not math.isfinite(fit.t_value):
-            parts.append("No interval: least squares has no spare training rows to estimate it.")
-        else:
-            parts.append(
-                f"Interval: least squares' prediction ± t·s·√(1 + h), t = {fit.t_value:.4g} "
-                f"with {fit.df:,} degrees of freedom."
-            )
-        outside = self._outside()
-        if outside:
-            rows = ", ".join(map(str, outside))
-            which = f"Rows {rows} lie" if len(outside) > 1 else f"Row {rows} lies"
-            parts.append(f"{which} outside the training data: the interval widens there.")
-        if incomplete:
-            parts.append(f"{incomplete[0]}.")
-        self._set_message("info", " ".join(parts))
+        level, text = predict_message(
+            errors, incomplete, self._names, len(self._rows), self._fit, self._outside()
+        )
+        self._set_message(level, text)
 
     def _outside(self) -> list[int]:
         """Table rows (1-based) with a feature outside the training sample's range."""
@@ -463,3 +441,39 @@ class PredictPanel(QtWidgets.QWidget):
     def _on_band_toggled(self, on: bool) -> None:
         if self._overlay is not None:
             self._overlay.set_band_visible(on)
+
+
+def predict_message(
+    errors: list[str],
+    incomplete: list[str],
+    names: Sequence[str],
+    n_rows: int,
+    fit: object | None,
+    outside: list[int],
+) -> tuple[str, str]:
+    """The level and text under the predict table: the first bad cell, what to type, or how
+    many rows were predicted, the interval used, and rows outside the training data."""
+    if errors:
+        more = f" (and {len(errors) - 1} more cells)" if len(errors) > 1 else ""
+        return "error", f"{errors[0]}{more}. Fix the cell marked red."
+    if not n_rows:
+        hint = (
+            incomplete[0] if incomplete else f"Type values for {', '.join(names)} in the first row"
+        )
+        return "info", f"{hint}, or paste rows (Ctrl+V)."
+    parts = [f"{n_rows} row{'s' if n_rows != 1 else ''} predicted."]
+    t_value = getattr(fit, "t_value", math.nan)
+    if fit is None or not math.isfinite(t_value):
+        parts.append("No interval: least squares has no spare training rows to estimate it.")
+    else:
+        parts.append(
+            f"Interval: least squares' prediction ± t·s·√(1 + h), t = {t_value:.4g} "
+            f"with {getattr(fit, 'df', 0):,} degrees of freedom."
+        )
+    if outside:
+        rows = ", ".join(map(str, outside))
+        which = f"Rows {rows} lie" if len(outside) > 1 else f"Row {rows} lies"
+        parts.append(f"{which} outside the training data: the interval widens there.")
+    if incomplete:
+        parts.append(f"{incomplete[0]}.")
+    return "info", " ".join(parts)

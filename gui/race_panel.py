@@ -10,65 +10,42 @@ aborts the process). Export writes race.json, race_loss.png/.svg and race_landsc
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from core.config import Config
-from core.limits import BATCH_SIZE, LR, MOMENTUM
 from core.race import (
     DEFAULT_TOLERANCE,
     MAX_RUNS,
-    MOMENTUM_OPTIMIZERS,
     RACE_JSON,
     RaceEntry,
     RaceSnapshot,
-    optimizers_for,
 )
 from core.runinfo import RunInfo
 from gui.export import write_bytes_atomic
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.landscape import MultiPathLandscapeView
+from gui.race_table import RaceTable
 from gui.race_texts import (
-    COL_BATCH,
-    COL_LOSS,
-    COL_LR,
-    COL_MOM,
-    COL_OPT,
-    COL_RUN,
-    COL_SECONDS,
-    COL_STATUS,
-    COL_STEPS,
-    COLUMNS,
-    HEADER_TIPS,
     TOOLTIPS,
 )
 from gui.race_view import FINAL_WIDTH, LIVE_WIDTH, RACE_COLORS, RaceLossView
 from gui.race_worker import RaceWorker, race_host
 from gui.run_controller import ConfigModel
-from gui.style import palette_of
-from gui.texts import OPTIMIZER_LABELS
-from gui.widgets import NumberSpinBox
 from gui.worker_base import WorkerHost
 
 MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves keep more)
@@ -76,18 +53,6 @@ MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves ke
 SUGGESTED = ("sgd", "momentum", "adam", "rmsprop", "nesterov", "adamw", "adagrad")
 MAX_EPOCHS = 100_000
 OPTIMIZER_CHARS = 9  # characters the optimizer column shows whole ("Momentum …")
-
-
-def color_icon(color: str) -> QIcon:
-    """A small square of a run's colour, for the table."""
-    pix = QPixmap(12, 12)
-    pix.fill(QColor(color))
-    return QIcon(pix)
-
-
-def format_loss(value: float | None) -> str:
-    """Loss text with four significant digits ('—' when unknown)."""
-    return "—" if value is None or not math.isfinite(value) else f"{value:.4g}"
 
 
 def _thin(rows: np.ndarray, limit: int) -> np.ndarray:
@@ -110,23 +75,6 @@ def finish_text(snap: RaceSnapshot) -> str:
     return text + "."
 
 
-class LrSpinBox(NumberSpinBox):
-    """A learning-rate spin box: shortest exact text, multiplicative steps."""
-
-    def __init__(self) -> None:
-        super().__init__(LR.lo, LR.hi, 0.01, decimals=12, log_steps=True)
-
-
-@dataclass
-class _Row:
-    """The input widgets of one table row."""
-
-    optimizer: QComboBox
-    lr: NumberSpinBox
-    batch: QSpinBox
-    momentum: QDoubleSpinBox
-
-
 class RacePanel(QWidget):
     """A table of runs, a start/stop button, overlaid loss curves and landscape paths."""
 
@@ -138,7 +86,6 @@ class RacePanel(QWidget):
         super().__init__(parent)
         self.setObjectName("racePanel")
         self._model = model
-        self._rows: list[_Row] = []
         self._touched = False  # the user edited the runs: a new configuration keeps them
         self._epochs_touched = False
         self._rows_stale = False  # the configuration changed during a race: follow it after
@@ -195,26 +142,18 @@ class RacePanel(QWidget):
         options.addWidget(QLabel("Epochs:"))
         options.addWidget(self.epochs_spin)
         options.addSpacing(12)
+        self.seeds_spin = self._named(QSpinBox(), "raceSeedsSpin")
+        self.seeds_spin.setRange(1, 100)
+        options.addWidget(QLabel("Seeds:"))
+        options.addWidget(self.seeds_spin)
+        options.addSpacing(12)
         options.addWidget(QLabel("Plot against:"))
         options.addWidget(self.x_combo)
         options.addStretch(1)
         layout.addLayout(options)
 
-        self.table = self._named(QTableWidget(0, len(COLUMNS)), "raceTable")
-        for col, (name, tip) in enumerate(zip(COLUMNS, HEADER_TIPS, strict=True)):
-            item = QTableWidgetItem(name)
-            item.setToolTip(tip)
-            self.table.setHorizontalHeaderItem(col, item)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        # The optimizer's name must show whole ("Momentum" was cut in a narrow window).
-        for col in (COL_RUN, COL_OPT):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.table = RaceTable()
+        self.table.edited.connect(self._rows_edited)
         layout.addWidget(self.table)
 
         self.loss_view = RaceLossView()
@@ -236,19 +175,12 @@ class RacePanel(QWidget):
             lambda _: self.loss_view.set_x_axis(str(self.x_combo.currentData()))
         )
         self.epochs_spin.valueChanged.connect(self._epochs_edited)
-        self._fit_table_height()
         self._update_buttons()
 
     def _named(self, widget: QWidget, name: str) -> QWidget:
         widget.setObjectName(name)
         widget.setToolTip(TOOLTIPS[name])
         return widget
-
-    def _fit_table_height(self) -> None:
-        # Room for MAX_RUNS rows, so adding a run never shifts the plots.
-        rows = self.table.verticalHeader().defaultSectionSize() * MAX_RUNS
-        frame = 2 * self.table.frameWidth()
-        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + rows + frame)
 
     # ---- public API ----------------------------------------------------------------
     def config(self) -> Config | None:
@@ -268,11 +200,9 @@ class RacePanel(QWidget):
         if config is None:
             return
         self._rows_stale = False
-        allowed = optimizers_for(config.train.implementation)
-        if not self._touched or not self._rows:
-            self._seed_rows(config)
-        for row in self._rows:
-            self._fill_optimizers(row.optimizer, allowed)
+        if not self._touched or not self.table.run_count():
+            self.table.seed_rows(config)
+        self.table.set_implementation(config.train.implementation)
         if not self._epochs_touched:
             with QSignalBlocker(self.epochs_spin):
                 self.epochs_spin.setValue(min(config.train.epochs, MAX_EPOCHS))
@@ -287,48 +217,34 @@ class RacePanel(QWidget):
 
     def entries(self) -> list[RaceEntry]:
         """The runs the table describes."""
-        out = []
-        for row in self._rows:
-            optimizer = str(row.optimizer.currentData())
-            out.append(
-                RaceEntry(
-                    optimizer=optimizer,
-                    lr=float(row.lr.value()),
-                    batch_size=int(row.batch.value()),
-                    momentum=float(row.momentum.value())
-                    if optimizer in MOMENTUM_OPTIMIZERS
-                    else None,
-                )
-            )
-        return out
+        return self.table.entries()
 
     def run_count(self) -> int:
         """Number of runs in the table."""
-        return len(self._rows)
+        return self.table.run_count()
 
     def add_run(self, entry: RaceEntry | None = None) -> int:
         """Append a run (default: the next untried optimizer, the last row's settings); return
         its row, or -1 if the table is full or a race is running."""
-        if len(self._rows) >= MAX_RUNS or self.is_running():
+        if self.table.run_count() >= MAX_RUNS or self.is_running():
             return -1
         self._touched = True
-        return self._append_row(entry or self._suggest())
+        row = self.table.append_row(entry or self.table.suggest())
+        self._drawn = self._latest  # results belong to the race that made them
+        self._update_buttons()
+        return row
 
     def remove_run(self, row: int | None = None) -> bool:
         """Remove a run (default: the selected one, else the last); at least one stays."""
-        if len(self._rows) <= 1 or self.is_running():
-            return False
-        if row is None:
-            selected = self.table.selectionModel().selectedRows()
-            row = selected[0].row() if selected else len(self._rows) - 1
-        if not 0 <= row < len(self._rows):
+        if self.is_running() or not self.table.remove_run(row):
             return False
         self._touched = True
-        self.table.removeRow(row)
-        del self._rows[row]
-        self._renumber()
+        self._drawn = self._latest
         self._update_buttons()
         return True
+
+    def _rows_edited(self) -> None:
+        self._touched = True
 
     def tolerance(self) -> float:
         """The tolerance as a fraction (0.01 = within 1 % of the least-squares loss)."""
@@ -349,7 +265,8 @@ class RacePanel(QWidget):
         assert self._host is not None
         self._host.start()
         self._error = None
-        self._race_worker().start_race(config, self.entries(), self.tolerance())
+        seeds = int(self.seeds_spin.value())
+        self._race_worker().start_race(config, self.entries(), self.tolerance(), seeds)
         self._set_state("starting")
         return True
 
@@ -389,7 +306,7 @@ class RacePanel(QWidget):
 
     def _update_loss(self, snap: RaceSnapshot) -> None:
         self.loss_view.update_snapshot(snap)
-        self._show_results(snap)
+        self.table.show_results(snap)
 
     def _update_landscape(self, snap: RaceSnapshot) -> None:
         self.landscape.update_paths([_thin(run.path, MAX_PATH_POINTS) for run in snap.runs])
@@ -423,130 +340,18 @@ class RacePanel(QWidget):
             self._set_state("stopped")
         return ok
 
-    # ---- rows ----------------------------------------------------------------------
-    def _seed_rows(self, config: Config) -> None:
-        """Default runs: the configuration's own optimizer, then two others to race it."""
-        while self._rows:
-            self.table.removeRow(len(self._rows) - 1)
-            self._rows.pop()
-        t = config.train
-        own = RaceEntry(
-            optimizer=t.optimizer, lr=t.lr, batch_size=t.batch_size, momentum=t.momentum
-        )
-        self._append_row(own)
-        allowed = optimizers_for(t.implementation)
-        for name in ("momentum", "adam"):
-            if name != t.optimizer and name in allowed and len(self._rows) < 3:
-                self._append_row(
-                    RaceEntry(optimizer=name, lr=t.lr, batch_size=t.batch_size, momentum=0.9)
-                )
-
-    def _suggest(self) -> RaceEntry:
-        used = {str(r.optimizer.currentData()) for r in self._rows}
-        impl = self._implementation()
-        allowed = optimizers_for(impl)
-        name = next((o for o in SUGGESTED if o in allowed and o not in used), "sgd")
-        if self._rows:
-            last = self._rows[-1]
-            return RaceEntry(
-                optimizer=name,
-                lr=float(last.lr.value()),
-                batch_size=int(last.batch.value()),
-                momentum=0.9,
-            )
-        return RaceEntry(optimizer=name, lr=0.01, batch_size=10, momentum=0.9)
-
-    def _append_row(self, entry: RaceEntry) -> int:
-        row = len(self._rows)
-        self.table.insertRow(row)
-        impl = self._implementation()
-        combo = QComboBox()
-        combo.setToolTip(HEADER_TIPS[COL_OPT])
-        # Sized for "Momentum", not for the longest name: the column fits it to its contents.
-        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        combo.setMinimumContentsLength(OPTIMIZER_CHARS)
-        self._fill_optimizers(combo, optimizers_for(impl), entry.optimizer or "sgd")
-        lr = LrSpinBox()
-        lr.setToolTip("Learning rate of this run (type any value, e.g. 3e-3)")
-        lr.setValue(entry.lr if entry.lr is not None else 0.01)
-        batch = QSpinBox()
-        batch.setRange(int(BATCH_SIZE.lo), int(min(BATCH_SIZE.hi, 2**31 - 1)))
-        batch.setValue(entry.batch_size if entry.batch_size is not None else 10)
-        batch.setToolTip(HEADER_TIPS[COL_BATCH])
-        mom = QDoubleSpinBox()
-        mom.setDecimals(3)
-        mom.setRange(MOMENTUM.lo, MOMENTUM.hi)
-        mom.setSingleStep(0.05)
-        mom.setValue(entry.momentum if entry.momentum is not None else 0.9)
-        mom.setToolTip(HEADER_TIPS[COL_MOM])
-        for col, widget in ((COL_OPT, combo), (COL_LR, lr), (COL_BATCH, batch), (COL_MOM, mom)):
-            self.table.setCellWidget(row, col, widget)
-        for col in (COL_RUN, COL_STEPS, COL_SECONDS, COL_LOSS, COL_STATUS):
-            item = QTableWidgetItem("")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-            item.setToolTip(HEADER_TIPS[col])
-            if col != COL_RUN:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(row, col, item)
-        r = _Row(combo, lr, batch, mom)
-        self._rows.append(r)
-        combo.currentIndexChanged.connect(lambda _: self._row_edited(r))
-        lr.valueChanged.connect(lambda _: self._row_edited(r))
-        batch.valueChanged.connect(lambda _: self._row_edited(r))
-        mom.valueChanged.connect(lambda _: self._row_edited(r))
-        self._row_edited(r, user=False)
-        self._renumber()
-        self._update_buttons()
-        return row
-
-    @staticmethod
-    def _fill_optimizers(
-        combo: QComboBox, allowed: tuple[str, ...], want: str | None = None
-    ) -> None:
-        current = want or (str(combo.currentData()) if combo.count() else "sgd")
-        with QSignalBlocker(combo):
-            combo.clear()
-            for name in allowed:
-                # Short names: the table has little room ("Momentum (heavy ball)" -> "Momentum").
-                combo.addItem(OPTIMIZER_LABELS.get(name, name).split(" (")[0], name)
-            index = combo.findData(current)
-            if index < 0:
-                # The implementation cannot run it: fall back to its closest kin.
-                index = combo.findData(
-                    "adam" if current in ("adamw", "rmsprop", "adagrad") else "sgd"
-                )
-            combo.setCurrentIndex(max(index, 0))
-
-    def _row_edited(self, row: _Row, user: bool = True) -> None:
-        if user:
-            self._touched = True
-        uses = str(row.optimizer.currentData()) in MOMENTUM_OPTIMIZERS
-        row.momentum.setEnabled(uses and not self.is_running())
-
-    def _renumber(self) -> None:
-        # Results belong to the race that made them: a changed table shows none.
-        self._drawn = self._latest
-        for k in range(len(self._rows)):
-            for col in (COL_STEPS, COL_SECONDS, COL_LOSS, COL_STATUS):
-                self.table.item(k, col).setText("")
-            item = self.table.item(k, COL_RUN)
-            item.setText(str(k + 1))
-            item.setIcon(color_icon(RACE_COLORS[k % len(RACE_COLORS)]))
-            item.setToolTip(f"Run {k + 1}: {HEADER_TIPS[COL_RUN].lower()}")
-
     def _epochs_edited(self) -> None:
         self._epochs_touched = True
 
     def _update_buttons(self) -> None:
         running = self.is_running()
-        self.add_button.setEnabled(not running and len(self._rows) < MAX_RUNS)
-        self.remove_button.setEnabled(not running and len(self._rows) > 1)
+        n = self.table.run_count()
+        self.add_button.setEnabled(not running and n < MAX_RUNS)
+        self.remove_button.setEnabled(not running and n > 1)
         self.tolerance_spin.setEnabled(not running)
         self.epochs_spin.setEnabled(not running)
-        for row in self._rows:
-            for widget in (row.optimizer, row.lr, row.batch):
-                widget.setEnabled(not running)
-            self._row_edited(row, user=False)
+        self.seeds_spin.setEnabled(not running)
+        self.table.set_running(running)
         self.race_button.setText("Stop race" if running else "Start race")
         self.race_button.setEnabled(self._model is not None or running)
 
@@ -661,29 +466,3 @@ class RacePanel(QWidget):
             self.status_label.setText(text)
         self.status_label.setToolTip(text)
         self.message.emit(level, text)
-
-    def _show_results(self, snap: RaceSnapshot) -> None:
-        for run in snap.runs:
-            k = run.index
-            if k >= self.table.rowCount():
-                continue
-            steps = run.steps_to_tolerance
-            seconds = run.seconds_to_tolerance
-            status = run.stopped_reason or ("running" if not snap.done else "completed")
-            texts = {
-                COL_STEPS: "—" if steps is None else f"{steps:,}",
-                COL_SECONDS: "—" if seconds is None else f"{seconds:.3g}",
-                COL_LOSS: format_loss(run.train_loss),
-                COL_STATUS: status,
-            }
-            for col, text in texts.items():
-                item = self.table.item(k, col)
-                if item.text() != text:
-                    item.setText(text)
-            item = self.table.item(k, COL_STATUS)
-            diverged = run.stopped_reason == "diverged"
-            # No colour of its own unless diverged: the table's text colour of the theme.
-            item.setData(
-                Qt.ItemDataRole.ForegroundRole, QColor(palette_of().diverged) if diverged else None
-            )
-            item.setToolTip(run.message if diverged and run.message else HEADER_TIPS[COL_STATUS])

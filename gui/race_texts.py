@@ -46,6 +46,11 @@ TOOLTIPS = {
         "whose least-squares loss is ~0, a billionth of the initial loss is used instead)"
     ),
     "raceEpochsSpin": "Epochs each run trains (every run makes the same passes over the data)",
+    "raceSeedsSpin": (
+        "Seeds per run: above 1, each curve is the median over its seeds with the 10–90% band\n"
+        "shaded (the seeds redraw data.noise_seed in a fixed design, else data.seed); the\n"
+        "table and the landscape show the first seed"
+    ),
     "raceXAxisCombo": (
         "Horizontal axis of the loss plot: steps (minibatch updates), epochs (passes over the\n"
         "data, fair between batch sizes) or each run's own training seconds"

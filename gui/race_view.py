@@ -22,6 +22,7 @@ X_GROWTH = 1.5
 # pixels depending on where a line falls, so equal lines looked unequal).
 LIVE_WIDTH, FINAL_WIDTH = 1.0, 2.0
 CEILING = 10.0  # the loss axis ends this many times above the initial loss
+BAND_ALPHA = 60  # opacity (of 255) of a run's seed band
 X_MODES = {"step": "step", "epoch": "epoch", "seconds": "training seconds (each run's own)"}
 
 
@@ -49,6 +50,8 @@ class RaceLossView(PlotView):
         # Decades on a log axis need no SI prefix ('x1e+09' once a run diverges).
         pi.getAxis("left").enableAutoSIPrefix(False)
         self.curves: list[pg.PlotDataItem] = []
+        # Runs over N seeds: the curve is the seeds' median, shaded between their 10 and 90 %.
+        self.bands: list[tuple[pg.PlotDataItem, pg.PlotDataItem, pg.FillBetweenItem]] = []
         # Where each run reached tolerance: one scatter for all runs, in log10 units (a
         # ScatterPlotItem has no log mode), redrawn only when a star appears or moves.
         self.marks = pg.ScatterPlotItem(symbol="star", size=16)
@@ -87,8 +90,12 @@ class RaceLossView(PlotView):
         pi = self.plotItem
         for item in self.curves:
             pi.removeItem(item)
+        for lo, hi, fill in self.bands:
+            for item in (fill, lo, hi):
+                pi.removeItem(item)
         self.legend.clear()
         self.curves = []
+        self.bands = []
         self.marks.setData([], [])
         self._marks_key = ()
         self._colors = list(colors)
@@ -98,6 +105,7 @@ class RaceLossView(PlotView):
                 pen=self._palette.pen(color, self._width), name=f"{run.index + 1}. {run.label}"
             )
             self.curves.append(curve)
+            self.bands.append(self._band(color))
         self.legend.addItem(self._ols_key, "least squares")
         self.legend.addItem(self._tol_key, f"tolerance ({100 * snap.tolerance:g} %)")
         self._fit_legend()
@@ -109,6 +117,17 @@ class RaceLossView(PlotView):
         self._follow = True
         self._x_shown = self._y_shown = None
         self.update_snapshot(snap)
+
+    def _band(self, color: str) -> tuple[pg.PlotDataItem, pg.PlotDataItem, pg.FillBetweenItem]:
+        """Two invisible edges and the shade between them, in a run's colour."""
+        pi = self.plotItem
+        lo, hi = pi.plot(pen=None), pi.plot(pen=None)
+        shade = pg.mkColor(color)
+        shade.setAlpha(BAND_ALPHA)
+        fill = pg.FillBetweenItem(lo, hi, brush=pg.mkBrush(shade))
+        fill.setZValue(-2)
+        pi.addItem(fill)
+        return lo, hi, fill
 
     def _fit_legend(self, *_: object) -> None:
         # The runs' colours stay named in the table when the key is hidden.
@@ -147,9 +166,12 @@ class RaceLossView(PlotView):
         tiny = self._smallest_positive(snap)
         last_x, planned, ys = 0.0, 0.0, []
         stars: list[tuple[float, str]] = []
-        for run, curve in zip(snap.runs, self.curves, strict=False):
-            x = self._x_of(run.loss_steps, run.loss_seconds, run.n_batches)
-            y = np.maximum(run.loss_values, tiny)
+        for run, curve, band in zip(snap.runs, self.curves, self.bands, strict=False):
+            if run.band_steps.size:
+                x, y = self._draw_band(run, band, tiny)
+            else:
+                x = self._x_of(run.loss_steps, run.loss_seconds, run.n_batches)
+                y = np.maximum(run.loss_values, tiny)
             curve.setData(x, y)
             ys.append(y)
             if x.size:
@@ -169,6 +191,20 @@ class RaceLossView(PlotView):
             )
         self._keep_x(last_x, planned, snap.done)
         self._keep_y(self._y_bounds(ys, tiny))
+
+    def _draw_band(self, run: RunSnapshot, band: tuple, tiny: float) -> tuple[np.ndarray, ...]:
+        """Shade a run's 10-90 % band; return its median curve (x, y)."""
+        steps = run.band_steps
+        seconds = (
+            np.interp(steps, run.loss_steps, run.loss_seconds) if run.loss_steps.size else steps
+        )
+        x = self._x_of(steps, seconds, run.n_batches)
+        # A seed that diverged is an infinite loss: the band leaves through the top.
+        top = CEILING * 10 * self._initial if math.isfinite(self._initial) else 1e300
+        lo, hi, _ = band
+        lo.setData(x, np.clip(run.band_low, tiny, top))
+        hi.setData(x, np.clip(run.band_high, tiny, top))
+        return x, np.clip(run.band_median, tiny, top)
 
     def reset_view(self) -> None:
         """Resume managing the axes after the user panned or zoomed, and refit them now."""

@@ -42,9 +42,11 @@ class RaceWorker(LoopWorker):
         self._race: Race | None = None
 
     # ---- thread-safe API (called from the GUI thread) -----------------------------------
-    def start_race(self, config: Config, entries: Sequence[RaceEntry], tolerance: float) -> None:
-        """Build a race of entries on config's data and run it."""
-        self.call(self._start_race, config, list(entries), tolerance)
+    def start_race(
+        self, config: Config, entries: Sequence[RaceEntry], tolerance: float, seeds: int = 1
+    ) -> None:
+        """Build a race of entries on config's data (each run over seeds seeds) and run it."""
+        self.call(self._start_race, config, list(entries), tolerance, seeds)
 
     def stop_race(self) -> None:
         """Stop the race: unfinished runs keep their results so far, marked 'stopped'."""
@@ -91,13 +93,15 @@ class RaceWorker(LoopWorker):
             self.stateChanged.emit("stopped")
 
     # ---- calls (run in the worker thread) ---------------------------------------------
-    def _start_race(self, config: Config, entries: list[RaceEntry], tolerance: float) -> None:
+    def _start_race(
+        self, config: Config, entries: list[RaceEntry], tolerance: float, seeds: int = 1
+    ) -> None:
         """Build a new race and run it; on bad input keep the last results and say why."""
         if config.train.implementation not in LOCK_HOLDING_ENGINES:
             # Before the torch engines are built; a NumPy-only race need not load torch (~3 s).
             load_torch()
         try:
-            race = Race(config, entries, tolerance)
+            race = Race(config, entries, tolerance, seeds)
         except (UserInputError, MemoryError) as exc:
             # State first, then the message: the panel shows the last word.
             self.stateChanged.emit("idle" if self._race is None else "stopped")

@@ -9,6 +9,7 @@ from core.runinfo import run_info
 from core.trainer import Trainer
 
 SIZE = (900, 600)
+SWEEP_SIZE = (1000, 650)
 
 
 def save_run_plots(trainer: Trainer, out: Path) -> list[Path]:
@@ -65,3 +66,43 @@ def save_race_plot(race: Race, out: Path, x_axis: str = "step") -> Path:
         view.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     return path
+
+
+def save_sweep_plot(plan, results, lines, out: Path, measure: str = "steps") -> list[Path]:
+    """Render a sweep's map (the first two axes, limits drawn) to sweep.png and sweep.svg."""
+    from gui.app import ensure_app
+
+    ensure_app()
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from core.sweep_run import SweepSnapshot
+    from gui.sweep_view import SweepView
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    view = SweepView()
+    snap = SweepSnapshot(
+        axes=plan.axes,
+        seeds=plan.seeds,
+        results=tuple(results),
+        grid_index=tuple(c.grid_index for c in plan.cells),
+        runs_done=len(results),
+        runs=len(plan.cells),
+        done=True,
+        stopped=False,
+        seconds=0.0,
+        tolerance=plan.tolerance,
+    )
+    try:
+        view.resize(*SWEEP_SIZE)
+        view.set_axes(plan.axes)
+        view.set_limits(lines)
+        view.set_measure(measure)
+        view.update_sweep(snap)
+        png, svg = out / "sweep.png", out / "sweep.svg"
+        view.export_png(png)
+        view.export_svg(svg)
+    finally:
+        view.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    return [png, svg]

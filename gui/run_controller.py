@@ -123,6 +123,9 @@ class RunController(BranchControl, ConfigModel):
         self._touched: set[str] = set()  # keys the user set by hand since the last preset
         self._fit_pending = False  # fit the learning rate and epochs to the next run's data
         self._note: str | None = None  # said once the run being built is ready
+        # A drag under way: each live setting it changed, with its value at the press.
+        self._gesture: dict[str, float] | None = None
+        self._config_before = config
         # Setups (configure, restore) sent and not yet answered by runReset or setupFailed.
         # Counted here, not by the worker: its count drops only after the call's signals are
         # sent, so an answer could arrive while it still counted its own setup as waiting.
@@ -231,6 +234,7 @@ class RunController(BranchControl, ConfigModel):
         changed = {k for k in changes if _get(config, k) != _get(self._config, k)}
         if not changed:
             return True
+        self._config_before = self._config
         self._set(config)
         self._touched |= changed
         self._update_stable_lr()
@@ -241,16 +245,39 @@ class RunController(BranchControl, ConfigModel):
             if "train.betas" in changed:
                 hyper["beta1"], hyper["beta2"] = config.train.betas
             if hyper:
-                self.worker.set_hyper(hyper)
+                if self._gesture is not None:
+                    for name in hyper:
+                        self._gesture.setdefault(name, _hyper_value(self._config_before, name))
+                self.worker.set_hyper(hyper, record=self._gesture is None)
             if "train.epochs" in changed:
                 self.worker.set_epochs(config.train.epochs)
         elif self._latest is not None and continues(changed):
             # Batch size, optimizer, implementation, loss, precision...: the run goes on from
             # its current parameters (marked on the loss plot); nothing trained yet: rebuilt.
-            self.worker.change_setup({k: _get(config, k) for k in changed})
+            # A drag changes it once, at its release.
+            self.change_setup(changed, during_gesture=self._gesture is not None)
         else:
             self.reset()
         return True
+
+    def begin_gesture(self) -> None:
+        """A drag begins (a slider pressed): its live changes apply at once, and the run's
+        history marks the whole drag once, from the value at press to the value at release."""
+        self._gesture = {}
+
+    def end_gesture(self) -> None:
+        """The drag ends: one marker, 'lr 0.2 -> 1.1', for everything it changed live."""
+        started, self._gesture = self._gesture, None
+        self.end_setup_gesture()
+        if not started:
+            return
+        parts = [
+            f"{name} {before:g} -> {_hyper_value(self._config, name):g}"
+            for name, before in started.items()
+            if _hyper_value(self._config, name) != before
+        ]
+        if parts:
+            self.worker.note(", ".join(parts))
 
     def set_config(self, config: Config) -> None:
         """Make config the configuration and build a new run from it."""
@@ -455,6 +482,14 @@ class RunController(BranchControl, ConfigModel):
         if not same:
             self._stable_lr = bound
             self.stableLrChanged.emit(bound)
+
+
+def _hyper_value(config: Config, name: str) -> float:
+    """A live setting by its trainer name (lr, momentum, weight_decay, beta1, beta2)."""
+    t = config.train
+    if name in ("beta1", "beta2"):
+        return float(t.betas[name == "beta2"])
+    return float(getattr(t, name))
 
 
 def _get(config: Config, dotted: str) -> Any:

@@ -124,9 +124,14 @@ class TrainingWorker(BranchCalls, LoopWorker):
         """Pause, then train one epoch."""
         self.call(self._step, True)
 
-    def set_hyper(self, changes: dict[str, float]) -> None:
-        """Change lr, momentum, weight decay or betas between steps."""
-        self.call(self._set_hyper, dict(changes))
+    def set_hyper(self, changes: dict[str, float], record: bool = True) -> None:
+        """Change lr, momentum, weight decay or betas between steps (record=False: no marker,
+        a gesture still under way)."""
+        self.call(self._set_hyper, dict(changes), record)
+
+    def note(self, text: str) -> None:
+        """Mark the current step with text (a whole gesture's change)."""
+        self.call(self._note, text)
 
     def set_speed(self, speed: float | None) -> None:
         """Throttle to speed steps per second (None: as fast as it goes)."""
@@ -314,10 +319,22 @@ class TrainingWorker(BranchCalls, LoopWorker):
             self.stateChanged.emit("diverged")
             self.message.emit("warning", trainer.message or "Training diverged.")
 
-    def _set_hyper(self, changes: dict[str, float]) -> None:
+    def _set_hyper(self, changes: dict[str, float], record: bool) -> None:
         if self._trainer is not None:
-            self._trainer.set_hyper(**changes)
-            self._dirty = True
+            self._trainer.set_hyper(record, **changes)
+            self._changed()
+
+    def _note(self, text: str) -> None:
+        if self._trainer is not None:
+            self._trainer.note(text)
+            self._changed()
+
+    def _changed(self) -> None:
+        """The run changed without a step: a paused run shows it now (a running one in its
+        next snapshot), so a marker is in the snapshot by the time the call counts as done."""
+        self._dirty = True
+        if not self._active and self._trainer is not None and self._trainer.step_count:
+            self.emit_snapshot()
 
     def _set_speed(self, speed: float | None) -> None:
         self._speed = speed

@@ -130,12 +130,14 @@ class BranchCalls:
         tree = self._tree
         if tree is None:
             return
+        before = tree.trainer
         try:
             trainer = tree.change(changes)
         except UserInputError as exc:
             self._refuse(f"Could not change the settings mid-run: {exc}")
             return
-        self._took_over(trainer, adopt=False)
+        if trainer is not before:  # else nothing differed from what it trains with
+            self._took_over(trainer, adopt=False)
 
     def _took_over(self, trainer: Trainer, adopt: bool) -> None:
         """Tell the window that trainer now trains this run, and how the branches stand."""

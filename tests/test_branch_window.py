@@ -296,3 +296,28 @@ def test_ghosts_are_drawn_when_branches_change_not_per_frame(window, qtbot, monk
     window.controller.rename_branch(_branches(window).active.id, "renamed")
     qtbot.waitUntil(lambda: bool(calls), timeout=WAIT_MS)
     assert calls == [("set", 1)]
+
+
+def test_a_batch_size_drag_mid_run_changes_the_run_once(window, qtbot):
+    from PySide6.QtWidgets import QSlider
+
+    window.toggle_run()
+    qtbot.waitUntil(lambda: step_of(window) > 50, timeout=WAIT_MS)
+    info = window.run_info()
+    slider = window.findChild(QSlider, "batchSizeSlider")
+    start = slider.value()  # 10 shows as 8's position or thereabouts: the value is the box's
+    slider.sliderPressed.emit()
+    for k in range(1, 4):  # 2, 4, 8 times the batch: the controls follow at once
+        slider.setValue(start + k)
+        assert (
+            window.config().train.batch_size == window.findChild(QSpinBox, "batchSizeSpin").value()
+        )
+    settle(window, qtbot, pause=False)
+    assert window.run_info() is info  # nothing changed under the drag yet
+    slider.sliderReleased.emit()
+    settle(window, qtbot)
+    assert window.run_info() is not info and step_of(window) > 50  # went on, no reset
+    size = window.config().train.batch_size
+    assert window.worker.trained_config().train.batch_size == size
+    changes = [text for _, text in window.history().events() if "batch_size" in text]
+    assert changes == [f"batch_size 10 -> {size}"]

@@ -182,12 +182,13 @@ def test_export_history_writes_every_recorded_value_exactly(
     step, loss, params = trainer.history.steps()
     with steps_path.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["step", "loss", *trainer.history.param_names]
+    assert rows[0] == ["step", "loss", *trainer.history.param_names, "lr"]
     table = np.array(rows[1:], dtype=np.float64)
-    assert table.shape == (step.size, 2 + params.shape[1]) == (101, 4)
+    assert table.shape == (step.size, 3 + params.shape[1]) == (101, 5)
     np.testing.assert_array_equal(table[:, 0], step)
     np.testing.assert_array_equal(table[:, 1], loss)
-    np.testing.assert_array_equal(table[:, 2:], params)
+    np.testing.assert_array_equal(table[:, 2:-1], params)
+    np.testing.assert_array_equal(table[:, -1], trainer.history.lrs())  # the rate each step used
     # Every epoch record; a run without a validation split leaves val_loss blank.
     epochs = trainer.history.epochs()
     with epochs_path.open(newline="", encoding="utf-8") as f:

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QComboBox, QPushButton, QTableWidget, QWidget
 from core.config import Config
 from core.presets import preset_config
 from core.race import MAX_RUNS, RaceEntry
-from gui.race_panel import COL_LOSS, COL_STATUS, COL_STEPS, RacePanel
+from gui.race_panel import RacePanel
+from gui.race_texts import COL_LOSS, COL_STATUS, COL_STEPS
 from gui.run_controller import ConfigModel
 
 WAIT_MS = 60_000

@@ -140,6 +140,7 @@ def test_every_shortcut_works_as_a_key_event(window, qtbot):
         "raceAction": lambda: window.race_panel.is_running(),
         "trainingTabAction": lambda: window.main_tabs.currentIndex() == 0,
         "raceTabAction": lambda: window.main_tabs.currentIndex() == 1,
+        "sweepTabAction": lambda: window.main_tabs.currentIndex() == 2,
         "logAction": lambda: window.loss_view.log_y != log_y,
         "logStepsAction": lambda: window.loss_view.log_steps != log_steps,
         "guideAction": lambda: opened[-1] == "guide",
@@ -272,3 +273,57 @@ def test_imports_in_the_training_loop_skip_shibokens_hook(window):
     import builtins
 
     assert builtins.__import__ is builtins.__orig_import__
+
+
+def test_a_slider_drag_leaves_one_marker(window, qtbot):
+    # Found on a real display: a drag from 0.2 to 1.1 wrote six stacked labels.
+    from gui.controls import slider_for_lr
+
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    slider = window.panel.lr_slider
+    before = window.config().train.lr
+    slider.sliderPressed.emit()
+    for lr in (0.02, 0.05, 0.1, 0.2, 0.5, 1.1):  # it may diverge on the way
+        slider.setValue(slider_for_lr(lr))
+        # Applied live while dragging: the run trains with each value as it goes.
+        shown = window.config().train.lr
+        qtbot.waitUntil(
+            lambda v=shown: window.worker.trained_config().train.lr == v, timeout=WAIT_MS
+        )
+    slider.sliderReleased.emit()
+    settle(window, qtbot)
+    after = window.config().train.lr
+    changes = [text for _, text in window.history().events() if text.startswith("lr")]
+    assert changes == [f"lr {before:g} -> {after:g}"]
+    window.refresh()
+    assert f"lr {before:g} -> {after:g}" in window.loss_view.marker_labels()
+
+
+def test_only_the_newest_change_keeps_its_label(window, qtbot):
+    window.step_epoch()
+    settle(window, qtbot)
+    for lr in (0.02, 0.03, 0.04):
+        _spin(window, "lrSpin").setValue(lr)
+        window.step_batch()
+        settle(window, qtbot)
+    window.refresh()
+    assert window.loss_view.event_count() == 3
+    assert window.loss_view.marker_labels() == ["lr 0.03 -> 0.04"]
+
+
+def test_curves_are_thin_while_training_and_whole_after(window, qtbot):
+    import pyqtgraph as pg
+
+    def widths() -> list[float]:
+        items = window.param_view.plotItem.listDataItems()
+        return [pg.mkPen(i.opts["pen"]).widthF() for i in items if i.opts.get("pen") is not None]
+
+    resting = widths()
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    assert max(widths()) <= 1.0 < max(resting)
+    window.toggle_run()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    assert widths() == resting
+    settle(window, qtbot)

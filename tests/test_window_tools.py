@@ -24,7 +24,7 @@ def _race_to_end(window, qtbot) -> None:
 
 def test_race_tab_races_the_windows_data_and_pauses_the_run(window, qtbot):
     tabs = window.findChild(QTabWidget, "mainTabs")
-    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Training", "Optimizer race"]
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Training", "Optimizer race", "Sweep"]
     assert window.findChild(QTableWidget, "raceTable") is not None
     assert window.findChild(QPushButton, "raceButton") is not None
     # A change of data in the window reaches the race.

@@ -1,5 +1,5 @@
-"""Render docs/branch.png (a branch beside its ghost) and docs/code-view.png (the Code tab while
-stepping), offscreen: python docs/make_branch_png.py."""
+"""Render docs/branch.png (a branch beside its ghost), docs/code-view.png (the Code tab while
+stepping) and docs/lessons.png (a lesson passed), offscreen: python docs/make_branch_png.py."""
 
 from __future__ import annotations
 
@@ -32,6 +32,43 @@ def _step_to(window, step: int) -> None:
     while (window.latest_snapshot().step if window.latest_snapshot() else 0) < step:
         window.step_batch()
         _wait(window.is_idle)
+
+
+def _step_of(window) -> int:
+    snap = window.latest_snapshot()
+    return 0 if snap is None else snap.step
+
+
+def lessons(out: str = "docs/lessons.png") -> None:
+    """The schedule lesson: run to the plateau, decay the rate, pass; the panel open."""
+    ensure_app(offscreen=True)
+    from PySide6.QtWidgets import QPushButton
+
+    from gui import export
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    try:
+        _wait(window.is_ready)
+        window.actions_by_name["lessonsAction"].trigger()
+        panel = window.lessons.panel
+        panel.select("schedule")
+        panel.set_up()
+        _wait(lambda: window.is_ready() and window.is_idle())
+        window.controller.set_speed(None)
+        window.toggle_run()
+        _wait(lambda: _step_of(window) > 2000)
+        panel.findChild(QPushButton, "lessonTry0").click()
+        _wait(lambda: _step_of(window) > 3500)
+        window.toggle_run()
+        _wait(lambda: "Well done" in panel.result.text())
+        panel.hint_button.click()
+        window.refresh()
+        export.export_window_png(window, Path(out))
+    finally:
+        window.close()
 
 
 def main(branch_out: str = "docs/branch.png", code_out: str = "docs/code-view.png") -> None:
@@ -79,4 +116,5 @@ def main(branch_out: str = "docs/branch.png", code_out: str = "docs/code-view.pn
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main(*sys.argv[1:3])
+    lessons(*sys.argv[3:4])

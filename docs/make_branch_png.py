@@ -14,13 +14,17 @@ LAST_STEP = 80
 
 
 def _wait(condition, seconds: float = 120.0) -> None:
+    import time
+
     from PySide6.QtCore import QEventLoop, QTimer
 
+    # The deadline is checked by the poll itself: a single-shot quit left over from an earlier
+    # wait ended a later one early.
+    deadline = time.monotonic() + seconds
     loop = QEventLoop()
     poll = QTimer()
-    poll.timeout.connect(lambda: condition() and loop.quit())
+    poll.timeout.connect(lambda: (condition() or time.monotonic() > deadline) and loop.quit())
     poll.start(10)
-    QTimer.singleShot(int(seconds * 1000), loop.quit)
     if not condition():
         loop.exec()
     poll.stop()
@@ -61,7 +65,8 @@ def lessons(out: str = "docs/lessons.png") -> None:
         window.toggle_run()
         _wait(lambda: _step_of(window) > 2000)
         panel.findChild(QPushButton, "lessonTry0").click()
-        _wait(lambda: _step_of(window) > 3500)
+        at = _step_of(window)
+        _wait(lambda: _step_of(window) > at + 1500)  # past the check's 500 steps
         window.toggle_run()
         _wait(lambda: "Well done" in panel.result.text())
         panel.hint_button.click()
@@ -100,7 +105,7 @@ def main(branch_out: str = "docs/branch.png", code_out: str = "docs/code-view.pn
 
         window.fit_tabs.setCurrentWidget(window.dashboard.code_view)
         window.controller.edit({"train.optimizer": "adam", "train.lr": 0.05})
-        _step_to(window, LAST_STEP + 1)
+        _step_to(window, _step_of(window) + 1)  # a step of Adam: its moments
         code = window.dashboard.code_view
         line = code.script().update_lines["m"]
         _wait(lambda: code.shown_value("m") is not None)  # the Adam step's own values

@@ -34,8 +34,9 @@ class BranchControl:
     # The run goes on with another trainer (a branch, a switch, a change of settings): its
     # RunInfo and a snapshot. Views start over on it as on a new run, with the history kept.
     runContinued = Signal(object, object)
-    # The values on the update lines of the run's script after its latest step (name -> value).
-    scriptValues = Signal(object)
+    # The values on the update lines of the run's script after its latest step (name ->
+    # value), and the configuration they were computed with.
+    scriptValues = Signal(object, object)
 
     worker: TrainingWorker
 

@@ -88,6 +88,7 @@ class CodeView(QWidget):
             self._config = config
             self._stale = True
             self._values = {}
+            self._asked_step = -1  # the run may go on with other settings at the same step
             if self.isVisible():
                 self._render()
 
@@ -115,8 +116,15 @@ class CodeView(QWidget):
         self._asked_step, self._asked_at = self._wanted_step, time.perf_counter()
         self.valuesWanted.emit()
 
-    def set_values(self, values: Mapping[str, object]) -> None:
-        """Show values (by the names of ScriptText.update_lines) under their lines."""
+    def set_values(self, values: Mapping[str, object], config: Config | None = None) -> None:
+        """Show values (by the names of ScriptText.update_lines) under their lines; values
+        computed with another implementation or optimizer than the script shown (an answer
+        that crossed a change of settings) are dropped."""
+        shown = self._config
+        if config is not None and shown is not None:
+            t, s = config.train, shown.train
+            if (t.implementation, t.optimizer) != (s.implementation, s.optimizer):
+                return
         self._values = dict(values)
         if self.isVisible():
             self._render()

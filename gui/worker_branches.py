@@ -32,8 +32,9 @@ class BranchCalls:
     # its RunInfo, a snapshot, the configuration it trains with, and whether the window should
     # take that configuration (a switch: the branch's own settings) or already shows it.
     continued = Signal(object, object, object, bool)
-    # The values on the update lines of the run's script after the latest step (name -> value).
-    scriptValues = Signal(object)
+    # The values on the update lines of the run's script after the latest step (name ->
+    # value), and the configuration of the trainer that computed them.
+    scriptValues = Signal(object, object)
 
     _tree: RunTree | None
     _active: bool
@@ -161,7 +162,7 @@ class BranchCalls:
     def _send_script_values(self) -> None:
         trainer = None if self._tree is None else self._tree.trainer
         if trainer is not None:
-            self.scriptValues.emit(script_values(trainer))
+            self.scriptValues.emit(script_values(trainer), trainer.config)
 
     def _refuse(self, text: str) -> None:
         """Say why a branch call was refused; the run stays as it was."""

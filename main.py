@@ -1,5 +1,5 @@
 """Command line: the window by default; `train`, `predict`, `race`, `sweep`, `script`,
-`presets`, `screenshot` run headless."""
+`presets`, `lessons`, `screenshot` run headless."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def _add_source(p: argparse.ArgumentParser, *, sub: bool = False) -> None:
     )
     g.add_argument(
         "--config", default=default, metavar="FILE", help="start from a JSON configuration file"
+    )
+    g.add_argument(
+        "--lesson",
+        default=default,
+        metavar="NAME",
+        help="start from a lesson's set-up (see `lessons`)",
     )
     p.add_argument(
         "--set",
@@ -186,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     script.add_argument("--out", metavar="FILE.py", required=True, help="where to write it")
     _add_sweep(sub)
     sub.add_parser("presets", help="list the presets, one line each")
+    sub.add_parser("lessons", help="list the lessons (guided experiments), one line each")
     shot = sub.add_parser("screenshot", help="train N epochs in the window offscreen, save a PNG")
     _add_source(shot, sub=True)
     shot.add_argument("--out", metavar="FILE.png", required=True, help="where to save the PNG")
@@ -198,8 +205,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line; source options may come before or after the subcommand."""
     args = build_parser().parse_args(argv)
     args.sets = [*args.sets, *getattr(args, "sub_sets", [])]
-    if args.preset is not None and args.config is not None:
-        raise CliError("argument --config: not allowed with argument --preset")
+    sources = [f"--{n}" for n in ("preset", "config", "lesson") if getattr(args, n) is not None]
+    if len(sources) > 1:
+        raise CliError(f"argument {sources[1]}: not allowed with argument {sources[0]}")
     return args
 
 
@@ -221,6 +229,10 @@ def load_config(args: argparse.Namespace) -> Any:
 
     if getattr(args, "config", None):
         config = Config.load(args.config)
+    elif getattr(args, "lesson", None):
+        from core.lessons import get_lesson
+
+        config = get_lesson(args.lesson).config()
     else:
         config = preset_config(getattr(args, "preset", None) or DEFAULT_PRESET)
     for item in getattr(args, "sets", []) or []:
@@ -240,6 +252,15 @@ def cmd_presets() -> int:
     width = max(len(n) for n in PRESETS)
     for preset in PRESETS.values():
         print(f"{preset.name:<{width}}  {preset.summary}")
+    return EXIT_OK
+
+
+def cmd_lessons() -> int:
+    """Print each lesson: name, then its title and the article it is on."""
+    from core.lessons import listing
+
+    for line in listing():
+        print(line)
     return EXIT_OK
 
 
@@ -283,10 +304,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"train loss {s['train_loss']}, weights {s['final_weights']}, bias {s['final_bias']}"
     )
     print(f"wrote {len(paths)} files to {out}")
+    if args.lesson:
+        print(_lesson_note(args.lesson, trainer))
     if trainer.stopped_reason == "diverged":
         print(trainer.message, file=sys.stderr)
         return EXIT_DIVERGED
     return EXIT_OK
+
+
+def _lesson_note(name: str, trainer: Any) -> str:
+    """What the lesson asks, and for a state to reach, where the set-up's run stands."""
+    from core.lessons import RunFacts, get_lesson
+
+    lesson = get_lesson(name)
+    if lesson.asks_number:
+        return f"lesson {name}: {lesson.question}"
+    verdict = lesson.check(RunFacts.of_trainer(trainer))
+    return f"lesson {name}: {lesson.question} The set-up's run: {verdict.text}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -486,7 +520,8 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 
 def cmd_gui(args: argparse.Namespace) -> int:
     """Open the window."""
-    config = load_config(args) if (args.preset or args.config or args.sets or args.epochs) else None
+    given = args.preset or args.config or args.lesson or args.sets or args.epochs
+    config = load_config(args) if given else None
     from gui.app import run_app
 
     return run_app(config)
@@ -500,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         if args.command == "presets":
             return cmd_presets()
+        if args.command == "lessons":
+            return cmd_lessons()
         if args.command == "train":
             return cmd_train(args)
         if args.command == "predict":

@@ -12,7 +12,7 @@ copies (series, SavedRun) to the window.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,33 +232,12 @@ class RunTree:
         changed ({"train.lr": 0.1}); it becomes the active branch. Returns its trainer."""
         source = self.get(self._active if branch_id is None else branch_id)
         changes = dict(changes or {})
-        for key in changes:
-            if key.startswith(FIXED_PREFIXES):
-                raise ConfigError(
-                    f"{one_line(key)} cannot change in a branch: a branch goes on from the run's"
-                    " data and parameters (change it and reset to start a new run)"
-                )
+        _check_changes(changes)
         state = self.state_at(step, source.id)
         owner = self._owner(source, step)
-        config = state.config.with_values(changes) if changes else state.config  # validated
         self.sync()
         history = BranchHistory(owner.history, step)
-        rebuilt = {k for k in changes if k not in HYPER_KEYS} - {"train.betas", "train.epochs"}
-        note = _describe(state.config, config)
-        if rebuilt:
-            # The configuration as changed, all at once (its rules may span several keys).
-            trainer = self._rebuilt(state, config, rebuilt, history)
-            trainer.history.record_event(step, note)
-        else:
-            trainer = Trainer.from_state(state, self._dataset(state.config), history)
-            live = {HYPER_KEYS[k]: v for k, v in changes.items() if k in HYPER_KEYS}
-            if "train.betas" in changes:
-                live["beta1"], live["beta2"] = config.train.betas
-            if live:
-                trainer.set_hyper(**live)  # exactly a live change at this step, noted by it
-            if config.train.epochs != trainer.config.train.epochs:
-                trainer.extend_epochs(config.train.epochs)
-                trainer.history.record_event(step, _describe(state.config, config, skip=live))
+        trainer, note = self._continued(state, changes, history)
         branch = Branch(
             id=self._next_id,
             name=self._unique(name or f"{note or 'copy'} from step {step}"),
@@ -274,6 +253,52 @@ class RunTree:
         self._active = branch.id
         self._set_trainer(trainer)
         return trainer
+
+    def change(self, changes: Mapping[str, Any]) -> Trainer:
+        """Go on with the active branch from where it stands with some settings changed (a
+        setup change mid-run: the same parameters; a new optimizer starts with fresh state);
+        the branch keeps its name, history and earlier states. Returns its new trainer (the
+        same one when nothing differs)."""
+        changes = dict(changes)
+        _check_changes(changes)
+        old = self._trainer
+        # Only what differs (a drag that ends where it began changes nothing, and says so).
+        changes = changes_between(old.config, old.config.with_values(changes))
+        if not changes:
+            return old
+        trainer, _ = self._continued(old.state(), changes, old.history)
+        # Earlier exact states stay reachable: the change is pinned after them.
+        checkpoints = old.checkpoints
+        checkpoints.add(trainer.state(), pinned=True)
+        trainer.checkpoints = checkpoints
+        self._trainer = trainer
+        self.sync()
+        return trainer
+
+    def _continued(
+        self, state: TrainerState, changes: dict[str, Any], history: History
+    ) -> tuple[Trainer, str]:
+        """A trainer going on from state with changes, recording into history (the change
+        noted in it); and what changed, in words."""
+        step = state.step
+        config = state.config.with_values(changes) if changes else state.config  # validated
+        rebuilt = {k for k in changes if k not in HYPER_KEYS} - {"train.betas", "train.epochs"}
+        note = _describe(state.config, config)
+        if rebuilt:
+            # The configuration as changed, all at once (its rules may span several keys).
+            trainer = self._rebuilt(state, config, rebuilt, history)
+            trainer.history.record_event(step, note)
+            return trainer, note
+        trainer = Trainer.from_state(state, self._dataset(state.config), history)
+        live = {HYPER_KEYS[k]: v for k, v in changes.items() if k in HYPER_KEYS}
+        if "train.betas" in changes:
+            live["beta1"], live["beta2"] = config.train.betas
+        if live:
+            trainer.set_hyper(**live)  # exactly a live change at this step, noted by it
+        if config.train.epochs != trainer.config.train.epochs:
+            trainer.extend_epochs(config.train.epochs)
+            trainer.history.record_event(step, _describe(state.config, config, skip=live))
+        return trainer, note
 
     def _rebuilt(
         self, state: TrainerState, config: Config, keys: set[str], history: History
@@ -349,6 +374,33 @@ class RunTree:
         while candidate in taken:
             candidate, k = f"{name} ({k})", k + 1
         return candidate
+
+
+def _check_changes(changes: Mapping[str, Any]) -> None:
+    """Refuse changes a run cannot go on with (its data and starting point)."""
+    for key in changes:
+        if key.startswith(FIXED_PREFIXES):
+            raise ConfigError(
+                f"{one_line(key)} cannot change in a branch: a branch goes on from the run's"
+                " data and parameters (change it and reset to start a new run)"
+            )
+
+
+def continues(keys: Iterable[str]) -> bool:
+    """Whether a change of these settings can go on from the run's current parameters."""
+    return not any(key.startswith(FIXED_PREFIXES) for key in keys)
+
+
+def changes_between(old: Config, new: Config) -> dict[str, Any]:
+    """The settings (dotted keys) a branch can change that differ from old to new."""
+    out = {}
+    for section in ("train", "model"):
+        a, b = getattr(old, section), getattr(new, section)
+        for key, value in vars(b).items():
+            dotted = f"{section}.{key}"
+            if getattr(a, key) != value and continues([dotted]):
+                out[dotted] = value
+    return out
 
 
 def _describe(old: Config, new: Config, skip: Mapping[str, Any] | None = None) -> str:

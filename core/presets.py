@@ -1,4 +1,4 @@
-"""Named presets: the experiments of the seed articles, plus a friendly default."""
+"""Named presets: the experiments of the five articles the app is built on, plus a default."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from core.errors import ConfigError
 D2L_W3 = [2.8, -1.7, 3.6]
 D2L_W5 = [2.0, -3.4, 5.6, 3.2, -0.6]
 TINY_X = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+
+# The five articles, by what they are (their seed files are numbered 000 to 004).
+ARTICLES = {
+    "000": "Linear regression from scratch",  # PyTorch tensors, autograd, a hand-written update
+    "001": "Linear regression in PyTorch, code first",  # nn.Linear, MSELoss, optim.SGD
+    "002": "Concise linear regression",  # the from-scratch model with PyTorch's built-ins
+    "003": "Linear regression in PyTorch: SGD, Adam and L2",  # three optimizer examples
+    "004": "Linear regression with NumPy, tensors and built-ins",  # float64 against float32
+}
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,8 @@ class Preset:
 
 
 def _tiny(impl: str, dtype: str, init: str) -> dict[str, Any]:
-    # Seed 004: three fixed rows, y = X @ [10, 20], no bias, no noise, full-batch GD, 1e6 steps.
+    # The NumPy article (004): three fixed rows, y = X @ [10, 20], no bias, no noise,
+    # full-batch GD, 1e6 steps.
     return {
         "data": {
             "true_weights": [10.0, 20.0],
@@ -76,7 +86,7 @@ PRESETS: dict[str, Preset] = {
     for p in [
         Preset(
             "playground",
-            "default: one feature, noisy line, minibatch SGD you can watch (not from a seed)",
+            "default: one feature, noisy line, minibatch SGD you can watch (not from an article)",
             {
                 "data": {"true_weights": [2.0], "true_bias": 1.0, "noise_std": 0.5},
                 "train": {"lr": 0.01, "batch_size": 10, "epochs": 30},
@@ -84,7 +94,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "d2l-scratch",
-            "seed 000: 3 features from scratch (autograd + hand update), batch 10, lr 0.03,"
+            f"{ARTICLES['000']}: 3 features, autograd + a hand-written update, batch 10, lr 0.03,"
             " 3 epochs, squared_loss; loss ~4e-5",
             {
                 "data": {
@@ -106,7 +116,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "d2l-concise-5",
-            "seed 001: 5 features, nn.Linear + MSELoss + optim.SGD, batch 10, lr 0.03, 3 epochs;"
+            f"{ARTICLES['001']}: 5 features, nn.Linear + MSELoss + optim.SGD, batch 10,"
+            " lr 0.03, 3 epochs;"
             " loss ~1.1e-4, weight error ~1e-3",
             {
                 "data": {
@@ -127,7 +138,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "d2l-concise-3",
-            "seed 002: 3 features, nn.Linear + MSELoss + optim.SGD, batch 10, lr 0.03, 3 epochs;"
+            f"{ARTICLES['002']}: 3 features, nn.Linear + MSELoss + optim.SGD, batch 10, lr 0.03,"
+            " 3 epochs;"
             " loss ~7e-5",
             {
                 "data": {
@@ -148,7 +160,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "sgd-1d",
-            "seed 003 example 1: 100 samples, y = 2x + 1 + 0.1 noise, full-batch SGD lr 0.01,"
+            f"{ARTICLES['003']}, example 1: 100 samples, y = 2x + 1 + 0.1 noise, full-batch SGD"
+            " lr 0.01,"
             " 1000 epochs",
             {
                 "data": {
@@ -169,7 +182,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "adam-5",
-            "seed 003 example 2: 1000 samples, 5 features, target unrelated to X (pure noise),"
+            f"{ARTICLES['003']}, example 2: 1000 samples, 5 features, target unrelated to X"
+            " (pure noise),"
             " Adam lr 0.001, batch 32, 200 epochs, no shuffling",
             {
                 "data": {
@@ -190,7 +204,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "l2-1d",
-            "seed 003 example 3: as sgd-1d with loss + 0.01 * sum(p**2) (L2 on weight and bias);"
+            f"{ARTICLES['003']}, example 3: as sgd-1d with loss + 0.01 * sum(p**2) (L2 on"
+            " weight and bias);"
             " ends at the ridge solution",
             {
                 "data": {
@@ -212,20 +227,23 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "tiny-numpy-f64",
-            "seed 004 NumPy: 3 samples, w_true [10, 20], no bias, hand-derived gradients, float64,"
+            f"{ARTICLES['004']}, NumPy: 3 samples, w_true [10, 20], no bias, hand-derived"
+            " gradients, float64,"
             " lr 1e-4, 1e6 steps; reaches [10.00000008, 19.99999994]",
             _tiny("numpy", "float64", "constant"),
         ),
         Preset(
             "tiny-scratch-f32",
-            "seed 004 tensors: same problem with autograd and a hand-written update in float32;"
-            " stalls short of [10, 20] (seed: [10.0429, 19.9661])",
+            f"{ARTICLES['004']}, tensors: same problem with autograd and a hand-written update in"
+            " float32;"
+            " stalls short of [10, 20] (article: [10.0429, 19.9661])",
             _tiny("scratch", "float32", "zeros"),
         ),
         Preset(
             "tiny-module-f32",
-            "seed 004 built-ins: nn.Linear(bias=False) + MSELoss + optim.SGD in float32;"
-            " stalls short of [10, 20] (seed: [10.0429, 19.9661])",
+            f"{ARTICLES['004']}, built-ins: nn.Linear(bias=False) + MSELoss + optim.SGD in"
+            " float32;"
+            " stalls short of [10, 20] (article: [10.0429, 19.9661])",
             _tiny("module", "float32", "zeros"),
         ),
         Preset(

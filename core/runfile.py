@@ -36,9 +36,6 @@ FORMAT = "linreg-viz run"
 VERSION = 2
 READABLE_VERSIONS = (1, 2)
 SUFFIX = ".lrrun"
-# Optimizers with a running state (velocity, moments) that version 1 run files did not keep: a
-# reopened version 1 run starts it afresh (SavedRun.exact is False for those files).
-STATEFUL = ("momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 
 
 class RunFileError(DataError):

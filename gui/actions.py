@@ -58,6 +58,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("exportGifAction", "Export animation (GIF)…", "Ctrl+Shift+G",
                "Replay the run from its history into an animated GIF of the plots",
                lambda w: w.dialogs.export_gif(), "File", 3, needs_run=True),
+    ActionSpec("exportScriptAction", "Export as Python script…", None,
+               "Write the run as a standalone Python script (numpy and torch only) that trains"
+               " it step for step and prints the final weights and bias",
+               lambda w: w.dialogs.export_script(), "File", 3),
     ActionSpec("quitAction", "Quit", "Ctrl+Q", "Close the window",
                lambda w: w.close(), "File", 4),
     ActionSpec("runAction", "Run", "Space", "Run or pause training",
@@ -91,6 +95,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Show the loss and parameters against steps on a logarithmic axis (long runs)",
                lambda w: w.dashboard.set_log_steps(w.log_steps_action.isChecked()), "View", 1,
                checkable=True),
+    ActionSpec("branchesAction", "Branches", None,
+               "Show the run's branches under the timeline: switch, rename, delete (rewind,"
+               " change a setting and press Run to start one)",
+               lambda w: w.dashboard.show_branches(), "View", 1),
     ActionSpec("darkThemeAction", "Dark theme", None,
                "Light text on dark plots and controls (exports stay white)",
                lambda w: w.theme.set_dark(w.dark_theme_action.isChecked()), "View", 2,
@@ -99,6 +107,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                lambda w: w.show_guide(), "Help", 0),
     ActionSpec("shortcutsAction", "Keyboard shortcuts", None, "List every keyboard shortcut",
                lambda w: w.show_shortcuts(), "Help", 0),
+    ActionSpec("lessonsAction", "Lessons", None,
+               "Short guided experiments on the five articles' material, checked from your run",
+               lambda w: w.lessons.show_panel(), "Help", 1),
 )  # fmt: skip
 # The toolbar, in order (None: a separator).
 TOOLBAR = ("runAction", "stepBatchAction", "stepEpochAction", "resetAction", None, "logAction",

@@ -27,8 +27,12 @@ from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import replay
+from gui.branch_panel import BranchPanel
+from gui.code_view import CodeView
+from gui.dashboard_branches import DashboardBranches
 from gui.eigen_view import EigenView
 from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.ghosts import GhostLayer
 from gui.grab import attach_grabbing
 from gui.landscape import LandscapeView
 from gui.lr_plot import LrView
@@ -53,6 +57,7 @@ FRAME_SHARE = 0.05
 # A speed throttle below this share of the engine's own rate leaves the training thread idle
 # most of the time: frames then cost training nothing and keep ~30 a second.
 IDLE_THROTTLE = 0.5
+BRANCH_LIST_HEIGHT = 110  # pixels under the timeline for the branch list (it scrolls)
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
 # For this long after the data moved under the run (a drag), frames come as fast as when idle,
@@ -60,7 +65,7 @@ SNAPSHOTS_PER_FRAME = 1.4
 MOVING_DATA_S = 0.5
 
 
-class Dashboard(QWidget):
+class Dashboard(DashboardBranches, QWidget):
     """Loss, fit (with residuals and weights), parameters and landscape, and the timeline."""
 
     # A snapshot the views now show, and whether it is a rewound (past) one.
@@ -94,6 +99,12 @@ class Dashboard(QWidget):
         self.predict_overlay = PredictionOverlay(self.fit_view)
         self.predict_panel.attach_overlay(self.predict_overlay)
         self.timeline = TimelineBar()
+        self.code_view = CodeView()
+        self.branch_panel = BranchPanel()
+        self.ghosts = GhostLayer(self.loss_view, self.param_view, self.landscape_view, self)
+        # A branch, a switch or a change of settings that arrived while rewound: shown live.
+        self._continued: tuple[RunInfo, Snapshot] | None = None
+        self._branch_count = 1
         self._build()
         self.pacer = FramePacer(
             self,
@@ -123,6 +134,7 @@ class Dashboard(QWidget):
         theory = self._theory_host.worker
         assert isinstance(theory, TheoryWorker)
         theory.plateauReady.connect(self._on_plateau, Qt.ConnectionType.QueuedConnection)
+        self._connect_branches(controller)
 
     def _build(self) -> None:
         for view in self.views()[:-1]:
@@ -144,6 +156,11 @@ class Dashboard(QWidget):
         self.fit_tabs.setTabToolTip(2, "True, learned and least-squares weight per feature")
         self.fit_tabs.setTabToolTip(
             3, "Predictions of the current model and of least squares for inputs you enter"
+        )
+        # Before Predict, which stays last.
+        self.fit_tabs.insertTab(3, self.code_view, "Code")
+        self.fit_tabs.setTabToolTip(
+            3, "The run as a Python script, its update lines showing the latest step's values"
         )
         # The rate under the loss, on the loss plot's step axis (lined up on screen).
         self.lr_view.plotItem.setXLink(self.loss_view.plotItem)
@@ -176,10 +193,15 @@ class Dashboard(QWidget):
         plots.addWidget(top)
         plots.addWidget(bottom)
         plots.setSizes([450, 450])
+        # Under the timeline, shown with the run's first branch (View > Branches shows it).
+        self.branch_panel.setVisible(False)
+        self.branch_panel.setMaximumHeight(BRANCH_LIST_HEIGHT)
+        self.branch_panel.hideRequested.connect(lambda: self.branch_panel.setVisible(False))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(plots, 1)
         layout.addWidget(self.timeline)
+        layout.addWidget(self.branch_panel)
 
     def views(self) -> tuple[QWidget, ...]:
         """Every view that draws a run, main views first."""
@@ -229,6 +251,10 @@ class Dashboard(QWidget):
         self._plateau_key = None
         self.plateau_line.set_value(None)
         self._on_config(self._controller.config())
+        self._continued = None
+        self.ghosts.set_run(info)
+        self.ghosts.set_ghosts(())
+        self.code_view.set_run(info)
         self._draw(self.views()[1:], initial)
         self.shown.emit(initial, False)
 
@@ -262,6 +288,8 @@ class Dashboard(QWidget):
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)
+        if self.branch_panel.isVisible():
+            self.branch_panel.set_live_step(snap.step)
         if self._review is None:
             self.pacer.offer(snap)
 
@@ -271,10 +299,18 @@ class Dashboard(QWidget):
         if not self.can_be_seen() or self._review is not None:
             return []
         assert isinstance(snap, Snapshot)
-        fit_tab = (self.fit_view, self.residual_view, self.weight_bars, self.predict_panel)
+        fit_tab = (
+            self.fit_view,
+            self.residual_view,
+            self.weight_bars,
+            self.code_view,
+            self.predict_panel,
+        )
         top = [self.loss_view, self.lr_view, fit_tab[self.fit_tabs.currentIndex()]]
         param_tab = (self.param_view, self.eigen_view)[self.param_tabs.currentIndex()]
         bottom = [param_tab, self.landscape_view]
+        # The code view paints only when its values change: no frame waits for it.
+        painted = [paint_target(v) for v in top if v is not self.code_view]
         info = self._moved
         if info is not None:
             # Moved data: each view takes it with its stage (it stays pending until the last
@@ -282,11 +318,11 @@ class Dashboard(QWidget):
             # are shown.
             self._unseen = info
             return [
-                Stage(lambda: self._draw(top, snap, info), [paint_target(v) for v in top]),
+                Stage(lambda: self._draw(top, snap, info), painted),
                 Stage(lambda: self._draw(bottom, snap, info), [paint_target(v) for v in bottom]),
             ]
         return [
-            Stage(lambda: self._draw(top, snap), [paint_target(v) for v in top]),
+            Stage(lambda: self._draw(top, snap), painted),
             Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
         ]
 
@@ -379,6 +415,8 @@ class Dashboard(QWidget):
         if snap is None or self._controller.run_info() is None:
             return
         self._draw(self.views(), snap)
+        if self._review is None and self.code_view.isVisible():
+            self.code_view.update_snapshot(snap)
         self.shown.emit(snap, self._review is not None)
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -427,6 +465,7 @@ class Dashboard(QWidget):
             self.pacer.cancel()
         snap = snapshot_at(self._review, info, base, step)
         self._review_snap = snap
+        self.branch_panel.set_rewound(True)
         self._draw(self.views()[1:], snap)
         self.loss_view.set_cursor(snap.step)
         self.timeline.show_step(step)
@@ -441,8 +480,13 @@ class Dashboard(QWidget):
         if self._review is None:
             return
         self._review = self._review_snap = None
+        self.branch_panel.set_rewound(False)
         self.loss_view.set_cursor(None)
-        self._show_current()
+        continued, self._continued = self._continued, None
+        if continued is not None:
+            self._show_continued(*continued)
+        else:
+            self._show_current()
 
     # ---- replay --------------------------------------------------------------------------
     def export_gif(

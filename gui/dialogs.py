@@ -10,7 +10,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QFileDialog
 
 from core.errors import UserInputError
+from core.files import atomic_write_text
 from core.runfile import SUFFIX
+from core.script import make_script
 from gui.csv_dialog import CsvDialog
 
 if TYPE_CHECKING:
@@ -135,3 +137,23 @@ class FileDialogs:
             window.show_message("error", f"Could not write the animation: {exc}")
             return
         window.show_message("info", f"Wrote {frames} frames to {path}")
+
+    def export_script(self) -> None:
+        """File > Export as Python script: the run of the current settings, as a script."""
+        window = self._window
+        path = self._save("export", "Export as Python script", "run.py", "Python (*.py)")
+        if not path:
+            return
+        try:
+            script = make_script(window.config(), title="A run from linreg-viz")
+            atomic_write_text(path, script.text)
+        except (OSError, UserInputError) as exc:
+            window.show_message(
+                "error", f"Could not write the script, nothing partial was left: {exc}"
+            )
+            return
+        window.show_message(
+            "info",
+            f"Wrote {path} ({script.n_lines} lines): `python {Path(path).name}` trains this run's"
+            " settings from the start and prints the final weights and bias.",
+        )

@@ -16,7 +16,16 @@ Changing the data regenerates it and starts the run again once you let go.</p>
 <p><b>2. Train.</b> Press <b>Run</b> (Space, from anywhere but a text field). Step one batch
 (Ctrl+B) or one epoch (Ctrl+E) to follow it slowly, or lower the <i>Speed</i> slider. Drag the
 learning rate while it runs: the change applies at once and is marked on the loss plot. Past the
-stable bound shown under the slider, training diverges and pauses with an explanation.</p>
+stable bound shown under the slider, training diverges and pauses with an explanation. Changing
+the batch size, optimizer, implementation, loss or precision mid-run goes on from the current
+parameters (a new optimizer starts with fresh state), marked on the loss plot; Reset starts
+over.</p>
+<p><b>3. Branch.</b> Drag the timeline back to any step, change any setting and press Run: you are
+asked whether to go on from the live end or to branch. A branch trains on from that step's exact
+state; the former continuation stays, drawn dimmed (its loss, parameters and landscape path).
+The branch list under the timeline (View &gt; Branches) switches, renames and deletes branches.</p>
+<p><b>4. Learn.</b> Help &gt; Lessons has short guided experiments on the articles' material,
+each with a set-up, what to watch, a question checked from your run, and a hint.</p>
 <h4>The Training tab</h4>
 <ul>
 <li><b>Loss</b>: every minibatch loss (light), the loss on the whole training set after each
@@ -28,8 +37,10 @@ is stable shaded; pick a <i>Schedule</i> and how <i>Batches</i> are drawn under 
 rate.</li>
 <li><b>Fit</b>: the data, the true line, the least-squares line and the line being learned,
 with the current minibatch highlighted. Beside it, <b>Residuals</b> (actual minus predicted),
-<b>Weights</b> (true, learned and least-squares weight per feature) and <b>Predict</b> (type or
-paste inputs; the model's and least squares' predictions with a 95&nbsp;% interval).</li>
+<b>Weights</b> (true, learned and least-squares weight per feature), <b>Code</b> (the run as a
+standalone Python script for the current settings, its update lines highlighted and showing the
+values they computed in the latest step: gradient, velocity, moments, rate) and <b>Predict</b>
+(type or paste inputs; the model's and least squares' predictions with a 95&nbsp;% interval).</li>
 <li><b>Parameters</b>: each weight and the bias walking to their true values (dashed). Beside
 it, <b>Eigen-directions</b>: the error along each eigen-direction of the Hessian on a log scale,
 and the rate gradient descent predicts for it (dashed).</li>
@@ -37,7 +48,8 @@ and the rate gradient descent predicts for it (dashed).</li>
 path, the least-squares minimum, the Hessian's eigen-axes and the minibatch and full-batch
 gradients; <i>SGD noise</i> adds a cloud of minibatch gradients with their covariance
 ellipse.</li>
-<li><b>Rewind</b>: the timeline under the plots scrubs back through the run; Live returns.</li>
+<li><b>Rewind</b>: the timeline under the plots scrubs back through the run; Live returns.
+Under it, the <b>branch list</b> once a run has branches.</li>
 </ul>
 <h4>The Optimizer race tab</h4>
 <p>Up to four runs, each with its own optimizer, learning rate, batch size and momentum, on the
@@ -55,7 +67,10 @@ seeds and scatters the final parameters against least squares' 95&nbsp;% ellipse
 <li><b>Configuration</b> (.json): the settings of a run, to open again or to pass to
 <code>python main.py train --config</code>.</li>
 <li><b>CSV data</b>: a table with a header row; you choose the target and the features.</li>
-<li><b>Run</b> (.lrrun): the whole run, to reopen, review and continue.</li>
+<li><b>Run</b> (.lrrun): the whole run with every branch, to reopen, review and continue
+exactly (optimizer state and batch position included).</li>
+<li><b>Python script</b> (.py): the run as a script in the articles' style (numpy and torch
+only); running it trains the same run and prints the final weights and bias.</li>
 <li><b>Export run</b>: a folder with every plot (PNG and SVG), the window, the history (CSV),
 the configuration, the model (model.json), the predictions, the race and the sweep.</li>
 <li><b>Animation</b> (GIF): the run replayed from its history.</li>

@@ -27,7 +27,7 @@ from core.errors import UserInputError
 from core.history import History
 from core.predict import write_model_json
 from core.presets import DEFAULT_PRESET, PRESETS, preset_config
-from core.runfile import STATEFUL, load_run, save_run
+from core.runfile import load_run, save_run
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui import export, replay, session
@@ -38,6 +38,7 @@ from gui.csv_dialog import csv_config, fresh_settings
 from gui.dashboard import Dashboard
 from gui.dialogs import FileDialogs
 from gui.help import TextDialog, guide_html, shortcuts_html
+from gui.lessons_panel import LessonsDock
 from gui.race_panel import RacePanel
 from gui.run_controller import LONG_RUN_SECONDS, RunController
 from gui.status import LOADING_TEXT, RunStatus
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
         build_toolbar(self, self.actions_by_name)
         self.status = RunStatus(self.statusBar(), self.controller, self.dashboard)
         self.dialogs = FileDialogs(self, settings)
+        self.lessons = LessonsDock(self, settings)  # Help > Lessons; hidden until asked for
         self._space = _SpaceRuns(self)
         # Light or dark: the choice saved in the session, else the desktop's colour scheme.
         self.theme = Theme(self, session.saved_dark(settings) if settings is not None else None)
@@ -309,10 +311,9 @@ class MainWindow(QMainWindow):
 
     # ---- run controls ---------------------------------------------------------------
     def toggle_run(self) -> None:
-        """Run if paused, pause if running; rewound, go back to the live end and run on."""
+        """Run if paused, pause if running; rewound, ask: branch from there or run on live."""
         if self.is_reviewing():
-            self.go_live()
-            self.controller.run()
+            self.dashboard.run_from_review()
         else:
             self.controller.toggle()
 
@@ -460,6 +461,7 @@ class MainWindow(QMainWindow):
             paths += self.dashboard.predict_panel.export(folder)
         paths += self.race_panel.export(folder)
         paths += self.sweep_panel.export(folder)
+        paths += self.controller.export_branches(folder)  # run.lrrun (every branch), branches.csv
         return paths
 
     def export_gif(self, path: str | Path, frames: int = replay.FRAMES) -> int:
@@ -485,8 +487,8 @@ class MainWindow(QMainWindow):
         self.go_live()
         self.controller.open_saved(run)
         note = ""
-        if not run.exact and run.config.train.optimizer in STATEFUL:
-            note = f" The {run.config.train.optimizer} optimizer's running state starts afresh."
+        if len(run.branches) > 1:
+            note = f" It keeps {len(run.branches)} branches (View > Branches lists them)."
         self.show_message(
             "info",
             f"Reopened {Path(path).name} at step {run.step:,} (epoch {run.epoch}). "

@@ -93,6 +93,7 @@ class PlotView(PlotFiles, pg.PlotWidget):
         self._y_shown: tuple[float, float] | None = None
         self._log_x = False  # a logarithmic step axis (set_log_steps of the step views)
         self._steps_hi = 1.0  # the last step the step axis was set to reach
+        self._steps_reach = 0.0  # the step axis shows at least this far (extend_steps)
         self._top_room = 0.0  # extra y headroom (fraction of the data span) kept for a legend
         # After the user pans or zooms, the view stops moving the axes until reset_view().
         self._follow = True
@@ -231,11 +232,19 @@ class PlotView(PlotFiles, pg.PlotWidget):
             y_lo, y_hi = padded(lo, hi)
             self._set_y(y_lo, y_hi + self._top_room * (y_hi - y_lo))
 
+    def extend_steps(self, step: float) -> None:
+        """Keep the step axis reaching at least this step (the end of another branch drawn
+        beside the run); 0 for the run's own steps only."""
+        self._steps_reach = float(step)
+        if self._last is not None:
+            self.update_snapshot(self._last)
+
     def _keep_steps_x(self, last_step: float, planned: float, stopped: bool) -> None:
         """Grow the step axis in jumps to X_GROWTH x the newest step (capped at the plan);
         fit it to the data once the run has stopped, so finished plots have no empty tail."""
         if not self._follow:
             return
+        last_step = max(last_step, self._steps_reach)
         if stopped:
             self._set_steps_x(max(last_step, 1.0))
             return

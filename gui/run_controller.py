@@ -23,12 +23,14 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.analysis import max_stable_lr
+from core.branches import continues
 from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, preset_config
 from core.runfile import SavedRun
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.branch_control import BranchControl
 from gui.live_edits import DataSlots, LiveEdits
 from gui.worker import TrainingWorker, training_host
 
@@ -93,7 +95,7 @@ class ConfigModel(QObject):
             self.configChanged.emit(config)
 
 
-class RunController(DataSlots, ConfigModel):
+class RunController(BranchControl, DataSlots, ConfigModel):
     """Owns the training worker and thread, the configuration, the run state and the latest
     snapshot; the window, the control panel, the views and the race tab subscribe."""
 
@@ -148,6 +150,7 @@ class RunController(DataSlots, ConfigModel):
         w.targetsTaken.connect(self._on_targets_taken, queued)
         # Data edits, samples and parameters moved under the run (gui/live_edits.py).
         self.live = LiveEdits(w, config)
+        self._connect_branches()
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
         self._data_timer.setInterval(DEBOUNCE_MS)
@@ -260,6 +263,11 @@ class RunController(DataSlots, ConfigModel):
                 self.worker.set_hyper(hyper, record=self._gesture is None)
             if "train.epochs" in changed:
                 self.worker.set_epochs(config.train.epochs)
+        elif self._latest is not None and continues(changed):
+            # Batch size, optimizer, implementation, loss, precision...: the run goes on from
+            # its current parameters (marked on the loss plot); nothing trained yet: rebuilt.
+            # A drag changes it once, at its release.
+            self.change_setup(changed, during_gesture=self._gesture is not None)
         else:
             self.reset()
         return True
@@ -273,6 +281,7 @@ class RunController(DataSlots, ConfigModel):
     def end_gesture(self) -> None:
         """The drag ends: one marker, 'lr 0.2 -> 1.1', for everything it changed live."""
         started, self._gesture = self._gesture, None
+        self.end_setup_gesture()
         if started is None:
             return
         parts = [

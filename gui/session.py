@@ -16,6 +16,7 @@ STATE_KEY = "window/state"
 SPLITTER_PREFIX = "window/splitter/"
 LOG_KEY = "view/log_loss"
 DARK_KEY = "view/dark_theme"
+LESSONS_KEY = "lessons/done"
 
 
 def app_settings() -> QSettings:
@@ -71,6 +72,22 @@ def saved_dark(settings: QSettings) -> bool | None:
 def save_dark(settings: QSettings, on: bool) -> None:
     """Remember the user's choice of theme (True: dark)."""
     settings.setValue(DARK_KEY, bool(on))
+    settings.sync()
+
+
+def lessons_done(settings: QSettings) -> set[str]:
+    """The lessons passed in earlier sessions (their names)."""
+    value = settings.value(LESSONS_KEY)
+    if not value:
+        return set()
+    # QSettings hands back one string for a one-item list written by some back ends.
+    names = [value] if isinstance(value, str) else list(value)
+    return {str(name) for name in names}
+
+
+def save_lessons_done(settings: QSettings, names: set[str]) -> None:
+    """Remember which lessons were passed."""
+    settings.setValue(LESSONS_KEY, sorted(names))
     settings.sync()
 
 

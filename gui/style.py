@@ -63,6 +63,7 @@ class Palette:
     noise_floor: str
     event: str  # a marker where a hyper-parameter changed
     diverged: str  # a divergence marker, and "diverged" in tables
+    ghost: str  # another branch's curves, dimmed under the run's own
     # The fit plot, the weight bars and the predict overlay.
     true_line: str
     least_squares: str
@@ -102,6 +103,9 @@ class Palette:
     eigen_middle: Color
     # The optimizer race: one colour per run.
     race: tuple[str, ...]
+    # The code view: the background of the update lines and the values shown beside them.
+    code_line: str
+    code_value: str
     # Messages: the banner's levels and bad input.
     banners: Mapping[str, BannerColors]
     unstable: str  # the learning-rate slider's unstable zone
@@ -217,6 +221,7 @@ LIGHT = Palette(
     noise_floor=TABLEAU[2],
     event=TABLEAU[4],
     diverged="#d32f2f",
+    ghost="#a0a0a0",
     true_line=TABLEAU[2],
     least_squares=TABLEAU[4],
     current_fit=TABLEAU[3],
@@ -250,6 +255,8 @@ LIGHT = Palette(
     plateau=TABLEAU[6],
     eigen_middle=(127, 127, 127, 110),
     race=RACE,
+    code_line="#fff3c4",
+    code_value="#8a4500",
     banners={
         "info": BannerColors("#e8f1fb", "#12355b", "#9cc2ea"),
         "warning": BannerColors("#fff4e0", "#5c3b00", "#f0b050"),
@@ -286,6 +293,7 @@ DARK = replace(
     noise_floor=TABLEAU_DARK[2],
     event=TABLEAU_DARK[4],
     diverged="#ff6b66",
+    ghost="#767a82",
     true_line=TABLEAU_DARK[2],
     least_squares=TABLEAU_DARK[4],
     current_fit=TABLEAU_DARK[3],
@@ -312,6 +320,8 @@ DARK = replace(
     stable_band=(92, 200, 92, 45),
     plateau=TABLEAU_DARK[6],
     eigen_middle=(180, 180, 180, 90),
+    code_line="#453c1e",
+    code_value="#ffc66d",
     banners={
         "info": BannerColors("#1d3047", "#cfe2f7", "#3d6ea5"),
         "warning": BannerColors("#3a2e13", "#ffe0a6", "#a3782a"),

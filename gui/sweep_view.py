@@ -3,6 +3,7 @@ the seeds view (final parameters of N seeds against least squares' sampling elli
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -88,7 +89,9 @@ class SweepView(PlotView):
         pi.addItem(self.hover, ignoreBounds=True)
         self.cmap = pg.colormap.get(CMAP)
         # The bar runs the other way: small values (few steps, low loss) are the bright end.
-        bar_cmap = pg.colormap.get(CMAP)
+        # A copy: pyqtgraph hands out one shared map per name, and reversing that in place
+        # turned every later landscape (a theme switch, a second window) upside down.
+        bar_cmap = copy.deepcopy(pg.colormap.get(CMAP))
         bar_cmap.reverse()
         self.colorbar = pg.ColorBarItem(
             values=(0.0, 1.0), colorMap=bar_cmap, interactive=False, width=14, colorMapMenu=False

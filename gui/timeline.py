@@ -43,6 +43,10 @@ class TimelineBar(QWidget):
         self.slider.valueChanged.connect(self._on_value)
         self.live_button.clicked.connect(self.go_live)
 
+    def last_step(self) -> int:
+        """The newest recorded step (the live end)."""
+        return self.slider.maximum()
+
     def is_live(self) -> bool:
         """Whether the bar follows the live run (not rewound)."""
         return self._live

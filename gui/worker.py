@@ -24,6 +24,7 @@ from gui.worker_base import (
     LOCK_HOLDING_SLICE_SECONDS,
     WorkerHost,
 )
+from gui.worker_branches import BranchCalls
 from gui.worker_data import DataWorker
 
 # Points per series in a snapshot, until the window says how wide its plots are: frames cost the
@@ -75,7 +76,7 @@ def describe_setup(config: Config) -> str:
     return f"Generating {d.n_samples:,} samples × {k} feature{'s' if k != 1 else ''}…"
 
 
-class TrainingWorker(DataWorker):
+class TrainingWorker(BranchCalls, DataWorker):
     """Owns a run (a RunTree: every branch, its active trainer the one that trains) in a worker
     thread; driven by queued calls, reports by signals."""
 

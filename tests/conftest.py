@@ -165,6 +165,15 @@ def _no_real_file_dialogs(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _run_while_rewound_goes_on_live(monkeypatch):
+    """Run pressed while rewound asks (a modal box nobody can answer offscreen): it goes on
+    from the live end, as before the question existed, unless a test answers otherwise."""
+    from gui import branch_panel
+
+    monkeypatch.setattr(branch_panel, "ask_run_while_rewound", lambda *args: "live")
+
+
+@pytest.fixture(autouse=True)
 def _desktop_palette_after_each_test():
     """The application's palette outlives a window switched to its dark theme: the next test
     starts from the desktop's own."""

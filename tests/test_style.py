@@ -223,3 +223,16 @@ def test_banner_text_takes_its_levels_colour_in_both_themes(window, level):
         assert label.palette().color(QPalette.ColorRole.WindowText).name() == (
             palette.banners[level].text
         )
+
+
+def test_the_landscape_keeps_its_colour_map_after_the_sweep_tab_is_built(window):
+    # pyqtgraph shares one map per name: the sweep's reversed colour bar reversed it in place,
+    # and a theme switch (or a second window) drew the landscape upside down.
+    import pyqtgraph as pg
+
+    viridis = pg.colormap.get("viridis").getLookupTable(nPts=2, alpha=False)
+    assert tuple(viridis[0]) == (68, 1, 84)  # dark purple at the low end, as viridis is
+    window.theme.set_dark(True)
+    window.theme.set_dark(False)
+    lut = window.landscape_view.map.image.lut
+    assert lut[0].sum() < lut[-1].sum()  # low losses dark, high ones bright

@@ -336,7 +336,8 @@ LESSONS: dict[str, Lesson] = {
             hint=(
                 "Tick Standardize: the feature becomes mean 0, spread 1, the condition number"
                 " drops to 1 and the stable bound rises to 1. Then raise the learning rate"
-                " towards it (0.5 is one step for this loss)."
+                " towards it (0.5 is one step for this loss), and press Reset (Ctrl+R) to run"
+                " from the start: the data moves under the run, the steps already taken stay."
             ),
             state=lambda f: _reached(f, 0.01, 100, "the target is 100 steps"),
             free_data=("data.standardize",),

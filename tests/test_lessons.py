@@ -178,6 +178,11 @@ def test_the_lessons_panel_checks_the_run_live_and_remembers(qtbot, tmp_path):
         window.controller.flush()
         qtbot.waitUntil(lambda: window.is_ready() and window.is_idle(), timeout=WAIT_MS)
         window.controller.edit({"train.lr": 0.3})
+        # The data moved under the finished run; the check counts from step 0: Reset.
+        window.reset_paused()
+        qtbot.waitUntil(
+            lambda: window.is_ready() and window.run_info() is not None, timeout=WAIT_MS
+        )
         window.toggle_run()
         qtbot.waitUntil(lambda: "standardise" in panel.done(), timeout=WAIT_MS)
         assert panel.result.text().startswith("✓")

@@ -7,8 +7,6 @@ its frame pacer, unless the timeline is rewound (the views then show a past step
 
 from __future__ import annotations
 
-import math
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, Qt, Signal
@@ -22,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.config import Config
 from core.review import Recording, snapshot_at
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
@@ -30,20 +27,18 @@ from gui import replay
 from gui.branch_panel import BranchPanel
 from gui.code_view import CodeView
 from gui.dashboard_branches import DashboardBranches
-from gui.eigen_view import EigenView
+from gui.dashboard_data import DashboardData
+from gui.dashboard_theory import DashboardTheory
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.ghosts import GhostLayer
 from gui.grab import attach_grabbing
 from gui.landscape import LandscapeView
-from gui.lr_plot import LrView
-from gui.plateau_line import PlateauLine
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
 from gui.predict_panel import PredictPanel
 from gui.run_controller import RunController
 from gui.style import LIGHT, Palette, painted_as
 from gui.teaching import ResidualView, WeightBarsView, attach_explain_button
-from gui.theory_worker import TheoryWorker, shows_plateau, theory_host
 from gui.timeline import TimelineBar
 
 # While training runs flat out, frames (view updates and their paints) may take at most this
@@ -60,12 +55,9 @@ IDLE_THROTTLE = 0.5
 BRANCH_LIST_HEIGHT = 110  # pixels under the timeline for the branch list (it scrolls)
 # Snapshots come a little more often than frames, so a frame rarely finds nothing new.
 SNAPSHOTS_PER_FRAME = 1.4
-# For this long after the data moved under the run (a drag), frames come as fast as when idle,
-# so that each change reaches the plots within a frame or two.
-MOVING_DATA_S = 0.5
 
 
-class Dashboard(DashboardBranches, QWidget):
+class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
     """Loss, fit (with residuals and weights), parameters and landscape, and the timeline."""
 
     # A snapshot the views now show, and whether it is a rewound (past) one.
@@ -78,9 +70,7 @@ class Dashboard(DashboardBranches, QWidget):
         self._review: Recording | None = None  # the history being scrubbed (None: live)
         self._review_snap: Snapshot | None = None
         self._points = 0  # points per series last asked of the worker
-        self._moved: RunInfo | None = None  # the run's moved data, for the next frame
-        self._unseen: RunInfo | None = None  # ... which views not drawn then have yet to take
-        self._moved_at = -MOVING_DATA_S
+        self._init_moved()
         self.loss_view = LossView()
         self.fit_view = FitView()
         self.param_view = ParamView()
@@ -88,13 +78,8 @@ class Dashboard(DashboardBranches, QWidget):
         self.residual_view = ResidualView()
         self.weight_bars = WeightBarsView()
         self.predict_panel = PredictPanel()
-        # Why it converges: the rate under the loss plot, the eigen-directions beside the
-        # parameters, the SGD plateau on the loss plot (predicted in its own thread).
-        self.lr_view = LrView()
-        self.eigen_view = EigenView()
-        self.plateau_line = PlateauLine(self.loss_view)
-        self._theory_host = theory_host()
-        self._plateau_key: tuple[object, ...] | None = None
+        # Why it converges (gui/dashboard_theory.py): the rate, the eigen-directions, the plateau.
+        self._make_theory_views()
         # The entered points and the band drawn on the fit plot; fed with the fit view.
         self.predict_overlay = PredictionOverlay(self.fit_view)
         self.predict_panel.attach_overlay(self.predict_overlay)
@@ -129,11 +114,7 @@ class Dashboard(DashboardBranches, QWidget):
         # Samples of the fit and points of the landscape to drag (gui/grab.py).
         self.grabbers = attach_grabbing(self, controller)
         self.param_tabs.currentChanged.connect(lambda _: self._show_current())
-        controller.configChanged.connect(self._on_config)
-        controller.stableLrChanged.connect(self.lr_view.set_stable_lr)
-        theory = self._theory_host.worker
-        assert isinstance(theory, TheoryWorker)
-        theory.plateauReady.connect(self._on_plateau, Qt.ConnectionType.QueuedConnection)
+        self._connect_theory(controller)
         self._connect_branches(controller)
 
     def _build(self) -> None:
@@ -162,31 +143,14 @@ class Dashboard(DashboardBranches, QWidget):
         self.fit_tabs.setTabToolTip(
             3, "The run as a Python script, its update lines showing the latest step's values"
         )
-        # The rate under the loss, on the loss plot's step axis (lined up on screen).
-        self.lr_view.plotItem.setXLink(self.loss_view.plotItem)
-        loss = QSplitter(Qt.Orientation.Vertical)
-        loss.setObjectName("lossSplitter")
-        loss.addWidget(self.loss_view)
-        loss.addWidget(self.lr_view)
-        loss.setStretchFactor(0, 1)
-        loss.setSizes([330, 120])
-        self.param_tabs = QTabWidget()
-        self.param_tabs.setObjectName("paramTabs")
-        self.param_tabs.addTab(self.param_view, "Parameters")
-        self.param_tabs.addTab(self.eigen_view, "Eigen-directions")
-        self.param_tabs.setTabToolTip(0, "Each weight and the bias against step")
-        self.param_tabs.setTabToolTip(
-            1,
-            "The error along each eigen-direction of the Hessian, and the rate gradient"
-            " descent predicts for it",
-        )
+        loss, param_tabs = self._theory_layout(self.param_view)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("topSplitter")
         top.addWidget(loss)
         top.addWidget(self.fit_tabs)
         bottom = QSplitter(Qt.Orientation.Horizontal)
         bottom.setObjectName("bottomSplitter")
-        bottom.addWidget(self.param_tabs)
+        bottom.addWidget(param_tabs)
         bottom.addWidget(self.landscape_view)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.setObjectName("plotSplitter")
@@ -248,9 +212,7 @@ class Dashboard(DashboardBranches, QWidget):
         for view in self.views():
             view.set_run(info)
         self.predict_overlay.set_run(info)
-        self._plateau_key = None
-        self.plateau_line.set_value(None)
-        self._on_config(self._controller.config())
+        self._reset_theory()
         self._continued = None
         self.ghosts.set_run(info)
         self.ghosts.set_ghosts(())
@@ -265,26 +227,6 @@ class Dashboard(DashboardBranches, QWidget):
             view.set_live(live)
         if not live:
             self._show_current()
-
-    def _on_data_changed(self, info: RunInfo, snap: Snapshot) -> None:
-        """The run's data moved under it: the views follow at the next frame, soon."""
-        self._moved, self._moved_at = info, time.perf_counter()
-        self.timeline.set_last_step(snap.step)
-        if self._review is not None:
-            self._follow(self.views(), info)
-            self._moved = self._unseen = None
-            if self._review_snap is not None:
-                self._draw(self.views()[1:], self._review_snap)
-            return
-        self.pacer.offer(snap)
-        self.pacer.hurry()
-
-    def _follow(self, views: list[QWidget] | tuple[QWidget, ...], info: RunInfo) -> None:
-        """Show the run's moved data in views (those that cannot keep their picture start over;
-        the next snapshot drawn fills them again)."""
-        for view in views:
-            follow = getattr(view, "follow_data", None)
-            (follow or view.set_run)(info)
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self.timeline.set_last_step(snap.step)
@@ -311,19 +253,12 @@ class Dashboard(DashboardBranches, QWidget):
         bottom = [param_tab, self.landscape_view]
         # The code view paints only when its values change: no frame waits for it.
         painted = [paint_target(v) for v in top if v is not self.code_view]
-        info = self._moved
-        if info is not None:
-            # Moved data: each view takes it with its stage (it stays pending until the last
-            # one has, should the frame be cancelled); views not drawn (other tabs) once they
-            # are shown.
-            self._unseen = info
-            return [
-                Stage(lambda: self._draw(top, snap, info), painted),
-                Stage(lambda: self._draw(bottom, snap, info), [paint_target(v) for v in bottom]),
-            ]
+        # Moved data: each view takes it with its stage (it stays pending until the last one
+        # has, should the frame be cancelled); views on other tabs once they are shown.
+        moved = self._take_moved()
         return [
-            Stage(lambda: self._draw(top, snap), painted),
-            Stage(lambda: self._draw(bottom, snap), [paint_target(v) for v in bottom]),
+            Stage(lambda: self._draw(top, snap, moved), painted),
+            Stage(lambda: self._draw(bottom, snap, moved), [paint_target(v) for v in bottom]),
         ]
 
     def _draw(
@@ -342,41 +277,6 @@ class Dashboard(DashboardBranches, QWidget):
             view.update_snapshot(snap)
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)
-
-    def _data_moving(self) -> bool:
-        """Whether the run's data moved within the last MOVING_DATA_S (a drag under way)."""
-        return time.perf_counter() - self._moved_at < MOVING_DATA_S
-
-    def _on_config(self, config: Config) -> None:
-        """Live settings for the theory views, and the plateau at the rate now."""
-        info = self._controller.run_info()
-        if info is None:
-            return
-        train = config.train
-        self.lr_view.set_train(train)
-        self.eigen_view.set_train(train)
-        key = (id(info), train.lr, train.momentum, train.weight_decay, train.optimizer)
-        if key == self._plateau_key:
-            return
-        self._plateau_key = key
-        if not shows_plateau(info, train):
-            self.plateau_line.set_value(None)
-            return
-        self._theory_host.start()
-        self._theory_host.worker.predict_plateau(key, info, train)  # type: ignore[attr-defined]
-
-    def _on_plateau(self, key: object, plateau: object) -> None:
-        info = self._controller.run_info()
-        if key != self._plateau_key or info is None:
-            return  # an answer for settings since changed
-        excess = getattr(plateau, "excess", None)
-        if excess is None or not math.isfinite(excess):
-            self.plateau_line.set_value(None)
-            return
-        lr = self._controller.config().train.lr
-        self.plateau_line.set_value(
-            info.ols_loss + excess, f"SGD plateau at η {lr:g} (batches with replacement)"
-        )
 
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it (not
@@ -397,13 +297,6 @@ class Dashboard(DashboardBranches, QWidget):
         if abs(points - self._points) > 0.1 * self._points:
             self._points = points
             self._controller.worker.set_snapshot_points(points)
-
-    def _catch_up(self) -> None:
-        """Every view takes the run's newest moved data, if some have not yet."""
-        info = self._moved or self._unseen
-        if info is not None:
-            self._follow(self.views(), info)
-            self._moved = self._unseen = None
 
     def _show_current(self) -> None:
         """Draw the newest live state (or the rewound step) in every view now."""

@@ -27,6 +27,7 @@ from core.branches import continues
 from core.config import Config
 from core.errors import UserInputError
 from core.presets import DEFAULT_PRESET, preset_config
+from core.run_length import fitted_settings, run_seconds
 from core.runfile import SavedRun
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
@@ -38,13 +39,6 @@ DEBOUNCE_MS = 300  # a drag or a burst of edits of the data rebuilds the run onc
 LIVE_KEYS = frozenset({"train.lr", "train.momentum", "train.weight_decay", "train.betas"})
 HYPER_NAMES = {"train.lr": "lr", "train.momentum": "momentum", "train.weight_decay": "weight_decay"}
 RATE_WINDOW_S = 1.0  # the achieved rate is measured over about this much of the recent run
-# Settings fitted to new data (a CSV file): a rate this far below the stable bound, and epochs
-# that take about this long at the current speed (unthrottled: at about this many steps/s).
-FIT_LR_SHARE = 0.5
-FIT_SECONDS = 60.0
-FIT_UNTHROTTLED_RATE = 5000.0
-# Longer than this at the current speed, and loading a configuration unthrottles the run.
-LONG_RUN_SECONDS = 120.0
 
 
 def with_changes(config: Config, changes: dict[str, Any]) -> Config:
@@ -324,17 +318,8 @@ class RunController(BranchControl, DataSlots, ConfigModel):
     def run_seconds(self, config: Config | None = None) -> float:
         """About how long config's run (the current one by default) takes at the current speed;
         0 when unthrottled."""
-        config = config or self._config
-        if self._speed is None:
-            return 0.0
-        d, t = config.data, config.train
-        if d.csv_path:
-            n = self._info.n_train if self._info is not None else 0
-        else:
-            rows = d.n_samples if d.inline_features is None else len(d.inline_features)
-            n = rows - round(rows * d.val_fraction)
-        batches = -(-max(n, 1) // max(min(t.batch_size, max(n, 1)), 1))
-        return t.epochs * batches / self._speed
+        n_train = self._info.n_train if self._info is not None else 0
+        return run_seconds(config or self._config, self._speed, n_train)
 
     def reset(self, keep_running: bool = True) -> None:
         """Build a new run from the configuration: new data, initial parameters."""
@@ -421,19 +406,9 @@ class RunController(BranchControl, DataSlots, ConfigModel):
     def _fit_to_data(self, info: RunInfo) -> str:
         """Learning rate below the stable bound and epochs for about a minute (not set by
         hand), applied live to the run just built; what was set, in words."""
-        changes: dict[str, Any] = {}
-        said = []
-        bound = self._stable_lr
-        lr = self._config.train.lr
-        if "train.lr" not in self._touched and math.isfinite(bound) and lr >= bound:
-            changes["train.lr"] = float(f"{FIT_LR_SHARE * bound:.2g}")
-            said.append(f"learning rate {changes['train.lr']:g} (stable below {bound:.3g})")
-        if "train.epochs" not in self._touched:
-            rate = self._speed or FIT_UNTHROTTLED_RATE
-            epochs = max(1, round(FIT_SECONDS * rate / max(info.n_batches, 1)))
-            if epochs != self._config.train.epochs:
-                changes["train.epochs"] = epochs
-                said.append(f"{epochs:,} epochs (about a minute)")
+        changes, said = fitted_settings(
+            self._config, self._touched, self._stable_lr, self._speed, info.n_batches
+        )
         if not changes:
             return ""
         touched = set(self._touched)

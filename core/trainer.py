@@ -26,12 +26,10 @@ from core.optim import Hyper
 from core.schedules import one_cycle_problem
 from core.snapshot import Snapshot
 from core.state import Checkpoints, TrainerState, capture_state, resume
+from core.trainer_record import EXPLODE_FACTOR as EXPLODE_FACTOR  # core.sweep_group reads these
+from core.trainer_record import MAX_LOSS as MAX_LOSS
+from core.trainer_record import StepRecorder
 
-# A loss this many times the first loss counts as exploding, well before float32 overflows.
-EXPLODE_FACTOR = 1e8
-# Whatever the first loss, a loss above this explodes: the parameters that give it are still
-# small enough for every float64 statistic computed from them to stay finite.
-MAX_LOSS = {"float32": 1e36, "float64": 1e250}
 CHUNK = 256  # steps per engine call: amortises bookkeeping, keeps command latency low
 # Snapshots run ~30 times a second on the training thread: a minibatch gradient over more rows
 # than this is estimated from an evenly strided subset of the batch (exact up to this size).
@@ -75,9 +73,10 @@ def initial_theta(config: Config, n_features: int) -> np.ndarray:
     return theta
 
 
-class Trainer(LiveData):
+class Trainer(StepRecorder, LiveData):
     """Owns one run: data, engine, history; steps it one batch or one epoch at a time (its data
-    and parameters can change under it: core.live_data)."""
+    and parameters can change under it: core.live_data; what its steps leave behind:
+    core.trainer_record)."""
 
     def __init__(
         self,
@@ -348,76 +347,6 @@ class Trainer(LiveData):
         del self._recent[:-20]
         return done
 
-    def _accept(self, k: int) -> int:
-        """Record k fresh steps, cutting them at a divergence; return how many were kept."""
-        losses, params = self._losses[:k], self._params[:k]
-        if self.first_loss is None and k:
-            self.first_loss = float(losses[0])
-        limit = EXPLODE_FACTOR * max(self.first_loss or 0.0, 1e-12) + 1e3
-        limit = min(limit, MAX_LOSS[self.config.model.dtype])
-        # Fast path first: the largest loss within bounds (NaN fails the comparison) and finite
-        # parameters, two reductions; the exact first bad step only when one exists.
-        if k and losses.max() <= limit and np.isfinite(params).all():
-            keep = k
-        else:
-            bad = ~np.isfinite(losses) | (losses > limit) | ~np.isfinite(params).all(axis=1)
-            keep = int(np.argmax(bad)) if bad.any() else k
-        if keep:
-            self._record(self.step_count + 1, losses[:keep], params[:keep], self._rates[:keep])
-            self.step_count += keep
-            self.batch_in_epoch += keep
-            self.last_batch_loss = float(losses[keep - 1])
-            self._last_theta = params[keep - 1].copy()
-        if keep < k:
-            self._diverge(float(losses[keep]), float(self._rates[keep]))
-        return keep
-
-    def _record(
-        self,
-        first_step: int,
-        losses: np.ndarray,
-        params: np.ndarray,
-        lrs: np.ndarray | None = None,
-    ) -> None:
-        # History holds parameters in the data's original units: what users read and export.
-        if self.dataset.standardized:
-            params = self.dataset.to_original(params)
-        self.history.record_steps(first_step, losses, params, lrs)
-
-    def _diverge(self, loss: float, lr: float) -> None:
-        # Roll back to the last finite parameters and forget the optimizer's blown-up state;
-        # the schedule goes back too, to where the kept steps left it.
-        self.engine.set_params(self._last_theta)
-        self.engine.seek_schedule(self.step_count)
-        self.engine.reset_optimizer()
-        self.stopped_reason = "diverged"
-        bound = self.max_stable_lr()
-        what = "became non-finite" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
-        scheduled = "" if lr == self.hyper.lr else f" (scheduled from {self.hyper.lr:g})"
-        self.message = (
-            f"Training diverged at step {self.step_count + 1}: the loss {what}. "
-            f"Learning rate {lr:g}{scheduled} is too large; full-batch gradient descent is "
-            f"stable below {bound:.3g}. Lower the learning rate and reset."
-        )
-        self.history.record_event(self.step_count, "diverged")
-
-    def _record_epoch_zero(self) -> None:
-        # Step 0 holds the initial parameters, so trajectories start where training did.
-        loss0 = self.train_loss(self.theta0)
-        # Row 0 holds the rate the first step will use.
-        self._record(0, np.array([loss0]), self.theta0[None, :], np.array([self.engine.next_lr()]))
-        self.history.record_epoch(0, 0, loss0, self.val_loss(self.theta0), 0.0)
-
-    def _finish_epoch(self) -> None:
-        self.epoch += 1
-        self.batch_in_epoch = 0
-        th = self.theta()
-        self.history.record_epoch(
-            self.epoch, self.step_count, self.train_loss(th), self.val_loss(th), self.seconds
-        )
-        if self.done and self.stopped_reason is None:
-            self.stopped_reason = "completed"
-
     # ---- live changes --------------------------------------------------------------
     def set_hyper(self, record: bool = True, **changes: float) -> None:
         """Change lr, momentum, beta1, beta2 or weight_decay between steps, without a reset;
@@ -486,11 +415,6 @@ class Trainer(LiveData):
         trainer = cls(state.config, dataset=dataset, theta0=state.theta)
         resume(trainer, state, history)
         return trainer
-
-    def _checkpoint(self, pinned: bool = False) -> None:
-        # Periodic states (and one after every change) make any past step reachable exactly.
-        if pinned or self.checkpoints.due(self.step_count):
-            self.checkpoints.add(self.state(), pinned=pinned)
 
     # ---- reporting -----------------------------------------------------------------
     def steps_per_second(self) -> float:

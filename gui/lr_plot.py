@@ -62,8 +62,10 @@ class LrView(PlotView):
         for line in self.band.lines:
             line.setPen(pg.mkPen(None))
         pi.addItem(self.band, ignoreBounds=True)
+        # The label under its line: the line often sits at the top of the view (the rates
+        # used stay below it), where a label above it would be cut off.
         self.bound_line = pg.InfiniteLine(
-            angle=0, label="", labelOpts={"position": 0.98, "anchors": [(1, 1), (1, 0)]}
+            angle=0, label="", labelOpts={"position": 0.98, "anchors": [(1, 0), (1, 0)]}
         )
         self.bound_line.setZValue(-10)
         pi.addItem(self.bound_line, ignoreBounds=True)

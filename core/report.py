@@ -48,6 +48,8 @@ def summary(trainer: Trainer, eigen: Eigen | None = None) -> dict[str, Any]:
             "stopped_reason": trainer.stopped_reason or "stopped",
             "message": trainer.message,
             "steps_per_second": trainer.steps_per_second(),
+            # The same over wall time, recording and epoch ends included (what a user times).
+            "wall_steps_per_second": trainer.wall_steps_per_second(),
             "max_stable_lr": trainer.max_stable_lr(),
             # Of the objective's Hessian over the trained parameters, in trained units.
             "hessian_eigenvalues": eigen.eigenvalues,

@@ -142,6 +142,10 @@ class Trainer(StepRecorder, LiveData):
         self.last_batch_loss: float | None = None
         self.first_loss: float | None = None
         self.seconds = 0.0  # time spent inside engine steps
+        # Wall time inside run_steps, its bookkeeping included, and the steps it ran: the
+        # rate a user times (the window's rate is measured so too).
+        self.wall_seconds = 0.0
+        self.wall_steps = 0
         self._recent: list[tuple[float, int]] = []  # (time, step) for a smoothed rate
         self._losses = np.zeros(CHUNK)
         self._params = np.zeros((CHUNK, d + 1))
@@ -276,7 +280,13 @@ class Trainer(StepRecorder, LiveData):
         perf_counter deadline."""
         if self.stopped_reason == "diverged":
             return 0
-        n = min(n, self.steps_left)
+        start = time.perf_counter()
+        done = self._run_steps(min(n, self.steps_left), deadline)
+        self.wall_seconds += time.perf_counter() - start
+        self.wall_steps += done
+        return done
+
+    def _run_steps(self, n: int, deadline: float | None) -> int:
         if self.n_batches == 1 and self.config.train.sampling == "reshuffle":
             return self._run_full_batch(n, deadline)
         done = 0
@@ -422,6 +432,10 @@ class Trainer(StepRecorder, LiveData):
         if self.seconds <= 0:
             return 0.0
         return self.step_count / self.seconds
+
+    def wall_steps_per_second(self) -> float:
+        """Steps run per second of run_steps' wall time, bookkeeping included."""
+        return self.wall_steps / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def snapshot(self, max_points: int = 2000) -> Snapshot:
         """Copy what a view needs to draw the run now."""

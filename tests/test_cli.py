@@ -42,6 +42,7 @@ SUMMARY_KEYS = {
     "steps",
     "stopped_reason",
     "steps_per_second",
+    "wall_steps_per_second",
     "max_stable_lr",
     "hessian_eigenvalues",
     "condition_number",
@@ -213,7 +214,7 @@ def test_summary_has_sensible_values(concise: tuple[Proc, Path]) -> None:
     assert s["train_loss"] < 1e-3
     assert s["val_loss"] is None  # no validation split in this preset
     assert s["r2"] > 0.99
-    assert s["steps_per_second"] > 0
+    assert 0 < s["wall_steps_per_second"] <= s["steps_per_second"]
     # Full-batch gradient descent on the mean squared error of [X, 1] is stable below
     # 2 / the largest eigenvalue of its Hessian, (2/n) [X, 1]^T [X, 1]: computed from the data.
     config = Config.load(out / "config.json")

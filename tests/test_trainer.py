@@ -585,3 +585,16 @@ def test_data_near_1e32_diverges_quietly(tmp_path):
         trainer.set_hyper(lr=0.001)
         trainer.run_steps(2)
         assert np.isfinite(trainer.theta()).all()
+
+
+@pytest.mark.parametrize("name", ["playground", "d2l-scratch", "sgd-1d"])
+def test_the_wall_rate_counts_bookkeeping_and_only_the_steps_run(name):
+    """The rate a user times: every step run_steps ran, over its whole time (engine time
+    and the recording and epoch ends around it), so never above the engine-only rate."""
+    t = Trainer(preset_config(name).with_value("train.epochs", 3))
+    assert t.wall_steps_per_second() == 0.0
+    ran = t.run_steps(7) + t.run_epoch() + t.run_steps(10**9)
+    assert t.wall_steps == ran == t.step_count
+    assert t.wall_seconds >= t.seconds > 0
+    assert 0 < t.wall_steps_per_second() <= t.steps_per_second()
+    assert t.run_steps(5) == 0 and t.wall_steps == ran  # finished: nothing more counted

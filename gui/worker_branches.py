@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class BranchCalls:
     """Branch operations for a LoopWorker that owns a RunTree in self._tree (and has the
-    training worker's _pause, _run, stateChanged and message)."""
+    training worker's _pause, _run, stateChanged and message, and DataWorker's _rebuild)."""
 
     # Every branch as rows, and the ghosts of the others (core.branch_summary.BranchList).
     branchesChanged = Signal(object)
@@ -86,6 +86,10 @@ class BranchCalls:
             self._refuse(f"Could not branch at step {step:,}: {exc}")
             return
         self._took_over(tree.trainer, adopt=False)
+        if tree.trainer.config.data != config.data:
+            # The data moved after step k (a drag): the branch goes on with the data the
+            # controls show, rebuilt under its parameters (a branch replays step k's data).
+            self._rebuild(config)
         if run:
             self._run()
 

@@ -321,3 +321,23 @@ def test_a_batch_size_drag_mid_run_changes_the_run_once(window, qtbot):
     assert window.worker.trained_config().train.batch_size == size
     changes = [text for _, text in window.history().events() if "batch_size" in text]
     assert changes == [f"batch_size 10 -> {size}"]
+
+
+def test_a_branch_from_before_a_data_drag_trains_on_the_data_the_controls_show(window, qtbot):
+    # Found by the window's state machine: the branch replayed step k's data (noise 0.5)
+    # while the controls, config() and the stable bound said noise 0.
+    _steps(window, qtbot, 2)
+    window.findChild(QDoubleSpinBox, "noiseSpin").setValue(0.0)
+    settle(window, qtbot)
+    moved = window.run_info()
+    assert moved.ols_loss < 1e-12  # no noise: least squares fits exactly
+    window.rewind_to(10)
+    window.dashboard.branch_here(run=False)
+    _wait_branches(window, qtbot, 2)
+    qtbot.waitUntil(lambda: window.worker.trained_config() == window.config(), timeout=WAIT_MS)
+    assert window.config().data.noise_std == 0.0
+    assert window.run_info().ols_loss < 1e-12
+    assert step_of(window) == 10  # from step 10's parameters, on the data shown
+    window.step_epoch()
+    settle(window, qtbot)
+    assert window.worker.trained_config() == window.config()

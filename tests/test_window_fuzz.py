@@ -10,6 +10,7 @@ import os
 import tempfile
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -41,6 +42,7 @@ class WindowMachine(RuleBasedStateMachine):
         self.info = self.win.run_info()
         self.epochs: dict[str, np.ndarray] = {}
         self.last_step = -1
+        self.branch: int | None = None  # the active branch the history was last read from
         self.folder = tempfile.TemporaryDirectory()
 
     def teardown(self) -> None:
@@ -123,6 +125,29 @@ class WindowMachine(RuleBasedStateMachine):
     def go_live(self) -> None:
         self.win.go_live()
 
+    @precondition(lambda self: self.last_step > 1)
+    @rule(fraction=st.floats(0.0, 1.0), run=st.booleans())
+    def branch_from_a_past_step(self, fraction: float, run: bool) -> None:
+        # As the branch list's "Branch here" or Run while rewound answered "branch".
+        self.win.rewind_to(max(1, round(fraction * self.last_step)))
+        self.qtbot.waitUntil(self.win.is_reviewing, timeout=WAIT_MS)
+        self.win.dashboard.branch_here(run=run)
+
+    @rule(pick=st.integers(0, 7))
+    def switch_branch(self, pick: int) -> None:
+        rows = self.win.controller.branches().rows
+        if rows:
+            self.win.controller.switch_branch(rows[pick % len(rows)].id)
+
+    @rule(values=st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=6))
+    def drag_the_bias(self, values: list[float]) -> None:
+        # A slider drag: the targets move under the run at each value, one marker at release.
+        spin = self._find(QDoubleSpinBox, "biasSpin")
+        self.win.controller.begin_gesture()
+        for value in values:
+            spin.setValue(value)
+        self.win.controller.end_gesture()
+
     @rule()
     def race(self) -> None:
         race = self.win.race_panel
@@ -167,8 +192,11 @@ class WindowMachine(RuleBasedStateMachine):
 
     def _history_only_grows(self, info) -> None:
         history = self.win.history()
-        if info is not self.info:  # a new run: its history starts over
-            self.info, self.epochs, self.last_step = info, {}, -1
+        active = self.win.controller.branches().active
+        branch = None if active is None else active.id
+        if info is not self.info or branch != self.branch:
+            # A new run, moved data or another branch: its history is read afresh.
+            self.info, self.branch, self.epochs, self.last_step = info, branch, {}, -1
         assert history.last_step >= self.last_step
         epochs = history.epochs()
         for name, old in self.epochs.items():
@@ -176,6 +204,7 @@ class WindowMachine(RuleBasedStateMachine):
         self.epochs, self.last_step = epochs, history.last_step
 
 
+@pytest.mark.timeout(1800 if SLOW else 300)  # the long run: 20 sequences of 40 actions
 def test_the_window_under_random_use(qtbot):
     WindowMachine.qtbot = qtbot
     machine = WindowMachine.TestCase

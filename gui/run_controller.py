@@ -140,6 +140,7 @@ class RunController(BranchControl, DataSlots, ConfigModel):
         w.preparing.connect(self._on_preparing, queued)
         w.progress.connect(self.progress, queued)
         w.setupFailed.connect(self._on_setup_failed, queued)
+        w.epochsExtended.connect(self._on_epochs_extended, queued)
         w.dataChanged.connect(self._on_data_changed, queued)
         w.targetsTaken.connect(self._on_targets_taken, queued)
         # Data edits, samples and parameters moved under the run (gui/live_edits.py).
@@ -415,6 +416,11 @@ class RunController(BranchControl, DataSlots, ConfigModel):
         self.edit(changes)
         self._touched = touched  # fitted, not set by hand
         return "Fitted to this data: " + "; ".join(said) + "."
+
+    def _on_epochs_extended(self, epochs: int) -> None:
+        """A completed run went on: the configuration (and the Epochs field) says how far."""
+        if epochs != self._config.train.epochs:
+            self._set(self._config.with_value("train.epochs", epochs))
 
     def _on_snapshot(self, snap: Snapshot) -> None:
         self._latest = snap

@@ -86,6 +86,8 @@ class TrainingWorker(BranchCalls, DataWorker):
     preparing = Signal(str)  # a new run is being built (data generated or loaded): what
     progress = Signal(int)  # percent of the new run's data generated or read
     setupFailed = Signal(str)  # a new run could not be built (the current run is kept): why
+    # Run or a step on a completed run went on past its epochs: the new epoch target.
+    epochsExtended = Signal(int)
 
     def __init__(self) -> None:
         super().__init__(SNAPSHOT_POINTS)
@@ -285,6 +287,7 @@ class TrainingWorker(BranchCalls, DataWorker):
             return
         if trainer.done:
             trainer.extend_epochs(trainer.epoch + trainer.config.train.epochs)
+            self.epochsExtended.emit(trainer.config.train.epochs)
         trainer.stopped_reason = None
         self._active = True
         self._reset_pace()
@@ -307,6 +310,7 @@ class TrainingWorker(BranchCalls, DataWorker):
             return
         if trainer.done:
             trainer.extend_epochs(trainer.epoch + 1)
+            self.epochsExtended.emit(trainer.config.train.epochs)
         if trainer.stopped_reason == "completed":
             trainer.stopped_reason = None
         if epoch:

@@ -329,3 +329,26 @@ def test_curves_are_thin_while_training_and_whole_after(window, qtbot):
     qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
     assert widths() == resting
     settle(window, qtbot)
+
+
+def test_going_on_past_a_completed_run_moves_its_epochs_everywhere(window, qtbot):
+    # A step or Run on a completed run trains past its epochs: config(), the Epochs field
+    # and the worker agree on the new target (config() kept the old one, found by the
+    # window's state machine).
+    from PySide6.QtWidgets import QSpinBox
+
+    window.controller.edit({"train.epochs": 2})
+    window.controller.run()
+    qtbot.waitUntil(lambda: window.run_state() == "completed", timeout=WAIT_MS)
+    window.step_batch()
+    settle(window, qtbot)
+    assert window.worker.trained_config() == window.config()
+    assert window.config().train.epochs == 3
+    assert window.findChild(QSpinBox, "epochsSpin").value() == 3
+    window.step_epoch()
+    settle(window, qtbot)
+    assert window.config().train.epochs == 3  # still within epoch 3: nothing to extend
+    window.controller.run()  # completed again: Run goes on for as many epochs again
+    qtbot.waitUntil(lambda: window.run_state() == "completed", timeout=WAIT_MS)
+    settle(window, qtbot)
+    assert window.config().train.epochs == 6 == window.worker.trained_config().train.epochs

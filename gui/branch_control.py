@@ -21,8 +21,11 @@ from core.files import atomic_write_text
 from core.runfile import save_run
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QTimer
+
     from core.runinfo import RunInfo
     from core.snapshot import Snapshot
+    from gui.live_edits import LiveEdits
     from gui.worker import TrainingWorker
 
 
@@ -39,6 +42,8 @@ class BranchControl:
     scriptValues = Signal(object, object)
 
     worker: TrainingWorker
+    live: LiveEdits
+    _data_timer: QTimer
 
     def _connect_branches(self) -> None:
         """Follow the worker's branch signals (once, from __init__)."""
@@ -128,10 +133,14 @@ class BranchControl:
         self._latest = snap
         self._rates.clear()
         if adopt:
-            # The branch's own training and model settings; the data stays as the controls
-            # show it (a data edit may be waiting for its debounce).
+            # The branch's own settings, its data too (data moved under a branch is its own);
+            # unless a data edit waits for its debounce or is on its way: the controls keep
+            # it, and it goes to this branch once sent (live.built says what the run has).
             mine: Config = self._config
-            self._set(replace(mine, train=config.train, model=config.model))
+            editing = self._data_timer.isActive() or self.live.pending()
+            self.live.built = config.data
+            data = mine.data if editing else config.data
+            self._set(replace(mine, data=data, train=config.train, model=config.model))
         self._update_stable_lr()
         self.runContinued.emit(info, snap)
         self.snapshot.emit(snap)

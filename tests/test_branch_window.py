@@ -341,3 +341,23 @@ def test_a_branch_from_before_a_data_drag_trains_on_the_data_the_controls_show(w
     window.step_epoch()
     settle(window, qtbot)
     assert window.worker.trained_config() == window.config()
+
+
+def test_switching_branches_shows_each_branchs_own_data(window, qtbot):
+    # Found by the window's state machine: data moved under a branch is that branch's own,
+    # yet a switch kept the controls' data while the run trained on the other branch's.
+    _steps(window, qtbot, 2)
+    window.rewind_to(15)
+    window.dashboard.branch_here(run=False)
+    _wait_branches(window, qtbot, 2)
+    main, branch = (r.id for r in _branches(window).rows)
+    window.findChild(QDoubleSpinBox, "noiseSpin").setValue(1.25)
+    settle(window, qtbot)
+    assert window.worker.trained_config() == window.config()
+    for target, noise in ((main, 0.5), (branch, 1.25), (main, 0.5)):
+        window.controller.switch_branch(target)
+        qtbot.waitUntil(lambda t=target: _branches(window).active.id == t, timeout=WAIT_MS)
+        settle(window, qtbot)
+        assert window.config().data.noise_std == noise
+        assert window.findChild(QDoubleSpinBox, "noiseSpin").value() == noise
+        assert window.worker.trained_config() == window.config()

@@ -71,6 +71,8 @@ class DashboardBranches:
 
     def _show_continued(self, info: RunInfo, snap: Snapshot) -> None:
         self.pacer.cancel()
+        # Data moved under the former trainer is not this one's (a switch: another branch's).
+        self._moved = self._unseen = None
         self.timeline.go_live()
         self.timeline.set_last_step(snap.step)
         # The same data goes on: the landscape keeps the pair the user chose.

@@ -361,3 +361,30 @@ def test_switching_branches_shows_each_branchs_own_data(window, qtbot):
         assert window.config().data.noise_std == noise
         assert window.findChild(QDoubleSpinBox, "noiseSpin").value() == noise
         assert window.worker.trained_config() == window.config()
+
+
+def test_a_switch_draws_the_branch_switched_to_not_data_moved_under_the_other(window, qtbot):
+    # Seen on a virtual display: after a noise drag on a branch and a switch back, the fit
+    # plot and the noise floor still showed the branch's moved data (a pending moved-data
+    # picture was applied over the branch switched to).
+    _steps(window, qtbot, 2)
+    window.rewind_to(15)
+    window.dashboard.branch_here(run=False)
+    _wait_branches(window, qtbot, 2)
+    main = _branches(window).rows[0].id
+    window.findChild(QDoubleSpinBox, "biasSpin").setValue(4.0)
+    settle(window, qtbot)
+    fit = window.fit_view
+
+    def true_line_at(bias: float) -> bool:
+        x = np.asarray(fit.true_line.xData)
+        return bool(np.allclose(fit.true_line.yData, 2.0 * x + bias))
+
+    # A frame draws the moved data in the views shown (the others take it when shown).
+    qtbot.waitUntil(lambda: true_line_at(4.0), timeout=WAIT_MS)
+    window.controller.switch_branch(main)
+    qtbot.waitUntil(lambda: _branches(window).active.id == main, timeout=WAIT_MS)
+    settle(window, qtbot)
+    window.refresh()
+    assert true_line_at(1.0)
+    assert window.run_info().true_theta[-1] == 1.0

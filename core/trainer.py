@@ -142,10 +142,8 @@ class Trainer(StepRecorder, LiveData):
         self.last_batch_loss: float | None = None
         self.first_loss: float | None = None
         self.seconds = 0.0  # time spent inside engine steps
-        # Wall time inside run_steps, its bookkeeping included, and the steps it ran: the
-        # rate a user times (the window's rate is measured so too).
-        self.wall_seconds = 0.0
-        self.wall_steps = 0
+        self.wall_seconds = 0.0  # wall time inside run_steps, bookkeeping included: as timed
+        self.wall_steps = 0  # ... by a user, and as the window measures its rate
         self._recent: list[tuple[float, int]] = []  # (time, step) for a smoothed rate
         self._losses = np.zeros(CHUNK)
         self._params = np.zeros((CHUNK, d + 1))

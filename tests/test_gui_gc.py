@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from typing import ClassVar
 
 from gui.gui_gc import is_collecting_on_gui_thread
 from tests.conftest import WAIT_MS
@@ -13,7 +14,7 @@ from tests.conftest import WAIT_MS
 class _Node:
     """A cycle only the collector frees; it notes the thread that freed it."""
 
-    freed_in: list[str] = []
+    freed_in: ClassVar[list[str]] = []
 
     def __init__(self) -> None:
         self.me = self

@@ -28,3 +28,10 @@ def collect_on_gui_thread() -> None:
 def is_collecting_on_gui_thread() -> bool:
     """Whether collection has moved to the GUI thread's timer."""
     return _collector is not None
+
+
+def collect_if_due() -> None:
+    """Collect now what the timer would (call it on the GUI thread, e.g. between tests, when
+    no event loop runs for a while)."""
+    if _collector is not None:
+        _collector.check()

@@ -111,8 +111,11 @@ def ensure_app(offscreen: bool = False):
 def run_app(config: Config | None = None) -> int:
     """Open the main window and run the event loop; return its exit code."""
     app = ensure_app()
+    from gui.gui_gc import collect_on_gui_thread
     from gui.main_window import MainWindow
     from gui.session import app_settings
+
+    collect_on_gui_thread()  # before any worker thread starts: see gui/gui_gc.py
 
     # The session (last configuration, layout) is remembered; a configuration given on the
     # command line takes precedence over the remembered one.

@@ -5,10 +5,12 @@ is a worker thread and the garbage holds a Qt object, the object's destructor di
 signals there: Qt takes its connection lock, then PySide asks for the interpreter lock, which
 the GUI thread holds while it waits for that same Qt lock to connect a new widget. Seen as a
 deadlock (a race table re-seeded during a run, a numpy call in the theory thread collecting).
-So once worker threads exist, automatic collection is off and pyqtgraph's GarbageCollector
-collects from a timer on the GUI thread instead."""
+So the app (gui/app.py) turns automatic collection off before its worker threads start, and
+pyqtgraph's GarbageCollector collects from a timer on the GUI thread instead."""
 
 from __future__ import annotations
+
+import gc
 
 from pyqtgraph.util.garbage_collector import GarbageCollector
 
@@ -30,8 +32,10 @@ def is_collecting_on_gui_thread() -> bool:
     return _collector is not None
 
 
-def collect_if_due() -> None:
-    """Collect now what the timer would (call it on the GUI thread, e.g. between tests, when
-    no event loop runs for a while)."""
+def stop_collecting_on_gui_thread() -> None:
+    """Back to automatic collection (tests that turned the timer on put things back)."""
+    global _collector
     if _collector is not None:
-        _collector.check()
+        _collector.timer.stop()
+        _collector = None
+        gc.enable()

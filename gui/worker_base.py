@@ -21,8 +21,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
-from gui.gui_gc import collect_on_gui_thread
-
 SNAPSHOT_INTERVAL = 1 / 30  # at most ~30 snapshots a second, however fast training runs
 # Longest the loop stays parked for one frame: a lost release only costs this much.
 FRAME_HOLD_MAX = 0.1
@@ -252,7 +250,6 @@ class WorkerHost:
         """Start the thread (and so the loop); later calls do nothing."""
         if not self._started:
             self._started = True
-            collect_on_gui_thread()  # no Qt object may be collected in the new thread
             self.thread.start()
 
     def is_running(self) -> bool:

@@ -165,16 +165,6 @@ def _no_real_file_dialogs(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _collect_between_tests():
-    """Once collection has moved to the GUI thread's timer (gui/gui_gc.py), tests that run no
-    event loop would never collect: do what the timer would after each test, on this thread."""
-    yield
-    from gui.gui_gc import collect_if_due
-
-    collect_if_due()
-
-
-@pytest.fixture(autouse=True)
 def _run_while_rewound_goes_on_live(monkeypatch):
     """Run pressed while rewound asks (a modal box nobody can answer offscreen): it goes on
     from the live end, as before the question existed, unless a test answers otherwise."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,13 +90,7 @@ def run_info(trainer: Trainer) -> RunInfo:
         else np.sort(np.random.default_rng(0).choice(n, MAX_SCATTER, replace=False))
     )
     x = ds.x_train[rows] * ds.scale + ds.shift
-    eigen = run_eigen(trainer)
-    ols_trained = trainer.least_squares()
-    ols_loss = trainer.train_loss(ols_trained)
-    true = ds.true_theta()
-    noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
-    true_bias = 0.0 if true is None else float(true[-1])
-    floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
+    eigen, ols_trained, ols_loss, true, floor, floor_label = _fit_facts(trainer)
     noisy = noise_rows(n, eigen.eigenvalues)
     return RunInfo(
         x=x,
@@ -140,13 +134,7 @@ def moved_info(trainer: Trainer, info: RunInfo) -> RunInfo:
     start, the new targets, true and least-squares lines, floors and statistics (O(d^3))."""
     ds = trainer.dataset
     rows = info.sample_rows
-    eigen = run_eigen(trainer)
-    ols_trained = trainer.least_squares()
-    ols_loss = trainer.train_loss(ols_trained)
-    true = ds.true_theta()
-    noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
-    true_bias = 0.0 if true is None else float(true[-1])
-    floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
+    eigen, ols_trained, ols_loss, true, floor, floor_label = _fit_facts(trainer)
     return replace(
         info,
         x=ds.x_train[rows] * ds.scale + ds.shift,
@@ -165,3 +153,17 @@ def moved_info(trainer: Trainer, info: RunInfo) -> RunInfo:
         hessian_eigenvectors=eigen.eigenvectors,
         theta_star=eigen.theta_star,
     )
+
+
+def _fit_facts(trainer: Trainer) -> tuple[Any, np.ndarray, float, np.ndarray | None, float, str]:
+    """What the data says of the fit now: the Hessian's eigen-directions, least squares (in
+    trained units) and its loss, the true line, and the floor line with its label."""
+    ds = trainer.dataset
+    eigen = run_eigen(trainer)
+    ols_trained = trainer.least_squares()
+    ols_loss = trainer.train_loss(ols_trained)
+    true = ds.true_theta()
+    noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
+    true_bias = 0.0 if true is None else float(true[-1])
+    floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
+    return eigen, ols_trained, ols_loss, true, floor, floor_label

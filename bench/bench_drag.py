@@ -72,9 +72,11 @@ class Bench:
         from PySide6.QtWidgets import QApplication
 
         from core.presets import preset_config
+        from gui.gui_gc import collect_on_gui_thread
 
         self.QEventLoop, self.QTimer, self.Qt = QEventLoop, QTimer, Qt
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
+        collect_on_gui_thread()  # as the app does (gui/app.py run_app)
         self.seconds = seconds
         self.config = preset_config(PRESET).with_values(
             {"data.n_samples": SAMPLES, "train.epochs": 1000}

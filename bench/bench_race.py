@@ -70,8 +70,11 @@ class Bench:
         from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
+        from gui.gui_gc import collect_on_gui_thread
+
         self.QEvent, self.QEventLoop, self.QTimer, self.Qt = QEvent, QEventLoop, QTimer, Qt
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
+        collect_on_gui_thread()  # as the app does (gui/app.py run_app)
         self.seconds = seconds
 
         class PaintCounter(QObject):

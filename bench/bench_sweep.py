@@ -163,10 +163,12 @@ def stalls(engine: str) -> tuple[float, float, float]:
     from PySide6.QtWidgets import QApplication
 
     from core.presets import preset_config
+    from gui.gui_gc import collect_on_gui_thread
     from gui.run_controller import ConfigModel
     from gui.sweep_panel import SweepPanel
 
     app = QApplication.instance() or QApplication([])
+    collect_on_gui_thread()  # as the app does (gui/app.py run_app)
     config = preset_config("playground").with_values(
         {"train.implementation": engine, "train.epochs": 100_000}
     )

@@ -195,6 +195,11 @@ class Bench:
         self.pinning = Pinning(pin)
         self.theory = theory  # show the eigen view and the gradient cloud (--theory)
         self.config = preset_config(PRESET).with_value("train.epochs", EPOCHS)
+        # As the app does (gui/app.py run_app): garbage collected on the GUI thread's timer,
+        # not by whichever thread allocates (a user runs the app, not a bare MainWindow).
+        from gui.gui_gc import collect_on_gui_thread
+
+        collect_on_gui_thread()
 
         class PaintCounter(QObject):
             """Counts the paint events of the widgets it filters."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeyEvent
@@ -96,6 +97,22 @@ class _SpaceRuns(QObject):
         )
 
 
+class FirstPaint(QObject):
+    """Calls back once, at a widget's first paint, then stops filtering its events."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """The first Paint: remove the filter, call back."""
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            self._callback()
+        return False
+
+
 class MainWindow(WindowFiles, QMainWindow):
     """Launch, set parameters, Run, watch the loss fall and the line fit, export."""
 
@@ -116,7 +133,9 @@ class MainWindow(WindowFiles, QMainWindow):
         if config is None and settings is not None:
             config, settings_note = session.last_config(settings)
         self._closing = False
-        self._painted = False
+        # A filter until the first paint, not an event() override: that would run Python for
+        # every event of the window (each repaint of anything in it), all run long.
+        self._first_paint = FirstPaint(self, self._on_first_paint)
         self._about_run = False  # the banner's message is the run's own (from the controller)
 
         self.controller = RunController(
@@ -382,14 +401,11 @@ class MainWindow(WindowFiles, QMainWindow):
             self.status.label.setText(LOADING_TEXT)
 
     # ---- start and shutdown ---------------------------------------------------------
-    def event(self, event: QEvent) -> bool:
+    def _on_first_paint(self) -> None:
         """Start the training thread right after the first paint."""
-        if event.type() == QEvent.Type.Paint and not self._painted:
-            self._painted = True
-            if os.environ.get(FIRST_PAINT_ENV):
-                print(f"first-paint {time.perf_counter():.6f}", flush=True)
-            QTimer.singleShot(0, self._start_worker)
-        return super().event(event)
+        if os.environ.get(FIRST_PAINT_ENV):
+            print(f"first-paint {time.perf_counter():.6f}", flush=True)
+        QTimer.singleShot(0, self._start_worker)
 
     def _start_worker(self) -> None:
         self._start_timer.stop()

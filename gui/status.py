@@ -9,6 +9,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from core.theory import Eigen
 from gui.dashboard import Dashboard
+from gui.live_label import LiveLabel
 from gui.run_controller import RunController
 from gui.widgets import short_list
 
@@ -28,7 +29,7 @@ class RunStatus:
     def __init__(self, bar: QStatusBar, controller: RunController, dashboard: Dashboard) -> None:
         self._controller = controller
         self._dashboard = dashboard
-        self.label = QLabel(LOADING_TEXT)
+        self.label = LiveLabel(LOADING_TEXT, widest=LOADING_TEXT)
         self.label.setObjectName("statusLabel")
         bar.addPermanentWidget(self.label, 1)
         self.condition_label = QLabel()

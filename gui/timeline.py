@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from gui.live_label import LiveLabel
+
 
 class TimelineBar(QWidget):
     """Scrub through the recorded history; the right end is the live run."""
@@ -27,7 +29,7 @@ class TimelineBar(QWidget):
             "the loss plot shows where). Training pauses while you look; drag to the right end, "
             "press Live or Run to continue from where the run really is. Nothing recorded is lost."
         )
-        self.label = QLabel("live")
+        self.label = LiveLabel("live", widest="step 10,000,000 of 10,000,000")
         self.label.setObjectName("timelineLabel")
         self.label.setMinimumWidth(150)
         self.live_button = QPushButton("Live")

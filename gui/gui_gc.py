@@ -17,13 +17,15 @@ from pyqtgraph.util.garbage_collector import GarbageCollector
 INTERVAL_S = 0.5  # how often the GUI thread looks at the collector's counts
 
 _collector: GarbageCollector | None = None
+_was_enabled = True  # automatic collection before the timer took over
 
 
 def collect_on_gui_thread() -> None:
     """Turn automatic collection off and collect from a GUI-thread timer (idempotent; call it
     from the GUI thread, before a worker thread starts)."""
-    global _collector
+    global _collector, _was_enabled
     if _collector is None:
+        _was_enabled = gc.isenabled()
         _collector = GarbageCollector(interval=INTERVAL_S)
 
 
@@ -33,9 +35,10 @@ def is_collecting_on_gui_thread() -> bool:
 
 
 def stop_collecting_on_gui_thread() -> None:
-    """Back to automatic collection (tests that turned the timer on put things back)."""
+    """Back to collection as it was before (tests that turned the timer on put things back)."""
     global _collector
     if _collector is not None:
         _collector.timer.stop()
         _collector = None
-        gc.enable()
+        if _was_enabled:
+            gc.enable()

@@ -30,6 +30,7 @@ class _Node:
 def test_a_window_moves_collection_to_the_gui_thread(window, qtbot):
     # As run_app does: the collector no longer runs by itself, in whatever thread allocates.
     qtbot.waitUntil(lambda: window.run_info() is not None, timeout=WAIT_MS)
+    was_enabled = gc.isenabled()
     collect_on_gui_thread()
     try:
         assert is_collecting_on_gui_thread()
@@ -44,5 +45,5 @@ def test_a_window_moves_collection_to_the_gui_thread(window, qtbot):
         qtbot.waitUntil(lambda: ref() is None, timeout=WAIT_MS)  # the GUI thread's timer did
         assert _Node.freed_in and set(_Node.freed_in) == {threading.main_thread().name}
     finally:
-        stop_collecting_on_gui_thread()  # the suite's other tests keep automatic collection
-    assert gc.isenabled()
+        stop_collecting_on_gui_thread()  # the suite's other tests collect between tests
+    assert gc.isenabled() == was_enabled

@@ -12,12 +12,13 @@ import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 # Least distance in pixels between two labels of a vertical log axis (they are ~12 px tall):
 # closer ones printed into each other.
 LOG_LABEL_GAP = 18
 LOG_LABEL_SPACE_PX = 8  # free pixels wanted between two labels of a horizontal log axis
+EDGE_PX = 3  # how far past pyqtgraph's bounding rect an axis paints, at most
 PLAIN_LOG_LABELS = (1e-3, 1e4)  # log-axis labels in this range read as plain numbers
 PLAIN_TICKS = (1e-3, 1e6)  # linear ticks up to this magnitude read as plain numbers
 
@@ -58,6 +59,11 @@ class ReadableAxis(pg.AxisItem):
         """Make the axis (as pg.AxisItem) with the SI prefix switched off."""
         super().__init__(orientation, **kwargs)
         self.enableAutoSIPrefix(False)
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
+        """pyqtgraph's, a few pixels larger: the axis line and the end labels reach just past
+        it, which the cached paint (gui/item_cache.py) would cut off."""
+        return super().boundingRect().adjusted(-EDGE_PX, -EDGE_PX, EDGE_PX, EDGE_PX)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         """Labels of linear ticks (format_ticks); log mode goes to logTickStrings."""

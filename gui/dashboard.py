@@ -32,6 +32,7 @@ from gui.dashboard_theory import DashboardTheory
 from gui.frame_pacer import FramePacer, Stage, paint_target
 from gui.ghosts import GhostLayer
 from gui.grab import attach_grabbing
+from gui.item_cache import cache_static_items
 from gui.landscape import LandscapeView
 from gui.plots import FitView, LossView, ParamView
 from gui.predict_overlay import PredictionOverlay
@@ -225,6 +226,9 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         live = state == "running"
         for view in (self.loss_view, self.lr_view, self.param_view, self.eigen_view):
             view.set_live(live)
+        if live:
+            for view in self.views():
+                cache_static_items(view)  # items a new run or a branch added meanwhile too
         if not live:
             self._show_current()
 

@@ -288,7 +288,7 @@ class Bench:
         try:
             self.set_running(win, True)
             self.spin(WARMUP_S)
-            self.against_cli(win, res)
+            self.against_cli(win, res, index)
             self.set_running(win, True)
             self.spin(SETTLE_S)
             for p in range(self.pairs):
@@ -320,15 +320,18 @@ class Bench:
                 summary = json.load(f)
             return float(summary["wall_steps_per_second"]), float(summary["steps_per_second"])
 
-    def against_cli(self, win: Any, res: Results) -> None:
+    def against_cli(self, win: Any, res: Results, index: int = 0) -> None:
         """`train` before and after the window trains with each of its views shown; each window
-        phase divided by the mean of the two."""
+        phase divided by the mean of the two. The phases' order turns with the trial's index,
+        so that none is always the one right after the command line's process."""
         self.pinning.release()
         self.set_running(win, False)
         self.spin(0.1)
         before, before_engine = self.cli_phase()
         rates = {}
-        for shown in ("training", "race", "minimized"):
+        order = ["training", "race", "minimized"]
+        order = order[index % 3 :] + order[: index % 3]
+        for shown in order:
             if shown == "minimized":
                 win.main_tabs.setCurrentIndex(0)
                 win.showMinimized()

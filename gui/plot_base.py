@@ -176,7 +176,9 @@ class PlotView(PlotFiles, pg.PlotWidget):
 
     def _say_legend_hidden(self, hidden: bool) -> None:
         tip = self.toolTip().replace(f"\n\n{HIDDEN_HINT}", "")
-        self.setToolTip(f"{tip}\n\n{HIDDEN_HINT}" if hidden else tip)
+        tip = f"{tip}\n\n{HIDDEN_HINT}" if hidden else tip
+        if tip != self.toolTip():
+            self.setToolTip(tip)
 
     def _top_legend_resized(self, *_: object) -> None:
         if self._fit_top_legend() and self._follow:

@@ -3,14 +3,15 @@
 What a user compares: the window against `python main.py train` on the same workload, in its own
 process and unpinned. Each trial runs, interleaved: the command line (twice, before and after the
 window phases: the reference), then the window with its Training tab shown, with the Optimizer
-race tab shown (no training view visible, no race running) and minimized. Each window phase is
-divided by the mean of its trial's two command-line phases. The in-process paired figure below is
-kept beside it.
+race tab shown (no training view visible, no race running) and minimized, in an order that turns
+from trial to trial. Each window phase is divided by the mean of its trial's two command-line
+phases. The in-process paired figure below is kept beside it.
 
 Workload: preset d2l-concise-3 (1000 samples, 3 features, batch 10, SGD lr 0.03, module
 implementation, i.e. nn.Linear + MSELoss + optim.SGD) with 100000 epochs, so no run finishes.
 
-One process, one QApplication (offscreen), torch.set_num_threads(1). Each trial opens a fresh
+One process, one QApplication (offscreen), torch.set_num_threads(1), garbage collected on the
+GUI thread's timer as in the app (gui/gui_gc.py). Each trial opens a fresh
 1400x900 MainWindow (plots live, speed unthrottled), presses Run and, after a warm-up, alternates
 phases of ~S seconds:
   - window: the run trains in the window; steps/s is the rise of snapshot.step over the wall

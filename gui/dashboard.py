@@ -232,8 +232,16 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         if not live:
             self._show_current()
 
+    def frames_carry_text(self) -> bool:
+        """Whether the timeline and the status bar take the run's step from the frames (live,
+        on screen, training flat out): their repaints then fall inside the frame, where the
+        training loop is parked, not between frames, where they take the interpreter lock from
+        it."""
+        return self._review is None and self.can_be_seen() and self._training_flat_out()
+
     def _on_snapshot(self, snap: Snapshot) -> None:
-        self.timeline.set_last_step(snap.step)
+        if not self.frames_carry_text():
+            self.timeline.set_last_step(snap.step)
         if self.branch_panel.isVisible():
             self.branch_panel.set_live_step(snap.step)
         if self._review is None:
@@ -260,8 +268,14 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         # Moved data: each view takes it with its stage (it stays pending until the last one
         # has, should the frame be cancelled); views on other tabs once they are shown.
         moved = self._take_moved()
+
+        def first() -> None:
+            self._draw(top, snap, moved)
+            self.timeline.set_last_step(snap.step)
+            self.shown.emit(snap, False)  # the status bar
+
         return [
-            Stage(lambda: self._draw(top, snap, moved), painted),
+            Stage(first, painted),
             Stage(lambda: self._draw(bottom, snap, moved), [paint_target(v) for v in bottom]),
         ]
 
@@ -312,8 +326,10 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         if snap is None or self._controller.run_info() is None:
             return
         self._draw(self.views(), snap)
-        if self._review is None and self.code_view.isVisible():
-            self.code_view.update_snapshot(snap)
+        if self._review is None:
+            self.timeline.set_last_step(snap.step)  # flat out, the frames carried it
+            if self.code_view.isVisible():
+                self.code_view.update_snapshot(snap)
         self.shown.emit(snap, self._review is not None)
 
     def showEvent(self, event: QShowEvent) -> None:

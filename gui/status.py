@@ -88,7 +88,7 @@ class RunStatus:
         self.condition_label.setText(f"condition number {number:.3g}")
 
     def _on_snapshot(self, snap: Snapshot) -> None:
-        if not self._dashboard.is_reviewing():
+        if not self._dashboard.is_reviewing() and not self._dashboard.frames_carry_text():
             self.show(snap, False)
 
     def _show_live(self) -> None:

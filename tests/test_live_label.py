@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
 from gui.live_label import LiveLabel
 from gui.main_window import MainWindow
-from tests.conftest import WAIT_MS
+from tests.conftest import WAIT_MS, settle
 
 
 class EventCounter(QObject):
@@ -86,3 +86,42 @@ def test_the_window_runs_no_python_for_its_own_events():
     # An event() override would run Python (and take the interpreter lock from the training
     # thread) for every repaint of anything in the window.
     assert "event" not in vars(MainWindow)
+
+
+def test_flat_out_the_status_bar_and_timeline_repaint_only_inside_frames(window, qtbot):
+    pacer = window.dashboard.pacer
+    labels = {window.status.label, window.dashboard.timeline.label}
+    outside: list[str] = []
+
+    class PaintsOutsideFrames(QObject):
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Paint and not pacer.is_drawing():
+                outside.append(obj.objectName())
+            return False
+
+    spy = PaintsOutsideFrames()
+    window.controller.set_speed(None)
+    window.controller.run()
+    qtbot.waitUntil(lambda: window.run_state() == "running", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.dashboard.frames_carry_text(), timeout=WAIT_MS)
+    frames = pacer.frames
+    qtbot.waitUntil(lambda: pacer.frames > frames + 1, timeout=WAIT_MS)  # a frame under way
+    for label in labels:
+        label.installEventFilter(spy)
+    start = pacer.frames
+    qtbot.waitUntil(lambda: pacer.frames >= start + 6, timeout=WAIT_MS)
+    for label in labels:
+        label.removeEventFilter(spy)
+    step = window.latest_snapshot().step
+    assert outside == []
+    # ... and they still follow the run (a frame or so behind the newest snapshot).
+    shown = int(window.status.label.text().split("step ")[1].split()[0])
+    assert 0 < shown <= step
+    timeline = window.dashboard.timeline
+    assert f"step {timeline.last_step():,}" in timeline.label.text()
+    window.controller.pause()
+    qtbot.waitUntil(lambda: window.run_state() == "paused", timeout=WAIT_MS)
+    settle(window, qtbot)
+    now = window.latest_snapshot().step
+    assert f"step {now}" in window.status.label.text()  # paused: the newest step at once
+    assert timeline.last_step() == now

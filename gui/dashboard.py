@@ -229,7 +229,7 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         if live:
             for view in self.views():
                 cache_static_items(view)  # items a new run or a branch added meanwhile too
-        if not live:
+        else:
             self._show_current()
 
     def frames_carry_text(self) -> bool:

@@ -13,10 +13,11 @@ class LiveLabel(QWidget):
     """Text that only repaints itself when it changes.
 
     QLabel.setText asks for a new layout, and the request climbs parent by parent to the window,
-    which lays everything out again: done for every snapshot while a run trains flat out, it took
-    the interpreter lock from the training thread for about 4% of its rate (bench_window). This
-    label's size does not follow its text: text wider than the label is elided, and the whole of
-    it is the tooltip."""
+    which lays everything out again: done for every snapshot while a run trains flat out, the
+    GUI thread worked 1.9% of the time between frames, taking the interpreter lock from the
+    training thread (a probe without those updates trained ~4% faster). This label's size does
+    not follow its text: text wider than the label is elided, and the whole of it is the
+    tooltip."""
 
     def __init__(self, text: str = "", widest: str = "", parent: QWidget | None = None) -> None:
         """widest: a sample of the longest text expected, for the size hint."""

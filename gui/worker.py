@@ -155,6 +155,12 @@ class TrainingWorker(BranchCalls, DataWorker):
         with self._lock:
             return None if self._tree is None else capture(self._tree)
 
+    def step_count(self) -> int:
+        """Steps the active run has taken (one int read: safe from any thread without the lock,
+        so a benchmark can count steps without waiting for a slice or a snapshot)."""
+        trainer = self._trainer
+        return 0 if trainer is None else trainer.step_count
+
     def snapshot_now(self, points: int) -> Snapshot | None:
         """A snapshot of the run with series of about points points (safe from any thread)."""
         with self._lock:

@@ -352,3 +352,11 @@ def test_going_on_past_a_completed_run_moves_its_epochs_everywhere(window, qtbot
     qtbot.waitUntil(lambda: window.run_state() == "completed", timeout=WAIT_MS)
     settle(window, qtbot)
     assert window.config().train.epochs == 6 == window.worker.trained_config().train.epochs
+
+
+def test_the_worker_counts_steps_for_any_thread_to_read(window, qtbot):
+    assert window.worker.step_count() == 0
+    window.controller.run()
+    qtbot.waitUntil(lambda: window.worker.step_count() > 500, timeout=WAIT_MS)
+    settle(window, qtbot)
+    assert window.worker.step_count() == window.latest_snapshot().step

@@ -343,14 +343,19 @@ def test_a_branch_from_before_a_data_drag_trains_on_the_data_the_controls_show(w
     assert window.worker.trained_config() == window.config()
 
 
-def test_switching_branches_shows_each_branchs_own_data(window, qtbot):
-    # Found by the window's state machine: data moved under a branch is that branch's own,
-    # yet a switch kept the controls' data while the run trained on the other branch's.
+def _branch_from_step_15(window, qtbot):
+    """Two epochs trained, then a branch from step 15 (not running): the branch list's rows."""
     _steps(window, qtbot, 2)
     window.rewind_to(15)
     window.dashboard.branch_here(run=False)
     _wait_branches(window, qtbot, 2)
-    main, branch = (r.id for r in _branches(window).rows)
+    return _branches(window).rows
+
+
+def test_switching_branches_shows_each_branchs_own_data(window, qtbot):
+    # Found by the window's state machine: data moved under a branch is that branch's own,
+    # yet a switch kept the controls' data while the run trained on the other branch's.
+    main, branch = (r.id for r in _branch_from_step_15(window, qtbot))
     window.findChild(QDoubleSpinBox, "noiseSpin").setValue(1.25)
     settle(window, qtbot)
     assert window.worker.trained_config() == window.config()
@@ -367,11 +372,7 @@ def test_a_switch_draws_the_branch_switched_to_not_data_moved_under_the_other(wi
     # Seen on a virtual display: after a noise drag on a branch and a switch back, the fit
     # plot and the noise floor still showed the branch's moved data (a pending moved-data
     # picture was applied over the branch switched to).
-    _steps(window, qtbot, 2)
-    window.rewind_to(15)
-    window.dashboard.branch_here(run=False)
-    _wait_branches(window, qtbot, 2)
-    main = _branches(window).rows[0].id
+    main = _branch_from_step_15(window, qtbot)[0].id
     window.findChild(QDoubleSpinBox, "biasSpin").setValue(4.0)
     settle(window, qtbot)
     fit = window.fit_view

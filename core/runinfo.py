@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from core.analysis import SufficientStats, noise_floor
 from core.config import TrainConfig
 from core.sgd_noise import noise_rows
-from core.theory import run_eigen
+from core.theory import Eigen, run_eigen
 
 if TYPE_CHECKING:  # the window imports this module before torch has loaded
     from core.trainer import Trainer
@@ -155,9 +155,20 @@ def moved_info(trainer: Trainer, info: RunInfo) -> RunInfo:
     )
 
 
-def _fit_facts(trainer: Trainer) -> tuple[Any, np.ndarray, float, np.ndarray | None, float, str]:
+class FitFacts(NamedTuple):
     """What the data says of the fit now: the Hessian's eigen-directions, least squares (in
     trained units) and its loss, the true line, and the floor line with its label."""
+
+    eigen: Eigen
+    ols_trained: np.ndarray
+    ols_loss: float
+    true: np.ndarray | None
+    floor: float
+    floor_label: str
+
+
+def _fit_facts(trainer: Trainer) -> FitFacts:
+    """The run's FitFacts, from its data as it is now."""
     ds = trainer.dataset
     eigen = run_eigen(trainer)
     ols_trained = trainer.least_squares()
@@ -166,4 +177,4 @@ def _fit_facts(trainer: Trainer) -> tuple[Any, np.ndarray, float, np.ndarray | N
     noise = None if true is None else noise_floor(trainer.config.data.noise_std, trainer.loss_kind)
     true_bias = 0.0 if true is None else float(true[-1])
     floor, floor_label = floor_of(ols_loss, noise, trainer.config.model.fit_bias, true_bias)
-    return eigen, ols_trained, ols_loss, true, floor, floor_label
+    return FitFacts(eigen, ols_trained, ols_loss, true, floor, floor_label)

@@ -282,11 +282,7 @@ class MultiPathLandscapeView(_LandscapeWidget):
         self._overlay_paths: list[np.ndarray] = []
         self._fit: list[bool] = []  # paths the axes are widened to show (fit_paths)
         self._overlay_colors: list[str] = []
-        self._path_width = 2.0
-        # The grid image and contours change only with the grid; cached as device pixmaps, a
-        # frame that moves the paths blits them instead of redrawing them.
-        for item in (self.image, self.contours):
-            item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._path_width = 2.0  # (the map caches its image and contours itself)
         self.set_palette(palette_of())
 
     def _style_items(self, palette: Palette) -> None:

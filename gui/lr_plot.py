@@ -23,6 +23,7 @@ from core.runinfo import RunInfo
 from core.schedules import Schedule, lr_at
 from core.snapshot import Snapshot
 from gui.plot_base import PlotView, finite_bounds
+from gui.series_item import add_series
 from gui.style import DASH, NOTE_SIZE, Palette, style_line_label
 
 PLAN_POINTS = 400  # points of the planned rates ahead of the current step
@@ -69,8 +70,8 @@ class LrView(PlotView):
         )
         self.bound_line.setZValue(-10)
         pi.addItem(self.bound_line, ignoreBounds=True)
-        self.used_curve = pi.plot()
-        self.plan_curve = pi.plot()
+        self.used_curve = add_series(pi)
+        self.plan_curve = add_series(pi)
         self._info: RunInfo | None = None
         self._train: TrainConfig | None = None  # the live settings (the controller's)
         self._bound = math.nan

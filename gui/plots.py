@@ -26,6 +26,7 @@ from gui.plot_base import (
     needs_refit,
     padded,
 )
+from gui.series_item import add_series, move_points
 from gui.style import DASH, DOT, Palette, style_line_label
 
 # The views, and the base's names that other modules take from here.
@@ -67,10 +68,10 @@ class LossView(PlotView):
         pi = self.plotItem
         pi.setLabel("bottom", "step")
         pi.setLabel("left", "loss")
-        self.batch_curve = pi.plot(name="minibatch loss")
+        self.batch_curve = add_series(pi, name="minibatch loss")
         # symbolSize etc. alone would switch dots on; they are toggled per frame count.
-        self.train_curve = pi.plot(name="train loss (epoch)", symbol=None, symbolSize=7)
-        self.val_curve = pi.plot(symbol=None, symbolSize=7)
+        self.train_curve = add_series(pi, name="train loss (epoch)", symbol=None, symbolSize=7)
+        self.val_curve = add_series(pi, symbol=None, symbolSize=7)
         self._epoch_symbols = False
         self._val_in_legend = False
         # One row along the top, above the curves (in a corner it covered them in a small window).
@@ -425,7 +426,7 @@ class FitView(FitFollowing, PlotView):
             pred = self._x[live] @ w + snap.bias
             if self._live_moved(pred):
                 self._live_pred = pred
-                self.points.setData(self._y[live], pred)
+                move_points(self.points, self._y[live], pred)
             self.batch_points.setData(self._y[pos], self._x[pos] @ w + snap.bias)
             self._set_x(*self._home_x)
             self._keep_y(finite_bounds(self._y, pred))
@@ -569,7 +570,7 @@ class ParamView(PlotView):
             pi.removeItem(self.curves.pop())
             pi.removeItem(self.true_lines.pop())
         while len(self.curves) < n:
-            curve, line = pi.plot(), pg.InfiniteLine(angle=0)
+            curve, line = add_series(pi), pg.InfiniteLine(angle=0)
             self._style_param(len(self.curves), curve, line, self._palette)
             self.curves.append(curve)
             line.setZValue(-5)

@@ -13,6 +13,7 @@ from core.race import RaceSnapshot, RunSnapshot
 from gui.legend import HIDDEN_HINT, fit_legend
 from gui.plots import LOG_FALLBACK, PAD, PlotView, needs_refit, padded
 from gui.race_texts import TOOLTIPS
+from gui.series_item import add_series
 from gui.style import DASH, DOT, RACE, Palette
 
 # One colour per run (gui.style.RACE: the same in the light and the dark theme).
@@ -101,8 +102,8 @@ class RaceLossView(PlotView):
         self._colors = list(colors)
         for run in snap.runs:
             color = colors[run.index % len(colors)]
-            curve = pi.plot(
-                pen=self._palette.pen(color, self._width), name=f"{run.index + 1}. {run.label}"
+            curve = add_series(
+                pi, pen=self._palette.pen(color, self._width), name=f"{run.index + 1}. {run.label}"
             )
             self.curves.append(curve)
             self.bands.append(self._band(color))

@@ -1,0 +1,114 @@
+"""Live series strokes only the vertices that change a pixel, and looks the same for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6 import QtGui
+
+from gui.series_item import SeriesItem, move_points
+
+SIZE = (420, 260)
+
+
+def run_curve(n: int = 4000, jitter: float = 0.002) -> tuple[np.ndarray, np.ndarray]:
+    """A parameter's path: a fall, then a slow wave of a few pixels with sub-pixel jitter."""
+    rng = np.random.default_rng(3)
+    x = np.arange(n, dtype=np.float64)
+    y = 2.0 + 0.03 * np.sin(x / 150) + jitter * rng.standard_normal(n)
+    y[:100] = np.linspace(-1.0, 2.0, 100)
+    return x, y
+
+
+def plot_with(qtbot, item: pg.PlotDataItem) -> pg.PlotWidget:
+    view = pg.PlotWidget()
+    qtbot.addWidget(view)
+    view.resize(*SIZE)
+    view.setBackground("w")
+    view.plotItem.hideAxis("left")
+    view.plotItem.hideAxis("bottom")
+    view.plotItem.addItem(item)
+    view.plotItem.setRange(xRange=(0, 4000), yRange=(-1.2, 2.2), padding=0)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def ink(view: pg.PlotWidget) -> np.ndarray:
+    """Mask of the pixels painted by the curve (not white)."""
+    image = view.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), -1)
+    rgb = rows[:, : 4 * image.width()].reshape(image.height(), image.width(), 4)[..., :3]
+    return (rgb < 250).any(axis=2)
+
+
+def grown(mask: np.ndarray) -> np.ndarray:
+    """mask with each pixel's eight neighbours added."""
+    out = mask.copy()
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            out |= padded[dy : dy + h, dx : dx + w]
+    return out
+
+
+def test_a_converged_series_draws_a_few_vertices_within_a_pixel_of_every_point(qtbot):
+    x, y = run_curve()
+    pen = pg.mkPen("b", width=2)
+    thin = SeriesItem(x, y, pen=pen)
+    full = pg.PlotDataItem(x, y, pen=pen)
+    a, b = plot_with(qtbot, thin), plot_with(qtbot, full)
+    thin_ink, full_ink = ink(a), ink(b)
+    assert 0 < thin.curve.drawn_points < len(x) / 5
+    assert full_ink.sum() > 300
+    # Every pixel one draws is at most a pixel from one the other draws.
+    assert not (thin_ink & ~grown(full_ink)).any()
+    assert not (full_ink & ~grown(thin_ink)).any()
+    # Its data is untouched: the legend, the tooltips and the exports read all of it.
+    assert np.array_equal(thin.getData()[1], y)
+
+
+def test_a_noisy_series_keeps_its_detail_and_an_export_draws_every_point(qtbot, tmp_path):
+    x, y = run_curve(jitter=0.5)  # jumps of tens of pixels: nothing to drop
+    item = SeriesItem(x, y, pen=pg.mkPen("b", width=2))
+    view = plot_with(qtbot, item)
+    view.grab()
+    assert item.curve.drawn_points == len(x)
+    x, y = run_curve()
+    item.setData(x, y)
+    view.grab()
+    assert item.curve.drawn_points < len(x) / 5
+    exporter = pg.exporters.ImageExporter(view.plotItem)
+    exporter.parameters()["width"] = 2 * SIZE[0]
+    exporter.export(str(tmp_path / "curve.png"))
+    assert item.curve.drawn_points == len(x)  # a file is looked at closer than a frame
+    assert (tmp_path / "curve.png").stat().st_size > 0
+
+
+def test_a_series_item_takes_plot_data_item_options(qtbot):
+    item = SeriesItem(name="loss", pen=pg.mkPen("r", width=3), symbol="o", symbolSize=7)
+    view = plot_with(qtbot, item)
+    assert item.name() == "loss" and item in view.plotItem.listDataItems()
+    item.setData([0.0, 1.0, 2.0], [1.0, 2.0, 1.5])
+    assert item.curve.opts["pen"].widthF() == 3
+    assert item.scatter.isVisible() and len(item.scatter.data) == 3
+    children = item.childItems()
+    assert children.index(item.curve) < children.index(item.scatter)  # line under its dots
+
+
+def test_moving_points_draws_what_set_data_draws(qtbot):
+    rng = np.random.default_rng(0)
+    ax, ay = rng.uniform(0, 4000, 500), rng.uniform(-1, 2, 500)
+    moved, reset = (pg.ScatterPlotItem(size=5, pen=None, brush="k") for _ in range(2))
+    a, b = plot_with(qtbot, moved), plot_with(qtbot, reset)
+    moved.setData(ax, ay)
+    reset.setData(ax, ay)
+    bx, by = ax[::-1].copy(), ay + 0.3
+    move_points(moved, bx, by)
+    reset.setData(bx, by)
+    assert np.array_equal(ink(a), ink(b))
+    assert moved.dataBounds(1) == reset.dataBounds(1)
+    move_points(moved, bx[:10], by[:10])  # another count: set anew
+    assert len(moved.data) == 10

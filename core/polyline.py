@@ -42,29 +42,28 @@ def needed_vertices(px: np.ndarray, py: np.ndarray, cell: float = 1.0) -> np.nda
     size = BLOCK
     while size < n:
         size *= BLOCK
-    # Extents as minima only (x, -x, y, -y), padded with copies of the last point up to whole
-    # blocks: a copy changes no block's extent, and the last block ends on the last point.
-    ext = np.empty((4, size))
-    ext[0, :n], ext[2, :n] = x, y
-    ext[0, n:], ext[2, n:] = x[-1], y[-1]
-    np.negative(ext[0], out=ext[1])
-    np.negative(ext[2], out=ext[3])
-    xs = ext[0]
+    # Extents as minima only (y, -y and, unless x never decreases, x, -x), padded with copies
+    # of the last point up to whole blocks: a copy changes no block's extent, and the last
+    # block ends on the last point. Along a time series every block lies between its ends.
+    series = bool(np.all(x[1:] >= x[:-1]))
+    ext = np.empty((2 if series else 4, size))
+    for row, values in ((0, y), (2, x))[: 1 if series else 2]:
+        ext[row, :n], ext[row, n:] = values, values[-1]
+        np.negative(ext[row], out=ext[row + 1])
+    xs = ext[-2]
     drop = np.zeros(size, dtype=bool)
     block = BLOCK
     with np.errstate(invalid="ignore"):  # inf - inf: not flat
         while block <= size:
             ext = _fold(ext)
             m = -(-n // block)  # blocks holding real points
-            x_lo, neg_x_hi, y_lo, neg_y_hi = ext[:, :m]
-            first, last = xs[::block][:m], xs[block - 1 :: block][:m]
-            flat = (
-                (-neg_y_hi - y_lo < cell)
-                & (x_lo >= np.minimum(first, last))
-                & (-neg_x_hi <= np.maximum(first, last))
-            )
+            part = ext[:, :m]
+            flat = -part[1] - part[0] < cell
+            if not series:
+                first, last = xs[::block][:m], xs[block - 1 :: block][:m]
+                flat &= (part[2] >= np.minimum(first, last)) & (-part[3] <= np.maximum(first, last))
             if not flat.any():
-                # With x monotonic a block is flat only if its parts are: none larger will be.
+                # A block is flat only if its parts are: none larger will be.
                 break
             drop.reshape(-1, block)[:m][flat, 1:-1] = True
             block *= BLOCK

@@ -19,6 +19,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap
 from gui.landscape_theory import LandscapeTheory
+from gui.series_item import SeriesItem
 from gui.style import DASH, LIGHT, Palette, painted_as, palette_of
 
 __all__ = ["GRID", "LandscapeView", "MultiPathLandscapeView", "contour_segments"]
@@ -110,7 +111,7 @@ class LandscapeView(_LandscapeWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__("landscapePlot", "", HOLD_CURRENT, parent)
         # Symbol options are given only with a symbol (1-D): alone they would switch dots on.
-        self.path = pg.PlotDataItem()
+        self.path = SeriesItem()  # a converged path piles its points into one pixel
         self._path_symbols = False
         self.current = pg.ScatterPlotItem(symbol="o", size=11)
         self.full_shaft = pg.PlotDataItem()

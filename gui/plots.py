@@ -269,12 +269,17 @@ class LossView(PlotView):
 
     # ---- helpers -----------------------------------------------------------------
     def _show_val(self, on: bool) -> None:
-        if on and not self._val_in_legend:
+        """Add or remove the legend's validation entry; only a change relays the legend (it
+        was refitted every frame)."""
+        if on == self._val_in_legend:
+            return
+        if on:
             self.legend.addItem(self.val_curve, "validation loss")
-        elif not on and self._val_in_legend:
+        else:
             self.legend.removeItem(self.val_curve)
         self._val_in_legend = on
-        self._fit_top_legend()
+        if self._fit_top_legend():
+            self._y_shown = None  # the headroom changed: the next _keep_y refits y
 
     def _place_floor(self) -> None:
         # InfiniteLine ignores log mode, so its position is given in the axis' own units.

@@ -1,0 +1,78 @@
+"""The frame pacer counts what a frame holds the training loop, not the wait for its park."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from PySide6.QtCore import QObject
+
+import gui.frame_pacer as fp
+from gui.frame_pacer import FramePacer, Stage
+from tests.conftest import WAIT_MS
+
+SHARE = 0.04
+
+
+class Clock:
+    """perf_counter that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class Loop:
+    """A training loop that is training: it parks when asked, and the test says when."""
+
+    def __init__(self) -> None:
+        self.held = self.released = 0
+
+    def hold_for_frame(self) -> bool:
+        self.held += 1
+        return True
+
+    def release_frame(self) -> None:
+        self.released += 1
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(fp, "time", types.SimpleNamespace(perf_counter=c.perf_counter))
+    return c
+
+
+def paced(clock, loop, update_s):
+    owner = QObject()
+
+    def update() -> None:
+        clock.now += update_s
+
+    pacer = FramePacer(owner, lambda: loop, lambda snap: [Stage(update)], lambda: True, SHARE)
+    return owner, pacer
+
+
+def test_the_wait_for_the_park_is_not_part_of_a_frame_s_cost(qtbot, clock):
+    loop = Loop()
+    _owner, pacer = paced(clock, loop, update_s=0.008)  # the owner keeps the pacer alive
+    pacer.offer("snapshot")
+    qtbot.waitUntil(pacer.is_drawing, timeout=WAIT_MS)
+    assert loop.held == 1 and pacer.frames == 0
+    clock.now += 0.015  # the loop finishes its slice (it trains meanwhile), then parks
+    pacer.on_parked()
+    assert pacer.frames == 1 and loop.released == 1 and not pacer.is_drawing()
+    assert pacer.frame_cost_ms() == pytest.approx(8.0)  # held 8 ms, not 23
+    # Flat out, frames are spaced so that they hold the loop SHARE of the time.
+    assert pacer.interval_ms() == round(8.0 / SHARE)
+
+
+def test_without_a_park_the_cost_is_the_drawing(qtbot, clock):
+    owner = QObject()
+    pacer = FramePacer(owner, lambda: None, lambda snap: [Stage(lambda: None)])
+    pacer.offer("snapshot")
+    qtbot.waitUntil(lambda: pacer.frames == 1, timeout=WAIT_MS)
+    assert pacer.frame_cost_ms() == 0.0  # the clock did not move while it drew
+    assert pacer.interval_ms() == fp.FRAME_MS  # not flat out: the usual pace

@@ -112,3 +112,25 @@ def test_moving_points_draws_what_set_data_draws(qtbot):
     assert moved.dataBounds(1) == reset.dataBounds(1)
     move_points(moved, bx[:10], by[:10])  # another count: set anew
     assert len(moved.data) == 10
+
+
+def same_bounds(a, b) -> bool:
+    if a[0] is None or b[0] is None:
+        return tuple(a) == tuple(b)
+    return np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True)
+
+
+def test_bounds_are_pyqtgraph_s_for_finite_and_non_finite_data(qtbot):
+    rng = np.random.default_rng(1)
+    cases = [rng.normal(size=50), np.array([1.0, np.nan, 3.0]), np.array([np.inf, 2.0, -1.0])]
+    cases.append(np.full(4, np.nan))
+    for y in cases:
+        x = np.arange(y.size, dtype=np.float64)
+        item, stock = SeriesItem(x, y), pg.PlotCurveItem(x, y)
+        ours = item.curve
+        for ax in (0, 1):
+            for frac in (1.0, 0.5):
+                a, b = ours.dataBounds(ax, frac), stock.dataBounds(ax, frac)
+                assert same_bounds(a, b), (y, ax, frac, a, b)
+        rects = [r.getRect() for r in (ours.boundingRect(), stock.boundingRect())]
+        assert np.array_equal(*rects, equal_nan=True)

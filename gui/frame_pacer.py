@@ -46,7 +46,6 @@ class Stage:
 class _Frame:
     snapshot: object
     stages: list[Stage]
-    start: float  # perf_counter when the frame asked the loop to park
     drawing: bool = False
     held_from: float | None = None  # perf_counter when the frame began to hold the loop
     awaited: set[QWidget] = field(default_factory=set)
@@ -173,7 +172,7 @@ class FramePacer(QObject):
             self._schedule()
             return
         self._pending = None
-        self._frame = _Frame(snap, stages, time.perf_counter())
+        self._frame = _Frame(snap, stages)
         worker = self._worker()
         if worker is not None and worker.hold_for_frame():
             self.parks += 1
@@ -222,7 +221,7 @@ class FramePacer(QObject):
         worker = self._worker()
         if worker is not None:
             worker.release_frame()
-        if frame is None or not measure:
+        if frame is None or not measure or frame.held_from is None:
             self._schedule()
             return
         self.frames += 1
@@ -233,7 +232,7 @@ class FramePacer(QObject):
         # a busy machine) does not halve the rate.
         # Cost: the time the loop was held, from its park (or the first stage) to now; the
         # wait for the loop to reach its park (up to a slice, ~10 ms) trained on and is free.
-        cost = now - (frame.start if frame.held_from is None else frame.held_from)
+        cost = now - frame.held_from
         if self._share is not None:
             cost = min(cost, 2 * MAX_FRAME_MS / 1000 * self._share)
         self._cost = cost if self._cost == 0 else 0.7 * self._cost + 0.3 * cost

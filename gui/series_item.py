@@ -1,4 +1,5 @@
-"""Live series drawn with only the vertices that change a pixel (see core/polyline.py)."""
+"""Live plot items made cheap per frame: series drawn with only the vertices that change a pixel
+(see core/polyline.py), and scatter points moved in place."""
 
 from __future__ import annotations
 

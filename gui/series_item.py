@@ -134,8 +134,39 @@ class SeriesItem(pg.PlotDataItem):
         self.curve.stackBefore(self.scatter)  # the line under its symbols, as pyqtgraph has it
         self.curve.sigClicked.connect(self.sigClicked)
         self.setCurveClickable(kwargs.get("clickable", False))
+        self._styled = False  # whether the curve has had this item's style since it changed
         if args or kwargs:
             self.setData(*args, **kwargs)
+
+    def updateItems(self, styleUpdate: bool = True) -> None:  # noqa: N802, N803
+        """pyqtgraph's, but a change of data alone on a line without symbols hands the curve
+        only the data: it keeps its pen, fill and the rest (sent again on every setData, they
+        made it cost ~6x a PlotCurveItem's, ~70 µs against ~11 µs)."""
+        if styleUpdate or not self._styled or self.opts["symbol"] is not None:
+            super().updateItems(styleUpdate)
+            self._styled = True
+            return
+        dataset = self._getDisplayDataset()
+        o = self.opts
+        if dataset is None or (
+            o["pen"] is None and (o["fillBrush"] is None or o["fillLevel"] is None)
+        ):
+            self.curve.hide()
+            self.scatter.hide()
+            return
+        connect = o["connect"] if dataset.connect is None else dataset.connect
+        if isinstance(connect, str) and connect == "auto":
+            # As pyqtgraph decides it: join every point unless some may be non-finite.
+            finite = dataset.containsNonfinite is False
+            self.curve.setData(
+                x=dataset.x,
+                y=dataset.y,
+                connect="all" if finite else "finite",
+                skipFiniteCheck=finite,
+            )
+        else:
+            self.curve.setData(x=dataset.x, y=dataset.y, connect=connect)
+        self.curve.show()
 
 
 def add_series(plot: pg.PlotItem, **kwargs: Any) -> SeriesItem:

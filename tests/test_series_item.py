@@ -98,6 +98,34 @@ def test_a_series_item_takes_plot_data_item_options(qtbot):
     assert children.index(item.curve) < children.index(item.scatter)  # line under its dots
 
 
+def test_data_alone_keeps_the_style_and_draws_what_a_plot_data_item_draws(qtbot):
+    x, y = run_curve(800, jitter=0.05)
+    ours, theirs = (
+        SeriesItem(pen=pg.mkPen("b", width=2)),
+        pg.PlotDataItem(pen=pg.mkPen("b", width=2)),
+    )
+    a, b = plot_with(qtbot, ours), plot_with(qtbot, theirs)
+    for item in (ours, theirs):
+        item.setData(x, y)
+        item.setPen(pg.mkPen("r", width=3))  # a style change after the first data
+        item.setData(x, y + 0.2)  # data alone: the fast path
+    assert ours.curve.opts["pen"].widthF() == 3 and ours.curve.opts["pen"].color().red() == 255
+    assert np.array_equal(ink(a), ink(b))
+    restyled = []
+    set_pen = ours.curve.setPen
+    ours.curve.setPen = lambda *args, **kw: (restyled.append(args), set_pen(*args, **kw))
+    ours.setData(x, y)
+    assert restyled == []  # the pen was not built and handed over again
+    gap = y.copy()
+    gap[300:320] = np.nan  # connect="auto": a gap in the line, as pyqtgraph draws it
+    for item in (ours, theirs):
+        item.setData(x, gap)
+    assert ours.curve.opts["connect"] == theirs.curve.opts["connect"] == "finite"
+    assert np.array_equal(ink(a), ink(b))
+    ours.setData([], [])
+    assert not ours.curve.isVisible()
+
+
 def test_moving_points_draws_what_set_data_draws(qtbot):
     rng = np.random.default_rng(0)
     ax, ay = rng.uniform(0, 4000, 500), rng.uniform(-1, 2, 500)

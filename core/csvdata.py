@@ -340,7 +340,7 @@ def _parse_header(text: str, where: str) -> tuple[list[str], str, int, int]:
             )
         seen[name] = i
     # A headerless file would silently lose its first row and get numbers as column names.
-    if all(_is_number(name) for name in names):
+    if all(is_number(name) for name in names):
         raise DataError(
             f"{at}: the first row holds numbers, not column names; "
             "the file needs a header row naming each column"
@@ -362,7 +362,7 @@ def _lines(text: str, start: int = 0, progress: Progress | None = None) -> Itera
         progress(1.0)
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
     """Whether float() accepts the text."""
     try:
         float(text)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.csvdata import is_number
 from core.errors import DataError, one_line
 from core.files import atomic_open
 from core.predict import COLUMNS
@@ -166,7 +167,7 @@ def _feature_columns(header: list[str], feature_names: Sequence[str], at: str) -
     missing = [name for name in feature_names if name not in header]
     if missing:
         word = "column" if len(missing) == 1 else "columns"
-        if all(_is_number(cell) for cell in header):
+        if all(is_number(cell) for cell in header):
             raise DataError(
                 f"{at}: the first row holds numbers, not column names; the file needs a header "
                 f"row naming the features {_show_names(list(feature_names))}"
@@ -183,14 +184,6 @@ def _feature_columns(header: list[str], feature_names: Sequence[str], at: str) -
                 f"{at}: duplicate column name {name!r} (columns {first + 1} and {second + 1})"
             )
     return [header.index(name) for name in feature_names]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def write_predictions(
@@ -271,7 +264,7 @@ def _pasted_rows(
     head = cells(lines[0])
     order = list(range(len(names)))
     by_header = False
-    if not all(_is_number(cell) for cell in head if cell):
+    if not all(is_number(cell) for cell in head if cell):
         missing = [name for name in names if name not in head]
         if not missing:
             order = [head.index(name) for name in names]

@@ -13,7 +13,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from core.config import DTYPES, Config
-from core.csvdata import load_csv
+from core.csvdata import is_number, load_csv
 from core.errors import DataError
 from tests.test_fuzz import exercise, floats, fuzz
 
@@ -26,17 +26,9 @@ NAME_CHARS = st.characters(
 LATIN_CHARS = st.sampled_from(list("abcxyzABC_ -()%/äöüßéèàçñÄÖÜ"))
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _names(alphabet: st.SearchStrategy[str], n: int) -> st.SearchStrategy[list[str]]:
     name = st.text(alphabet, min_size=1, max_size=8).filter(
-        lambda s: s.strip() and not _is_number(s.strip())
+        lambda s: s.strip() and not is_number(s.strip())
     )
     return st.lists(name, min_size=n, max_size=n, unique_by=str.strip)
 
@@ -119,7 +111,7 @@ def broken_tables(draw: st.DrawFn) -> tuple[bytes, list[str]]:
     if defect == "text":
         rows[r][c] = draw(
             st.text(NAME_CHARS, min_size=1, max_size=6).filter(
-                lambda s: s.strip() and not _is_number(s)
+                lambda s: s.strip() and not is_number(s)
             )
         )
         expect = [line, column, "not a number"]

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -37,7 +35,7 @@ from core.race import (
 )
 from core.runinfo import RunInfo
 from gui.export import write_bytes_atomic
-from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.frame_pacer import Stage, paint_target
 from gui.landscape import MultiPathLandscapeView
 from gui.race_table import RaceTable
 from gui.race_texts import (
@@ -46,7 +44,7 @@ from gui.race_texts import (
 from gui.race_view import FINAL_WIDTH, LIVE_WIDTH, RACE_COLORS, RaceLossView
 from gui.race_worker import RaceWorker, race_host
 from gui.run_controller import ConfigModel
-from gui.worker_base import WorkerHost
+from gui.worker_panel import WorkerPanel
 
 MAX_PATH_POINTS = 300  # landscape path points drawn per run (the loss curves keep more)
 # Suggested optimizer for each new row: the first not yet in the table.
@@ -75,40 +73,29 @@ def finish_text(snap: RaceSnapshot) -> str:
     return text + "."
 
 
-class RacePanel(QWidget):
+class RacePanel(WorkerPanel):
     """A table of runs, a start/stop button, overlaid loss curves and landscape paths."""
 
-    stateChanged = Signal(str)  # "idle" | "starting" | "running" | "finished" | "stopped"
-    message = Signal(str, str)  # level ("info" | "warning" | "error"), text
+    TIPS = TOOLTIPS
 
     def __init__(self, model: ConfigModel | None = None, parent: QWidget | None = None) -> None:
         """A race panel following model's configuration (None: no data yet, nothing to race)."""
-        super().__init__(parent)
-        self.setObjectName("racePanel")
-        self._model = model
+        super().__init__("racePanel", model, parent)
         self._touched = False  # the user edited the runs: a new configuration keeps them
         self._epochs_touched = False
         self._rows_stale = False  # the configuration changed during a race: follow it after
         self._followed: Config | None = None  # the configuration the rows last followed
-        self._state = "idle"
         self._error: str | None = None  # why the current race stopped early, if it failed
-        self._host: WorkerHost | None = None
         self._latest: RaceSnapshot | None = None
         self._drawn: RaceSnapshot | None = None
         self._info: RunInfo | None = None
-        self._build()
         # Frames of the newest snapshot, paced as the training tab's are (gui/frame_pacer.py):
         # the loss plot and the table, then the landscape, each painted before the next.
-        self.pacer = FramePacer(self, self._worker, self._stages)
-        if model is not None:
-            model.configChanged.connect(self._on_config)
-            self._on_config(model.config())
+        self._assemble()
 
     # ---- construction --------------------------------------------------------------
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        bar = QHBoxLayout()
+        layout, bar = self._top_layout()
         self.add_button = self._named(QPushButton("Add run"), "addRunButton")
         self.remove_button = self._named(QPushButton("Remove run"), "removeRunButton")
         self.tolerance_spin = self._named(QDoubleSpinBox(), "toleranceSpin")
@@ -161,13 +148,7 @@ class RacePanel(QWidget):
         self.loss_view.setToolTip(TOOLTIPS["raceLossPlot"])
         self.landscape = MultiPathLandscapeView()
         self.landscape.setToolTip(TOOLTIPS["raceLandscapePlot"])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.setObjectName("raceSplitter")
-        split.addWidget(self.loss_view)
-        split.addWidget(self.landscape)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        layout.addWidget(split, 1)
+        layout.addWidget(self._side_by_side("raceSplitter", self.loss_view, self.landscape), 1)
 
         self.add_button.clicked.connect(lambda: self.add_run())
         self.remove_button.clicked.connect(lambda: self.remove_run())
@@ -178,16 +159,7 @@ class RacePanel(QWidget):
         self.epochs_spin.valueChanged.connect(self._epochs_edited)
         self._update_buttons()
 
-    def _named(self, widget: QWidget, name: str) -> QWidget:
-        widget.setObjectName(name)
-        widget.setToolTip(TOOLTIPS[name])
-        return widget
-
     # ---- public API ----------------------------------------------------------------
-    def config(self) -> Config | None:
-        """The configuration the race follows (its model's), or None without one."""
-        return None if self._model is None else self._model.config()
-
     def _on_config(self, config: Config) -> None:
         """Untouched rows and epochs follow a new configuration (a running race keeps its
         own; the table follows once it has ended)."""
@@ -283,18 +255,6 @@ class RacePanel(QWidget):
         if self._host is not None and self.is_running():
             self._race_worker().stop_race()
 
-    def is_thread_running(self) -> bool:
-        """Whether the race's worker thread runs."""
-        return self._host is not None and self._host.is_running()
-
-    def is_running(self) -> bool:
-        """Whether a race is starting or running."""
-        return self._state in ("starting", "running")
-
-    def state(self) -> str:
-        """'idle', 'starting', 'running', 'finished' or 'stopped'."""
-        return self._state
-
     def latest_snapshot(self) -> RaceSnapshot | None:
         """The newest snapshot of the race received from the worker."""
         return self._latest
@@ -338,16 +298,6 @@ class RacePanel(QWidget):
             written += [png, svg]
         return written
 
-    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the race and the worker thread and join it; True if it ended in time."""
-        self.pacer.cancel()
-        if self._host is None:
-            return True
-        ok = self._host.shutdown(timeout_ms)
-        if ok and self.is_running():
-            self._set_state("stopped")
-        return ok
-
     def _epochs_edited(self) -> None:
         self._epochs_touched = True
 
@@ -370,7 +320,7 @@ class RacePanel(QWidget):
     # ---- frames --------------------------------------------------------------------
     def _stages(self, snap: object) -> list[Stage]:
         """The loss plot and table, then the landscape; nothing while they cannot be seen."""
-        if not self.isVisible() or self.window().isMinimized():
+        if not self._can_be_seen():
             return []
         assert isinstance(snap, RaceSnapshot)
 
@@ -383,44 +333,20 @@ class RacePanel(QWidget):
             Stage(lambda: self._update_landscape(snap), [paint_target(self.landscape)]),
         ]
 
-    def showEvent(self, event) -> None:
-        """Catch up at once when shown again (hidden, the views skipped every frame)."""
-        super().showEvent(event)
-        self.pacer.take_pending()
-        self.refresh()
-
     # ---- worker --------------------------------------------------------------------
     def _make_host(self) -> None:
         host = race_host()
-        w = host.worker
-        assert isinstance(w, RaceWorker)
-        w.raceReset.connect(self._on_reset)
-        w.snapshot.connect(self._on_snapshot)
-        w.parked.connect(self.pacer.on_parked)
-        w.stateChanged.connect(self._set_state)
-        w.message.connect(self._say)
-        # A bound method of this widget, not a lambda: PySide6 runs a lambda in the emitting
-        # (race) thread, and widgets may only be touched from the GUI thread.
-        w.failed.connect(self._on_failed)
-        self._host = host
-
-    def _worker(self) -> RaceWorker | None:
-        return None if self._host is None else self._host.worker  # type: ignore[return-value]
+        self._connect(host)
+        self._race_worker().raceReset.connect(self._on_reset)
 
     def _race_worker(self) -> RaceWorker:
         worker = self._worker()
-        assert worker is not None
+        assert isinstance(worker, RaceWorker)
         return worker
 
     def _on_failed(self, text: str) -> None:
         self._error = text.split("\n", 1)[0]
         self._say("error", self._error)
-
-    def _toggle(self) -> None:
-        if self.is_running():
-            self.stop()
-        else:
-            self.start()
 
     def _on_reset(self, info: RunInfo, snap: RaceSnapshot) -> None:
         self._info = info

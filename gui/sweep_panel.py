@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -24,8 +24,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSpinBox,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -36,12 +34,12 @@ from core.seeds import SeedSpread
 from core.sweep import WINDOW_AXES, Axis, SweepError, apply_values, axis_limit, parse_axis
 from core.sweep_io import write_sweep_files
 from core.sweep_run import MEASURES, SweepSnapshot
-from gui.frame_pacer import FramePacer, Stage, paint_target
+from gui.frame_pacer import Stage, paint_target
 from gui.run_controller import ConfigModel, RunController
 from gui.sweep_view import NAMES, SeedsView, SweepView
 from gui.sweep_worker import SweepWorker, sweep_host
 from gui.widgets import NumberSpinBox
-from gui.worker_base import WorkerHost
+from gui.worker_panel import WorkerPanel
 
 KINDS = (("log", "log range"), ("lin", "linear range"), ("list", "list"))
 # Each axis's first values: (kind, from, to, count, list).
@@ -177,38 +175,27 @@ class AxisPicker(QWidget):
                 w.setVisible(not listed)
 
 
-class SweepPanel(QWidget):
+class SweepPanel(WorkerPanel):
     """Axis pickers, the sweep button, the map and the seeds view."""
 
-    stateChanged = Signal(str)  # "idle" | "starting" | "running" | "finished" | "stopped"
-    message = Signal(str, str)  # level, text
+    TIPS = TIPS
     cellChosen = Signal(object)  # the Config of a clicked cell (now training)
     progressText = Signal(str)  # for the window's status bar
 
     def __init__(self, model: ConfigModel | None = None, parent: QWidget | None = None) -> None:
         """A sweep panel following model's configuration."""
-        super().__init__(parent)
-        self.setObjectName("sweepPanel")
-        self._model = model
-        self._host: WorkerHost | None = None
-        self._state = "idle"
+        super().__init__("sweepPanel", model, parent)
         self._mode = "map"  # what the running work is: the map, or the seeds view
         self._latest: SweepSnapshot | None = None
         self._drawn: SweepSnapshot | None = None
         self._base: Config | None = None  # the configuration the map's sweep started from
         self._epochs_touched = False
         self.spread: SeedSpread | None = None
-        self._build()
-        self.pacer = FramePacer(self, self._worker, self._stages)
-        if model is not None:
-            model.configChanged.connect(self._on_config)
-            self._on_config(model.config())
+        self._assemble()
 
     # ---- construction --------------------------------------------------------------
     def _build(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        bar = QHBoxLayout()
+        layout, bar = self._top_layout()
         self.sweep_button = self._named(QPushButton("Start sweep"), "sweepButton")
         self.sweep_button.setMinimumWidth(110)
         self.progress = QProgressBar()
@@ -263,13 +250,7 @@ class SweepPanel(QWidget):
         self.view.setToolTip(TIPS["sweepPlot"])
         self.seeds_view = SeedsView()
         self.seeds_view.setToolTip(TIPS["seedsPlot"])
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.setObjectName("sweepSplitter")
-        split.addWidget(self.view)
-        split.addWidget(self.seeds_view)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        layout.addWidget(split, 1)
+        layout.addWidget(self._side_by_side("sweepSplitter", self.view, self.seeds_view), 1)
         self.sweep_button.clicked.connect(self._toggle)
         self.seeds_button.clicked.connect(lambda: self.start_seeds())
         self.measure_combo.currentIndexChanged.connect(
@@ -279,16 +260,7 @@ class SweepPanel(QWidget):
         self.view.cellClicked.connect(self.load_cell)
         self._update_buttons()
 
-    def _named(self, widget: QWidget, name: str) -> QWidget:
-        widget.setObjectName(name)
-        widget.setToolTip(TIPS[name])
-        return widget
-
     # ---- public API ----------------------------------------------------------------
-    def config(self) -> Config | None:
-        """The configuration the sweep varies (its model's), or None without one."""
-        return None if self._model is None else self._model.config()
-
     def base_config(self) -> Config | None:
         """The configuration the next sweep starts from (epochs as set in the panel)."""
         config = self.config()
@@ -341,18 +313,6 @@ class SweepPanel(QWidget):
         if self._host is not None and self.is_running():
             self._sweep_worker().stop_sweep()
 
-    def is_running(self) -> bool:
-        """Whether a sweep (or seeds view) is starting or running."""
-        return self._state in ("starting", "running")
-
-    def is_thread_running(self) -> bool:
-        """Whether the sweep's worker thread runs."""
-        return self._host is not None and self._host.is_running()
-
-    def state(self) -> str:
-        """'idle', 'starting', 'running', 'finished' or 'stopped'."""
-        return self._state
-
     def latest_snapshot(self) -> SweepSnapshot | None:
         """The newest snapshot of the map's sweep."""
         return self._latest
@@ -401,16 +361,6 @@ class SweepPanel(QWidget):
         self.view.export_svg(svg)
         return [*paths, png, svg]
 
-    def stop_and_wait(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the sweep and its thread and join it; True if it ended in time."""
-        self.pacer.cancel()
-        if self._host is None:
-            return True
-        ok = self._host.shutdown(timeout_ms)
-        if ok and self.is_running():
-            self._set_state("stopped")
-        return ok
-
     # ---- configuration ---------------------------------------------------------------
     def _on_config(self, config: Config) -> None:
         if not self._epochs_touched:
@@ -427,7 +377,7 @@ class SweepPanel(QWidget):
 
     # ---- frames and worker -------------------------------------------------------------
     def _stages(self, snap: object) -> list[Stage]:
-        if not self.isVisible() or self.window().isMinimized():
+        if not self._can_be_seen():
             return []
         assert isinstance(snap, SweepSnapshot)
 
@@ -437,34 +387,18 @@ class SweepPanel(QWidget):
 
         return [Stage(draw, [paint_target(self.view)])]
 
-    def showEvent(self, event) -> None:
-        """Catch up at once when shown again."""
-        super().showEvent(event)
-        self.pacer.take_pending()
-        self.refresh()
-
     def _run_worker(self) -> SweepWorker:
         if self._host is None or self._host.worker.is_stopped:
-            host = sweep_host()
-            w = host.worker
-            assert isinstance(w, SweepWorker)
+            self._connect(sweep_host())
+            w = self._sweep_worker()
             w.sweepReset.connect(self._on_reset)
-            w.snapshot.connect(self._on_snapshot)
-            w.parked.connect(self.pacer.on_parked)
-            w.stateChanged.connect(self._set_state)
-            w.message.connect(self._say)
             w.seedsReady.connect(self._on_seeds)
-            w.failed.connect(self._on_failed)
-            self._host = host
         self._host.start()
         return self._sweep_worker()
 
-    def _worker(self) -> SweepWorker | None:
-        return None if self._host is None else self._host.worker  # type: ignore[return-value]
-
     def _sweep_worker(self) -> SweepWorker:
         worker = self._worker()
-        assert worker is not None
+        assert isinstance(worker, SweepWorker)
         return worker
 
     def _starting(self) -> None:
@@ -474,12 +408,6 @@ class SweepPanel(QWidget):
             model.pause()
             self._say("info", "The training run is paused while the sweep runs.")
         self._set_state("starting")
-
-    def _toggle(self) -> None:
-        if self.is_running():
-            self.stop()
-        else:
-            self.start()
 
     def _on_reset(self, snap: SweepSnapshot, lines: list) -> None:
         self.view.set_axes(snap.axes)

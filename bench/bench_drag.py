@@ -90,21 +90,9 @@ class Bench:
 
     def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
         """Run the event loop for up to seconds, or until the condition holds."""
-        loop = self.QEventLoop()
-        done = self.QTimer()
-        done.setSingleShot(True)
-        done.timeout.connect(loop.quit)
-        poll = self.QTimer()
-        if until is not None:
-            if until():
-                return True
-            poll.timeout.connect(lambda: until() and loop.quit())
-            poll.start(10)
-        done.start(int(seconds * 1000))
-        loop.exec()
-        poll.stop()
-        done.stop()
-        return until() if until is not None else True
+        from bench.qt_loop import spin
+
+        return spin(seconds, until)
 
     def trial(self) -> None:
         """One window: a still phase, then a drag phase."""

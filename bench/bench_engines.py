@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.utils import data
 
+from bench import print_tables
 from core.config import Config, make_config
 from core.data import make_dataset
 from core.trainer import Trainer
@@ -347,13 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         contenders = race(args.trials, args.seconds, out)
         table, md, failed = report(contenders, args.trials)
-        out("")
-        out(table)
-        out("")
-        out("Markdown (for the README):")
-        out("")
-        out(md)
-        out("")
+        print_tables(out, table, md)
         out(f"total {time.perf_counter() - t0:.0f} s; {len(GOALS) - failed}/{len(GOALS)} goals met")
     finally:
         torch.set_num_threads(threads)

@@ -67,7 +67,7 @@ class Bench:
 
     def __init__(self, seconds: float) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+        from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from gui.gui_gc import collect_on_gui_thread
@@ -77,37 +77,15 @@ class Bench:
         collect_on_gui_thread()  # as the app does (gui/app.py run_app)
         self.seconds = seconds
 
-        class PaintCounter(QObject):
-            """Counts the paint events of the widgets it filters."""
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.count = 0
-
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-                if event.type() == QEvent.Type.Paint:
-                    self.count += 1
-                return False
+        from bench.qt_loop import PaintCounter
 
         self.PaintCounter = PaintCounter
 
     def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """Run the event loop for up to seconds, or until the condition holds (polled 10 ms)."""
-        if until is not None and until():
-            return True
-        loop = self.QEventLoop()
-        done = self.QTimer()
-        done.setSingleShot(True)
-        done.timeout.connect(loop.quit)
-        poll = self.QTimer()
-        if until is not None:
-            poll.timeout.connect(lambda: loop.quit() if until() else None)
-            poll.start(10)
-        done.start(max(int(seconds * 1000), 0))
-        loop.exec()
-        poll.stop()
-        done.stop()
-        return until() if until is not None else True
+        """Run the event loop for up to seconds, or until the condition holds."""
+        from bench.qt_loop import spin
+
+        return spin(seconds, until)
 
     def headless(self, engine: str, res: Results) -> None:
         """Steps/s of the same four runs advanced by Race.advance in this thread, no window."""

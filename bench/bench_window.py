@@ -60,6 +60,8 @@ from typing import Any
 
 import numpy as np
 
+from bench import print_tables
+
 PRESET = "d2l-concise-3"
 EPOCHS = 100_000
 WINDOW_SIZE = (1400, 900)
@@ -184,7 +186,7 @@ class Bench:
 
     def __init__(self, seconds: float, pairs: int, pin: bool = True, theory: bool = False) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+        from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from core.presets import preset_config
@@ -202,43 +204,16 @@ class Bench:
 
         collect_on_gui_thread()
 
-        class PaintCounter(QObject):
-            """Counts the paint events of the widgets it filters."""
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.count = 0
-
-            def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-                if event.type() == QEvent.Type.Paint:
-                    self.count += 1
-                return False
+        from bench.qt_loop import PaintCounter
 
         self.PaintCounter = PaintCounter
 
     # ---- event-loop helpers -----------------------------------------------------------
     def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """Run the event loop for up to seconds, or until the condition holds (polled 10 ms)."""
-        if until is not None and until():
-            return True
-        loop = self.QEventLoop()
-        done = self.QTimer()
-        done.setSingleShot(True)
-        done.timeout.connect(loop.quit)
-        poll = self.QTimer()
-        if until is not None:
+        """Run the event loop for up to seconds, or until the condition holds."""
+        from bench.qt_loop import spin
 
-            def check() -> None:
-                if until():
-                    loop.quit()
-
-            poll.timeout.connect(check)
-            poll.start(10)
-        done.start(max(int(seconds * 1000), 0))
-        loop.exec()
-        poll.stop()
-        done.stop()
-        return until() if until is not None else True
+        return spin(seconds, until)
 
     def make_window(self, config: Any) -> Any:
         """A shown, unthrottled 1400x900 window whose first run is configured."""
@@ -664,13 +639,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.memory_and_frame_trial(res)
             out(f"memory run: {res.memory_steps:,} steps in {res.memory_seconds:.1f} s")
         table, md, failed = report(res, args)
-        out("")
-        out(table)
-        out("")
-        out("Markdown (for the README):")
-        out("")
-        out(md)
-        out("")
+        print_tables(out, table, md)
         out(
             f"total {time.perf_counter() - t_start:.0f} s; "
             f"{len(GOALS) - failed}/{len(GOALS)} goals met"

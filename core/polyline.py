@@ -15,6 +15,8 @@ block that is not flat (a steep stretch keeps all its detail).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 BLOCK = 4  # block sizes: 4, 16, 64, ... points
@@ -70,3 +72,32 @@ def needed_vertices(px: np.ndarray, py: np.ndarray, cell: float = 1.0) -> np.nda
     keep = ~drop[:n]
     keep[0] = keep[-1] = True
     return keep
+
+
+def moves_a_pixel(
+    old: tuple[np.ndarray, np.ndarray] | None,
+    new: tuple[np.ndarray, np.ndarray],
+    pixel: tuple[float, float],
+    tolerance: float = 0.25,
+) -> bool:
+    """Whether drawing the points new instead of old would move any of them by more than
+    tolerance of a pixel (pixel: data units per pixel along x and y); a different count or
+    a different place of the non-finite points (the breaks in a line) always does."""
+    if old is None:
+        return True
+    ox, oy = (np.asarray(a, dtype=np.float64) for a in old)
+    nx, ny = (np.asarray(a, dtype=np.float64) for a in new)
+    if ox.shape != nx.shape or oy.shape != ny.shape:
+        return True
+    sx, sy = pixel
+    if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
+        return True
+    for o, n, size in ((ox, nx, sx), (oy, ny, sy)):
+        finite = np.isfinite(n)
+        if not np.array_equal(finite, np.isfinite(o)):
+            return True
+        if not np.array_equal(n[~finite], o[~finite], equal_nan=True):
+            return True  # inf moved to nan, or +inf to -inf
+        if finite.any() and float(np.max(np.abs(n[finite] - o[finite]))) > tolerance * size:
+            return True
+    return False

@@ -19,7 +19,7 @@ from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap
 from gui.landscape_theory import LandscapeTheory
-from gui.series_item import SeriesItem
+from gui.series_item import SeriesItem, move_points, set_visible_change
 from gui.style import DASH, LIGHT, Palette, painted_as, palette_of
 
 __all__ = ["GRID", "LandscapeView", "MultiPathLandscapeView", "contour_segments"]
@@ -218,7 +218,7 @@ class LandscapeView(_LandscapeWidget):
 
     def _draw_point(self) -> None:
         x, y = self.map.point(self._theta)
-        self.current.setData([x], [y])
+        move_points(self.current, np.array([x]), np.array([y]))
 
     def _draw_arrows(self, snap: Snapshot) -> None:
         x, y = self.map.point(self._theta)
@@ -242,7 +242,7 @@ class LandscapeView(_LandscapeWidget):
                 head.hide()
                 continue
             tx, ty = x + step[0], y + step[1]
-            shaft.setData([x, tx], [y, ty])
+            set_visible_change(shaft, np.array([x, tx]), np.array([y, ty]))
             if step == (0.0, 0.0):
                 head.hide()
                 continue

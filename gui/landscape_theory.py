@@ -27,6 +27,7 @@ from core.landscape import objective_of
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from core.theory import gradient_cloud, gradient_noise_covariance
+from gui.series_item import set_visible_change
 from gui.style import DASH, Palette, palette_of
 
 CLOUD_ROWS = 20_000  # rows the minibatches of one cloud hold at most (points x batch size)
@@ -292,4 +293,4 @@ class LandscapeTheory(QtCore.QObject):
         for u in vec.T:
             xs += [center[0] - reach * u[0], center[0] + reach * u[0], math.nan]
             ys += [center[1] - reach * u[1], center[1] + reach * u[1], math.nan]
-        self.axes.setData(np.array(xs), np.array(ys))
+        set_visible_change(self.axes, np.array(xs), np.array(ys))

@@ -12,7 +12,7 @@ import pyqtgraph.functions as fn
 from pyqtgraph.graphicsItems.PlotCurveItem import arrayToLineSegments
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.polyline import needed_vertices
+from core.polyline import moves_a_pixel, needed_vertices
 
 # Antialiased lines shade partly covered pixels, so their vertices keep a finer grid.
 AA_CELL = 0.25
@@ -190,3 +190,16 @@ def move_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> No
     scatter.bounds = [None, None]
     scatter.invalidate()
     scatter.sigPlotChanged.emit(scatter)
+
+
+def set_visible_change(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> bool:
+    """Give item new points unless none would move by a quarter of a pixel; True if it took
+    them. A line that spans the view (the landscape's eigen-axes) marks the whole view for
+    repaint when it is set, although a converging run moves it by less than a pixel."""
+    vb = item.getViewBox()
+    old = item.getOriginalDataset()
+    pixel = vb.viewPixelSize() if vb is not None else (0.0, 0.0)
+    if old[0] is not None and not moves_a_pixel(old, (x, y), pixel):  # type: ignore[arg-type]
+        return False
+    item.setData(x, y)
+    return True

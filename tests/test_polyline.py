@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.polyline import needed_vertices
+from core.polyline import moves_a_pixel, needed_vertices
 
 
 def check_within_a_cell(x: np.ndarray, y: np.ndarray, keep: np.ndarray, cell: float) -> None:
@@ -90,3 +90,18 @@ def test_short_series_are_kept_and_bad_arguments_are_refused():
         needed_vertices(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="cell must be positive"):
         needed_vertices(np.zeros(3), np.zeros(3), 0.0)
+
+
+def test_a_move_of_less_than_the_tolerance_of_a_pixel_is_not_a_change():
+    x, y = np.array([0.0, 1.0, np.nan, 2.0]), np.array([0.0, 2.0, np.nan, 1.0])
+    pixel = (0.01, 0.02)  # data units per pixel
+    assert moves_a_pixel(None, (x, y), pixel)
+    assert not moves_a_pixel((x, y), (x + 0.002, y - 0.004), pixel)  # 0.2 px each way
+    assert moves_a_pixel((x, y), (x + 0.003, y), pixel)  # 0.3 px
+    assert moves_a_pixel((x, y), (x, y + 0.006), pixel)
+    assert moves_a_pixel((x, y), (x[:3], y[:3]), pixel)  # another count
+    moved_break = np.array([0.0, np.nan, 1.0, 2.0])
+    assert moves_a_pixel((x, y), (moved_break, y), pixel)
+    up, down = np.array([0.0, np.inf, np.nan, 2.0]), np.array([0.0, -np.inf, np.nan, 2.0])
+    assert moves_a_pixel((up, y), (down, y), pixel)
+    assert moves_a_pixel((x, y), (x, y), (0.0, 0.02))  # no pixel size yet: draw

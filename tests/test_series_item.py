@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6 import QtGui
 
-from gui.series_item import SeriesItem, move_points
+from gui.series_item import SeriesItem, move_points, set_visible_change
 
 SIZE = (420, 260)
 
@@ -162,3 +162,17 @@ def test_bounds_are_pyqtgraph_s_for_finite_and_non_finite_data(qtbot):
                 assert same_bounds(a, b), (y, ax, frac, a, b)
         rects = [r.getRect() for r in (ours.boundingRect(), stock.boundingRect())]
         assert np.array_equal(*rects, equal_nan=True)
+
+
+def test_a_line_moved_by_less_than_a_quarter_pixel_is_left_as_drawn(qtbot):
+    line = pg.PlotDataItem()
+    view = plot_with(qtbot, line)  # 4000 x 3.4 data units over 420 x 260 pixels
+    x, y = np.array([100.0, 3900.0]), np.array([-1.0, 2.0])
+    assert set_visible_change(line, x, y)
+    sx, sy = line.getViewBox().viewPixelSize()
+    assert not set_visible_change(line, x + 0.2 * sx, y - 0.2 * sy)
+    assert np.array_equal(line.getOriginalDataset()[0], x)  # still the first points
+    assert set_visible_change(line, x + 0.5 * sx, y)
+    assert np.array_equal(line.getOriginalDataset()[0], x + 0.5 * sx)
+    assert set_visible_change(line, np.zeros(0), np.zeros(0))  # cleared
+    assert line.getOriginalDataset()[0] is None and line in view.plotItem.listDataItems()

@@ -142,15 +142,16 @@ class SeriesItem(pg.PlotDataItem):
         """pyqtgraph's, but a change of data alone on a line without symbols hands the curve
         only the data: it keeps its pen, fill and the rest (sent again on every setData, they
         made it cost ~6x a PlotCurveItem's, ~70 µs against ~11 µs)."""
-        if styleUpdate or not self._styled or self.opts["symbol"] is not None:
+        o = self.opts
+        drawn = o["pen"] is not None or (o["fillBrush"] is not None and o["fillLevel"] is not None)
+        if styleUpdate or not self._styled or o["symbol"] is not None:
             super().updateItems(styleUpdate)
-            self._styled = True
+            # pyqtgraph hands the curve its style only along with data it draws: a pen set
+            # before the first points must go through here again with them.
+            self._styled = drawn and self._getDisplayDataset() is not None
             return
         dataset = self._getDisplayDataset()
-        o = self.opts
-        if dataset is None or (
-            o["pen"] is None and (o["fillBrush"] is None or o["fillLevel"] is None)
-        ):
+        if dataset is None or not drawn:
             self.curve.hide()
             self.scatter.hide()
             return

@@ -7,7 +7,9 @@ import pyqtgraph as pg
 import pyqtgraph.exporters
 from PySide6 import QtGui
 
+from gui.item_cache import plot_of
 from gui.series_item import SeriesItem, move_points, set_visible_change
+from tests.conftest import settle
 
 SIZE = (420, 260)
 
@@ -164,6 +166,23 @@ def test_bounds_are_pyqtgraph_s_for_finite_and_non_finite_data(qtbot):
         assert np.array_equal(*rects, equal_nan=True)
 
 
+def test_a_style_set_before_the_first_points_reaches_the_curve(qtbot):
+    # A view styles its series when it is built, before any run has points: the live loss
+    # view's minibatch curve once drew with the curve's default white pen, unseen.
+    x, y = run_curve(300)
+    first = SeriesItem()
+    first.setPen(pg.mkPen("r", width=2))
+    empty_first = SeriesItem(pen=pg.mkPen("r", width=2))
+    for item in (first, empty_first):
+        view = plot_with(qtbot, item)
+        item.setData([], [])
+        item.setData(x, y)
+        item.setData(x, y + 0.1)
+        pen = item.curve.opts["pen"]
+        assert (pen.color().name(), pen.widthF()) == ("#ff0000", 2)
+        assert item.curve.isVisible() and ink(view).any()
+
+
 def test_a_line_moved_by_less_than_a_quarter_pixel_is_left_as_drawn(qtbot):
     line = pg.PlotDataItem()
     view = plot_with(qtbot, line)  # 4000 x 3.4 data units over 420 x 260 pixels
@@ -176,3 +195,19 @@ def test_a_line_moved_by_less_than_a_quarter_pixel_is_left_as_drawn(qtbot):
     assert np.array_equal(line.getOriginalDataset()[0], x + 0.5 * sx)
     assert set_visible_change(line, np.zeros(0), np.zeros(0))  # cleared
     assert line.getOriginalDataset()[0] is None and line in view.plotItem.listDataItems()
+
+
+def test_every_live_series_in_the_window_draws_with_its_own_pen(window, qtbot):
+    window.controller.step_epoch()
+    settle(window, qtbot)
+    series = [
+        item
+        for view in window.dashboard.views()
+        if (plot := plot_of(view)) is not None
+        for item in plot.plotItem.listDataItems()
+        if isinstance(item, SeriesItem) and item.getOriginalDataset()[0] is not None
+    ]
+    assert len(series) >= 4  # the minibatch and epoch losses, the rate, a parameter, ...
+    for item in series:
+        if item.opts["pen"] is not None:
+            assert item.curve.opts["pen"] == item.opts["pen"], item.name()

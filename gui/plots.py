@@ -11,12 +11,14 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
+from PySide6.QtCore import QTimer
 
 from core.analysis import loss_label
 from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from gui.fit_follow import FitFollowing
+from gui.label_place import clear_change_labels
 from gui.plot_base import (
     LOG_FALLBACK,
     PAD,
@@ -91,6 +93,10 @@ class LossView(PlotView):
         pi.addItem(self.cursor_line, ignoreBounds=True)
         self.cursor_line.hide()
         self.markers: deque[pg.InfiniteLine] = deque()
+        # Once the view has moved, change labels clear the floor's and plateau's (gui/label_place).
+        self._unclutter = QTimer(self, singleShot=True, interval=0)
+        self._unclutter.timeout.connect(lambda: clear_change_labels(self.plotItem, self.markers))
+        pi.getViewBox().sigTransformChanged.connect(self._unclutter.start)
         self._marker_steps: deque[int] = deque()  # the step of each marker, in order
         self._cursor_step = 0
         self._events_drawn = 0
@@ -213,6 +219,7 @@ class LossView(PlotView):
         if len(self.markers) > MAX_MARKERS:
             self.plotItem.removeItem(self.markers.popleft())
             self._marker_steps.popleft()
+        self._unclutter.start()
 
     def marker_labels(self) -> list[str]:
         """The marker labels shown on the plot (the others say theirs on hover)."""

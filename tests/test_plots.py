@@ -488,3 +488,25 @@ def test_log_step_axis_before_a_run_and_at_step_zero(qtbot: QtBot, run_1d: Run) 
     # A new run keeps the log axis.
     view.set_run(info)
     assert view.log_steps and _x_range(view)[0] <= 0.0
+
+
+def test_a_change_label_moves_off_the_noise_floor_label(qtbot: QtBot, run_1d: Run) -> None:
+    _, info, snap = run_1d
+    view = _view(qtbot, LossView, info, snap)
+    view.show()
+    qtbot.waitExposed(view)
+    floor = view.floor_line.value()
+    span = 4.0 * floor
+    view._set_y(floor - 0.35 * span, floor + 0.65 * span)  # the floor where a label sits
+    view.mark_event(0, "lr 0.01 -> 0.05")  # at the left end, beside the floor's label
+    label, floor_label = view.markers[-1].label, view.floor_line.label
+
+    def clear() -> bool:
+        return not label.sceneBoundingRect().intersects(floor_label.sceneBoundingRect())
+
+    qtbot.waitUntil(clear, timeout=2000)
+    assert label.orthoPos != 0.35 and label.isVisible()
+    view.mark_event(snap.step, "lr 0.05 -> 0.02")  # at the right: nothing in its way
+    assert not label.isVisible()  # only the newest change keeps its label
+    qtbot.waitUntil(lambda: not view._unclutter.isActive(), timeout=2000)
+    assert view.markers[-1].label.orthoPos == 0.35

@@ -1,5 +1,6 @@
 """Live plot items made cheap per frame: series drawn with only the vertices that change a pixel
-(see core/polyline.py), and scatter points moved in place."""
+(see core/polyline.py) and handed only their data when only it changed, lines left as drawn
+when they would move by less than a pixel, and scatter points moved in place."""
 
 from __future__ import annotations
 

@@ -25,7 +25,6 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,13 +67,16 @@ class Bench:
 
     def __init__(self, seconds: float, call: Timed) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QEventLoop, Qt, QTimer
+        from PySide6.QtCore import Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from core.presets import preset_config
         from gui.gui_gc import collect_on_gui_thread
 
-        self.QEventLoop, self.QTimer, self.Qt = QEventLoop, QTimer, Qt
+        self.QTimer, self.Qt = QTimer, Qt
+        from bench.qt_loop import spin
+
+        self.spin = spin  # run the event loop for up to seconds, or until a condition holds
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         collect_on_gui_thread()  # as the app does (gui/app.py run_app)
         self.seconds = seconds
@@ -87,12 +89,6 @@ class Bench:
         self.call = call  # the training thread's calls, timed
         self.first_ms: list[float] = []  # each run's first change: it builds the products
         self.later_ms: list[float] = []
-
-    def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """Run the event loop for up to seconds, or until the condition holds."""
-        from bench.qt_loop import spin
-
-        return spin(seconds, until)
 
     def trial(self) -> None:
         """One window: a still phase, then a drag phase."""

@@ -67,25 +67,20 @@ class Bench:
 
     def __init__(self, seconds: float) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
+        from PySide6.QtCore import QEvent, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from gui.gui_gc import collect_on_gui_thread
 
-        self.QEvent, self.QEventLoop, self.QTimer, self.Qt = QEvent, QEventLoop, QTimer, Qt
+        self.QEvent, self.QTimer, self.Qt = QEvent, QTimer, Qt
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         collect_on_gui_thread()  # as the app does (gui/app.py run_app)
         self.seconds = seconds
 
-        from bench.qt_loop import PaintCounter
+        from bench.qt_loop import PaintCounter, spin
 
         self.PaintCounter = PaintCounter
-
-    def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """Run the event loop for up to seconds, or until the condition holds."""
-        from bench.qt_loop import spin
-
-        return spin(seconds, until)
+        self.spin = spin  # run the event loop for up to seconds, or until a condition holds
 
     def headless(self, engine: str, res: Results) -> None:
         """Steps/s of the same four runs advanced by Race.advance in this thread, no window."""

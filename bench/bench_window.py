@@ -186,12 +186,12 @@ class Bench:
 
     def __init__(self, seconds: float, pairs: int, pin: bool = True, theory: bool = False) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
+        from PySide6.QtCore import QEvent, Qt, QTimer
         from PySide6.QtWidgets import QApplication
 
         from core.presets import preset_config
 
-        self.QEvent, self.QEventLoop, self.QTimer, self.Qt = QEvent, QEventLoop, QTimer, Qt
+        self.QEvent, self.QTimer, self.Qt = QEvent, QTimer, Qt
         self.app = QApplication.instance() or QApplication(sys.argv[:1])
         self.seconds = seconds
         self.pairs = pairs
@@ -204,17 +204,12 @@ class Bench:
 
         collect_on_gui_thread()
 
-        from bench.qt_loop import PaintCounter
+        from bench.qt_loop import PaintCounter, spin
 
         self.PaintCounter = PaintCounter
+        self.spin = spin  # run the event loop for up to seconds, or until a condition holds
 
     # ---- event-loop helpers -----------------------------------------------------------
-    def spin(self, seconds: float, until: Callable[[], bool] | None = None) -> bool:
-        """Run the event loop for up to seconds, or until the condition holds."""
-        from bench.qt_loop import spin
-
-        return spin(seconds, until)
-
     def make_window(self, config: Any) -> Any:
         """A shown, unthrottled 1400x900 window whose first run is configured."""
         from gui.main_window import MainWindow

@@ -101,3 +101,79 @@ def moves_a_pixel(
         if finite.any() and float(np.max(np.abs(n[finite] - o[finite]))) > tolerance * size:
             return True
     return False
+
+
+# A trace samples a polyline this often per cell along its longer axis; more samples than this
+# are not compared (a long, jagged path is still moving: drawing it again is the answer).
+MAX_TRACE_SAMPLES = 50_000
+
+
+def _trace(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Integer cells (column and row) that the polyline (x, y), in cell units, passes through,
+    sampled at most one cell apart along each axis; None past MAX_TRACE_SAMPLES."""
+    if x.size > 1:
+        dx, dy = np.diff(x), np.diff(y)
+        steps = np.maximum(np.ceil(np.maximum(np.abs(dx), np.abs(dy))).astype(np.int64), 1)
+        total = int(steps.sum())
+        if total > MAX_TRACE_SAMPLES:
+            return None
+        seg = np.repeat(np.arange(dx.size), steps)
+        t = (np.arange(total) - np.repeat(np.cumsum(steps) - steps, steps)) / steps[seg]
+        x = np.append(x[seg] + t * dx[seg], x[-1])
+        y = np.append(y[seg] + t * dy[seg], y[-1])
+    return np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+
+
+def _alike(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether every cell of each trace equals or touches (8 neighbours) a cell of the other."""
+    lo_x = min(a[0].min(), b[0].min()) - 1
+    lo_y = min(a[1].min(), b[1].min()) - 1
+    width = int(max(a[1].max(), b[1].max()) - lo_y) + 2
+    ka, kb = (np.unique((c[0] - lo_x) * width + (c[1] - lo_y)) for c in (a, b))
+    for cells, of in ((ka, kb), (kb, ka)):
+        near = np.zeros(cells.size, dtype=bool)
+        for shift in (i * width + j for i in (-1, 0, 1) for j in (-1, 0, 1)):
+            want = cells + shift
+            at = np.minimum(np.searchsorted(of, want), of.size - 1)
+            near |= of[at] == want
+        if not near.all():
+            return False
+    return True
+
+
+def traces_apart(
+    old: tuple[np.ndarray, np.ndarray] | None,
+    new: tuple[np.ndarray, np.ndarray],
+    pixel: tuple[float, float],
+    cell: float = 0.25,
+) -> bool:
+    """Whether the polyline new would be drawn more than about a pixel away from old anywhere
+    (pixel: data units per pixel along x and y). Both are traced on a grid of cell-pixel
+    squares; they draw alike when each one's trace lies in or beside the other's cells, so no
+    point of one is more than ~3.5 cells from the other (0.9 px at a quarter pixel), whatever
+    their vertices: a path decimated anew, or grown by points within its last pixel, draws
+    alike. Non-finite points compare as moves_a_pixel does (a break moved is a change)."""
+    if old is None:
+        return True
+    ox, oy = (np.asarray(a, dtype=np.float64) for a in old)
+    nx, ny = (np.asarray(a, dtype=np.float64) for a in new)
+    sx, sy = pixel
+    if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
+        return True
+    if ox.size == 0 or nx.size == 0 or ox.shape != oy.shape or nx.shape != ny.shape:
+        return ox.size != nx.size or ox.shape != oy.shape or nx.shape != ny.shape
+    finite = (np.isfinite(a).all() for a in (ox, oy, nx, ny))
+    if not all(finite):
+        return moves_a_pixel(old, new, pixel, cell)
+    # A shared prefix draws alike: only the rest is traced (a grown path: its new tail).
+    n = min(ox.size, nx.size)
+    differ = np.flatnonzero((ox[:n] != nx[:n]) | (oy[:n] != ny[:n]))
+    first = int(differ[0]) if differ.size else n
+    if first == ox.size == nx.size:
+        return False
+    start = max(first - 1, 0)
+    size_x, size_y = sx * cell, sy * cell
+    traces = [_trace(x[start:] / size_x, y[start:] / size_y) for x, y in ((ox, oy), (nx, ny))]
+    if traces[0] is None or traces[1] is None:
+        return True
+    return not _alike(traces[0], traces[1])

@@ -271,10 +271,11 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         # has, should the frame be cancelled); views on other tabs once they are shown.
         moved = self._take_moved()
 
-        def first() -> None:
-            self._draw(top, snap, moved)
+        def first() -> list[QWidget]:
+            still = self._draw(top, snap, moved)
             self.timeline.set_last_step(snap.step)
             self.shown.emit(snap, False)  # the status bar
+            return still
 
         return [
             Stage(first, painted),
@@ -286,17 +287,21 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
         views: list[QWidget] | tuple[QWidget, ...],
         snap: Snapshot,
         moved: RunInfo | None = None,
-    ) -> None:
+    ) -> list[QWidget]:
         """Show snap in views (the fit view's prediction overlay with it), after the run's
-        moved data if given."""
+        moved data if given; returns the paint targets of views whose drawing did not
+        change (update_snapshot said False), which will not paint."""
         if moved is not None:
             self._follow(views, moved)
             if self.landscape_view in views and self._moved is moved:
                 self._moved = None  # the frame's last stage: every view has it
+        still = []
         for view in views:
-            view.update_snapshot(snap)
+            if view.update_snapshot(snap) is False:
+                still.append(paint_target(view))
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)
+        return still
 
     def _training_flat_out(self) -> bool:
         """Whether training runs as fast as it can, so that frames take time from it (not

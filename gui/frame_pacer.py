@@ -8,7 +8,8 @@ One pacer serves each live tab (the training dashboard and the optimizer race). 
    op; parked, the loop lets the frame have the lock outright (a 15 ms frame stretched to
    50-90 ms otherwise, bench_window);
 3. updates the views stage by stage, waiting for each stage's paint before the next, so the
-   event loop runs timers and input in between and no stall lasts a whole frame;
+   event loop runs timers and input in between and no stall lasts a whole frame (a view
+   whose drawing did not change is not waited for: it will not paint);
 4. releases the loop and spaces the next frame by what this one cost.
 
 While the views cannot be seen (window minimized, another tab shown) there is no frame at all:
@@ -18,7 +19,7 @@ no park, no update, no wait for a paint that would never come.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
@@ -36,9 +37,10 @@ PAINT_TIMEOUT_MS = 40  # ... and this long for a stage's views to paint
 
 @dataclass
 class Stage:
-    """One step of a frame: update some views, then wait for these widgets to paint."""
+    """One step of a frame: update some views, then wait for these widgets to paint (all but
+    those update returns: views whose drawing did not change, which will not paint)."""
 
-    update: Callable[[], None]
+    update: Callable[[], Collection[QWidget] | None]
     widgets: Sequence[QWidget] = ()
 
 
@@ -192,8 +194,12 @@ class FramePacer(QObject):
             frame.held_from = time.perf_counter()
         while frame.stages:
             stage = frame.stages.pop(0)
-            stage.update()
-            frame.awaited = {w for w in stage.widgets if w.isVisible() and not w.size().isEmpty()}
+            still = stage.update() or ()
+            frame.awaited = {
+                w
+                for w in stage.widgets
+                if w not in still and w.isVisible() and not w.size().isEmpty()
+            }
             for widget in frame.awaited - self._filtered:
                 widget.installEventFilter(self)
                 self._filtered.add(widget)

@@ -26,12 +26,19 @@ CACHED_KINDS: tuple[type, ...] = (
 CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
+def draw_rarely(item: pg.PlotDataItem) -> None:
+    """Have item's line painted from the cache too: a curve whose owner sets it only when its
+    drawing changes by a pixel (the landscape's path and eigen-axes; see
+    gui.series_item.set_visible_change), so most frames only blit it."""
+    item.curve.drawn_rarely = True
+
+
 def cacheable(item: QGraphicsItem) -> bool:
     """Whether item paints slowly changing content inside its bounding rect (a cache clips to
     it: an image's border is drawn half outside)."""
     if isinstance(item, pg.ImageItem) and item.border is not None:
         return False
-    return isinstance(item, CACHED_KINDS)
+    return isinstance(item, CACHED_KINDS) or getattr(item, "drawn_rarely", False)
 
 
 def plot_of(view: QWidget) -> pg.GraphicsView | None:

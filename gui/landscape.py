@@ -15,16 +15,19 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from core.landscape import GRID, arrow_scale, arrows, contour_segments
+from core.polyline import moves_a_pixel, traces_apart
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from gui.item_cache import draw_rarely
 from gui.landscape_map import HOLD_CURRENT, HOLD_MINIMUM, Entry, LandscapeMap
 from gui.landscape_theory import LandscapeTheory
-from gui.series_item import SeriesItem, move_points, set_visible_change
+from gui.series_item import SeriesItem, has_points, move_points, set_visible_change
 from gui.style import DASH, LIGHT, Palette, painted_as, palette_of
 
 __all__ = ["GRID", "LandscapeView", "MultiPathLandscapeView", "contour_segments"]
 
 MAX_PATH_SYMBOLS = 300  # 1-D path: dots up to this many points, a line beyond
+HEAD_TURN_DEGREES = 1.0  # an arrow head turned by less is left as drawn
 
 
 class _LandscapeWidget(QtWidgets.QWidget):
@@ -112,6 +115,7 @@ class LandscapeView(_LandscapeWidget):
         super().__init__("landscapePlot", "", HOLD_CURRENT, parent)
         # Symbol options are given only with a symbol (1-D): alone they would switch dots on.
         self.path = SeriesItem()  # a converged path piles its points into one pixel
+        draw_rarely(self.path)
         self._path_symbols = False
         self.current = pg.ScatterPlotItem(symbol="o", size=11)
         self.full_shaft = pg.PlotDataItem()
@@ -175,18 +179,20 @@ class LandscapeView(_LandscapeWidget):
         """The snapshot the view draws now (live or rewound); None before a run's first."""
         return self._last
 
-    def update_snapshot(self, snap: Snapshot) -> None:
-        """Draw the live path, current point and gradients; re-grid if held values drifted."""
+    def update_snapshot(self, snap: Snapshot) -> bool:
+        """Draw the live path, current point and gradients; re-grid if held values drifted.
+        False when nothing drawn moved by a pixel (a converged run: no repaint to wait for)."""
         self._last = snap
         info = self.map.info
         if info is None:
-            return
+            return False
         theta = np.asarray(snap.theta_trained, dtype=np.float64)
         if theta.size == self._theta.size and np.isfinite(theta).all():
             self._theta = theta.copy()
         self.map.set_range_paths([snap.param_values])
-        self._draw_live(snap)
+        moved = self._draw_live(snap)
         self.map.set_held(self._theta)
+        return moved
 
     def _redraw(self) -> None:
         entries: list[Entry] = [(self.path, "optimizer path"), (self.current, "current")]
@@ -202,25 +208,37 @@ class LandscapeView(_LandscapeWidget):
         else:
             self._draw_point()
 
-    def _draw_live(self, snap: Snapshot) -> None:
+    def _draw_live(self, snap: Snapshot) -> bool:
+        """Draw snap's path, point and arrows, leaving what would move by less than a pixel
+        as drawn (a converged run's frames then repaint nothing here); True if any moved."""
         px, py = self.map.path_xy(snap.path())
         symbols = self.map.is_1d and 0 < px.size <= MAX_PATH_SYMBOLS
-        if symbols != self._path_symbols:
+        restyled = symbols != self._path_symbols
+        if restyled:
             self._path_symbols = symbols
             if symbols:
                 self.path.setSymbolSize(6)
                 self.path.setSymbolBrush(self._palette.brush("path"))
                 self.path.setSymbolPen(None)
             self.path.setSymbol("o" if symbols else None)
-        self.path.setData(px, py)
-        self._draw_point()
-        self._draw_arrows(snap)
+            self.path.setData(px, py)
+        # A path's points are its symbols in 1-D: each one counts, not only the line.
+        apart = moves_a_pixel if symbols else traces_apart
+        moved = set_visible_change(self.path, px, py, apart) or restyled
+        moved = self._draw_point() or moved
+        return self._draw_arrows(snap) or moved
 
-    def _draw_point(self) -> None:
+    def _draw_point(self) -> bool:
         x, y = self.map.point(self._theta)
-        move_points(self.current, np.array([x]), np.array([y]))
+        new = (np.array([x]), np.array([y]))
+        old = self.current.getData()
+        if not moves_a_pixel(old, new, self.plotItem.getViewBox().viewPixelSize()):
+            return False
+        move_points(self.current, *new)
+        return True
 
-    def _draw_arrows(self, snap: Snapshot) -> None:
+    def _draw_arrows(self, snap: Snapshot) -> bool:
+        """Draw the gradient arrows (and the theory's marks); True if any moved a pixel."""
         x, y = self.map.point(self._theta)
         (x0, x1), (y0, y1) = self.map.view_ranges()
         grads = [
@@ -231,37 +249,52 @@ class LandscapeView(_LandscapeWidget):
         pair, spans = self.map.grid_params(), (x1 - x0, y1 - y0)
         scaled = [*grads, *self.theory.extent(snap, self._theta, pair, spans)]
         steps = arrows(scaled, pair, spans)[:2]
-        self.theory.draw(snap, self._theta, (x, y), pair, arrow_scale(scaled, pair, spans), spans)
+        scale = arrow_scale(scaled, pair, spans)
+        moved = self.theory.draw(snap, self._theta, (x, y), pair, scale, spans)
         self._heads = []
         for step, shaft, head in (
             (steps[0], self.full_shaft, self.full_head),
             (steps[1], self.batch_shaft, self.batch_head),
         ):
             if step is None:
+                moved = moved or has_points(shaft) or head.isVisible()
                 shaft.setData([], [])
                 head.hide()
                 continue
             tx, ty = x + step[0], y + step[1]
-            set_visible_change(shaft, np.array([x, tx]), np.array([y, ty]))
+            moved = set_visible_change(shaft, np.array([x, tx]), np.array([y, ty])) or moved
             if step == (0.0, 0.0):
+                moved = moved or head.isVisible()
                 head.hide()
                 continue
             self._heads.append((head, tx, ty, step[0], step[1]))
-        self._place_heads()
+        return self._place_heads() or moved
 
-    def _place_heads(self, *_: object) -> None:
-        # Arrow heads are drawn in pixels: their angle follows the view's current aspect.
-        if not self._heads:
-            return
+    def _place_heads(self, *_: object) -> bool:
+        """Point the arrow heads (drawn in pixels, so their angle follows the view's aspect);
+        True if one turned by a degree or moved by a quarter pixel."""
         sx, sy = self.plotItem.getViewBox().viewPixelSize()
+        moved = False
         for head, tx, ty, dx, dy in self._heads:
             if sx <= 0 or sy <= 0:
+                moved = moved or head.isVisible()
                 head.hide()
                 continue
             # ArrowItem points left at angle 0 and turns clockwise on screen (y down).
-            head.setStyle(angle=math.degrees(math.atan2(dy / sy, -dx / sx)))
+            angle = math.degrees(math.atan2(dy / sy, -dx / sx))
+            pos = head.pos()
+            if (
+                head.isVisible()
+                and abs((head.opts["angle"] - angle + 180) % 360 - 180) < HEAD_TURN_DEGREES
+                and abs(pos.x() - tx) < 0.25 * sx
+                and abs(pos.y() - ty) < 0.25 * sy
+            ):
+                continue
+            head.setStyle(angle=angle)
             head.setPos(tx, ty)
             head.show()
+            moved = True
+        return moved
 
 
 class MultiPathLandscapeView(_LandscapeWidget):

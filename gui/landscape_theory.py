@@ -27,7 +27,8 @@ from core.landscape import objective_of
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
 from core.theory import gradient_cloud, gradient_noise_covariance
-from gui.series_item import set_visible_change
+from gui.item_cache import draw_rarely
+from gui.series_item import has_points, set_visible_change
 from gui.style import DASH, Palette, palette_of
 
 CLOUD_ROWS = 20_000  # rows the minibatches of one cloud hold at most (points x batch size)
@@ -64,6 +65,7 @@ class LandscapeTheory(QtCore.QObject):
         self._view = view
         self._pi = plot_item
         self.axes = pg.PlotDataItem(connect="finite")
+        draw_rarely(self.axes)
         self.axes.setZValue(-6)  # over the contours (-10), under the path (0)
         self.points = pg.ScatterPlotItem(size=5, pxMode=True)
         self.points.setZValue(2.5)
@@ -221,20 +223,22 @@ class LandscapeTheory(QtCore.QObject):
         pair: tuple[int, int],
         scale: float | None,
         spans: tuple[float, float],
-    ) -> None:
+    ) -> bool:
         """Draw the eigen-axes and, when on, the cloud around point (the current parameters
-        drawn at point; gradients times scale, as the arrows are)."""
-        self._draw_axes(np.asarray(theta, dtype=np.float64), pair, spans)
+        drawn at point; gradients times scale, as the arrows are); True if anything drawn
+        may have moved by a pixel (the cloud is drawn anew whenever shown)."""
+        moved = self._draw_axes(np.asarray(theta, dtype=np.float64), pair, spans)
         shown = self.cloud_shown and scale is not None and self._info is not None
+        moved = moved or shown != self.points.isVisible()
         self.points.setVisible(shown)
         self.outline.setVisible(shown)
         if not shown:
-            return
+            return moved
         grads, mean, cov = self.cloud(snap, theta)
         if grads.size == 0 or not np.isfinite(cov).all():
             self.points.setData([], [])
             self.outline.setData([], [])
-            return
+            return True
         x, y = point
         i, j = pair
         k = float(scale)
@@ -244,6 +248,7 @@ class LandscapeTheory(QtCore.QObject):
         self.points.setData(px[ok], py[ok])
         edge = self._edge(mean, cov, pair)
         self.outline.setData(x - k * edge[:, 0], y - k * edge[:, 1])
+        return True
 
     def shown_cloud(self) -> tuple[np.ndarray, np.ndarray]:
         """The drawn cloud's points (x, y)."""
@@ -271,13 +276,15 @@ class LandscapeTheory(QtCore.QObject):
 
     def _draw_axes(
         self, theta: np.ndarray, pair: tuple[int, int], spans: tuple[float, float]
-    ) -> None:
+    ) -> bool:
+        """Draw the eigen-axes through the slice's minimum; True if they moved a pixel."""
         h = self._hessian
         i, j = pair
         p = h.shape[0]
         if i == j or p < 2 or max(i, j) >= p or self._minimum.size < p:
+            drawn = has_points(self.axes)
             self.axes.setData([], [])
-            return
+            return drawn
         sub = h[np.ix_([i, j], [i, j])]
         star = self._minimum[:p]
         center = star[[i, j]].copy()
@@ -293,4 +300,4 @@ class LandscapeTheory(QtCore.QObject):
         for u in vec.T:
             xs += [center[0] - reach * u[0], center[0] + reach * u[0], math.nan]
             ys += [center[1] - reach * u[1], center[1] + reach * u[1], math.nan]
-        set_visible_change(self.axes, np.array(xs), np.array(ys))
+        return set_visible_change(self.axes, np.array(xs), np.array(ys))

@@ -199,8 +199,9 @@ class PlotView(PlotFiles, pg.PlotWidget):
         if self._last is not None:
             self.update_snapshot(self._last)
 
-    def update_snapshot(self, snap: Snapshot) -> None:
-        """Draw the live state of a run."""
+    def update_snapshot(self, snap: Snapshot) -> bool | None:
+        """Draw the live state of a run; False when nothing drawn changed by a pixel (no
+        repaint will come; views that do not tell return None)."""
         raise NotImplementedError
 
     def shown_snapshot(self) -> Snapshot | None:

@@ -439,12 +439,12 @@ class FitView(FitFollowing, PlotView):
             if self._live_moved(pred):
                 self._live_pred = pred
                 move_points(self.points, self._y[live], pred)
-            self.batch_points.setData(self._y[pos], self._x[pos] @ w + snap.bias)
+            move_points(self.batch_points, self._y[pos], self._x[pos] @ w + snap.bias)
             self._set_x(*self._home_x)
             self._keep_y(finite_bounds(self._y, pred))
             return
         self.fit_line.setData(self._x_span, self._line(w, snap.bias))
-        self.batch_points.setData(self._x[pos, 0], self._y[pos])
+        move_points(self.batch_points, self._x[pos, 0], self._y[pos])
         # No-ops unless reset_view cleared the shown ranges.
         self._set_x(*self._home_x)
         self._keep_y(self._home_y)

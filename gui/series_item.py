@@ -5,6 +5,7 @@ when they would move by less than a pixel, and scatter points moved in place."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -194,14 +195,27 @@ def move_points(scatter: pg.ScatterPlotItem, x: np.ndarray, y: np.ndarray) -> No
     scatter.sigPlotChanged.emit(scatter)
 
 
-def set_visible_change(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray) -> bool:
-    """Give item new points unless none would move by a quarter of a pixel; True if it took
-    them. A line that spans the view (the landscape's eigen-axes) marks the whole view for
-    repaint when it is set, although a converging run moves it by less than a pixel."""
+def has_points(item: pg.PlotDataItem) -> bool:
+    """Whether item has points to draw."""
+    x = item.getData()[0]
+    return x is not None and len(x) > 0
+
+
+def set_visible_change(
+    item: pg.PlotDataItem,
+    x: np.ndarray,
+    y: np.ndarray,
+    apart: Callable[..., bool] = moves_a_pixel,
+) -> bool:
+    """Give item new points unless its drawing would not change by a pixel; True if it took
+    them. apart(old, new, pixel size) tells: by default, whether a point moves by a quarter
+    pixel; core.polyline.traces_apart for a path whose points come and go. A line that spans
+    the view (the landscape's eigen-axes, its path) marks the whole view for repaint when it
+    is set, although a converging run moves it by less than a pixel."""
     vb = item.getViewBox()
     old = item.getOriginalDataset()
     pixel = vb.viewPixelSize() if vb is not None else (0.0, 0.0)
-    if old[0] is not None and not moves_a_pixel(old, (x, y), pixel):  # type: ignore[arg-type]
+    if old[0] is not None and not apart(old, (x, y), pixel):
         return False
     item.setData(x, y)
     return True

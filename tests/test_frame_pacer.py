@@ -6,6 +6,7 @@ import types
 
 import pytest
 from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
 
 import gui.frame_pacer as fp
 from gui.frame_pacer import FramePacer, Stage
@@ -76,3 +77,29 @@ def test_without_a_park_the_cost_is_the_drawing(qtbot, clock):
     qtbot.waitUntil(lambda: pacer.frames == 1, timeout=WAIT_MS)
     assert pacer.frame_cost_ms() == 0.0  # the clock did not move while it drew
     assert pacer.interval_ms() == fp.FRAME_MS  # not flat out: the usual pace
+
+
+def test_a_view_whose_drawing_did_not_change_is_not_waited_for(qtbot):
+    """A stage waits for the paints of its views except those its update says are still: a
+    converged landscape repaints nothing, and waiting for its paint would stall the frame
+    for PAINT_TIMEOUT_MS."""
+    owner = QObject()
+    widget = QWidget()
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    still: list[QWidget] = []
+    pacer = FramePacer(owner, lambda: None, lambda snap: [Stage(lambda: still, [widget])])
+
+    def frame(snapshot: str) -> None:
+        pacer.offer(snapshot)
+        pacer._timer.stop()
+        pacer._tick()  # the frame's stage runs now
+
+    frame("moving")
+    assert pacer.is_drawing() and pacer._paint_timeout.isActive()  # awaits the paint
+    pacer.cancel()
+    still.append(widget)
+    frame("still")
+    assert pacer.frames == 1 and not pacer.is_drawing()  # over at once: nothing to await
+    assert not pacer._paint_timeout.isActive()

@@ -31,16 +31,20 @@ def trained_and_paused(window, qtbot) -> None:
 
 def test_a_running_window_caches_points_lines_and_axes_but_not_curves(window, qtbot):
     trained_and_paused(window, qtbot)
-    contours = window.landscape_view.map.contours  # a curve cached by the map itself
+    landscape = window.landscape_view
+    contours = landscape.map.contours  # a curve cached by the map itself
+    # Curves set only when their drawing changes by a pixel: a converged run's frames blit them.
+    rarely = [landscape.path.curve, landscape.theory.axes.curve]
     for view in window.dashboard.views()[:5]:
         items = [i for i in plot_of(view).scene().items() if i is not contours]
         modes = {type(i): i.cacheMode() for i in items}
         assert modes[pg.ScatterPlotItem] == CACHED, type(view).__name__
         assert all(
-            i.cacheMode() == NO_CACHE
+            i.cacheMode() == (CACHED if any(i is r for r in rarely) else NO_CACHE)
             for i in items
             if isinstance(i, pg.PlotCurveItem | ItemSample)  # change every frame / follow a pen
         )
+    assert all(curve.cacheMode() == CACHED for curve in rarely)
     axis = window.dashboard.loss_view.plotItem.getAxis("left")
     assert axis.cacheMode() == CACHED
 

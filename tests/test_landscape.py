@@ -241,6 +241,43 @@ def test_path_on_standardised_data(qtbot) -> None:
     assert abs(x - info.ols_trained[0]) <= du and abs(y - info.ols_trained[3]) <= dv
 
 
+def test_a_frame_that_moves_nothing_by_a_pixel_draws_nothing(qtbot, playground: Run) -> None:
+    """A converged run's landscape frame hands no item new points (so nothing repaints, and
+    the frame does not wait for a paint): update_snapshot says False. A move it can see is
+    drawn, and one below a quarter pixel is left as drawn."""
+    _, info, snap = playground
+    view = _view(qtbot, info, snap)
+    assert view.update_snapshot(snap) is False
+    sx = view.plotItem.getViewBox().viewPixelSize()[0]
+    items = (view.path, view.full_shaft, view.batch_shaft, view.theory.axes)
+    drawn = [item.getData() for item in items]
+
+    def nudged(pixels: float) -> Snapshot:
+        theta = snap.theta_trained.copy()
+        theta[0] += pixels * sx
+        return dataclasses.replace(snap, theta_trained=theta)
+
+    assert view.update_snapshot(nudged(0.1)) is False
+    for item, (x, y) in zip(items, drawn, strict=True):
+        assert item.getData()[0] is x and item.getData()[1] is y  # not handed anything
+    cx, _ = view.current.getData()
+    assert cx[0] == pytest.approx(snap.theta_trained[0])
+    assert view.update_snapshot(nudged(3.0)) is True
+    cx, _ = view.current.getData()
+    assert cx[0] == pytest.approx(snap.theta_trained[0] + 3.0 * sx)
+    shaft_x, _ = view.full_shaft.getData()
+    assert shaft_x[0] == pytest.approx(cx[0])  # the arrows start at the moved point
+    # The path grown by points within its last pixel is still; by one 2 px away, drawn.
+    assert view.update_snapshot(snap) is True  # the point back where it was
+    last = snap.param_values[-1]
+    per_px = sx / info.scale[0]  # the weight, in original units, that moves a pixel
+    near = np.vstack([snap.param_values, last + np.array([0.01 * per_px, 0.0])])
+    assert view.update_snapshot(dataclasses.replace(snap, param_values=near)) is False
+    far = np.vstack([snap.param_values, last + np.array([2 * per_px, 0.0])])
+    assert view.update_snapshot(dataclasses.replace(snap, param_values=far)) is True
+    assert len(view.path.getData()[0]) == len(far)
+
+
 def _arrow(shaft) -> np.ndarray:
     x, y = shaft.getData()
     return np.array([x[1] - x[0], y[1] - y[0]])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.polyline import moves_a_pixel, needed_vertices
+from core.polyline import moves_a_pixel, needed_vertices, traces_apart
 
 
 def check_within_a_cell(x: np.ndarray, y: np.ndarray, keep: np.ndarray, cell: float) -> None:
@@ -105,3 +105,90 @@ def test_a_move_of_less_than_the_tolerance_of_a_pixel_is_not_a_change():
     up, down = np.array([0.0, np.inf, np.nan, 2.0]), np.array([0.0, -np.inf, np.nan, 2.0])
     assert moves_a_pixel((up, y), (down, y), pixel)
     assert moves_a_pixel((x, y), (x, y), (0.0, 0.02))  # no pixel size yet: draw
+
+
+def _distances(points: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Distance from each point ((m, 2)) to the polyline line ((k, 2)), exactly."""
+    if len(line) == 1:
+        return np.hypot(*(points - line[0]).T)
+    a, b = line[:-1], line[1:]
+    ab = b - a
+    length2 = np.maximum((ab**2).sum(axis=1), 1e-300)
+    t = np.clip(((points[:, None, :] - a) * ab).sum(axis=2) / length2, 0.0, 1.0)
+    nearest = a + t[..., None] * ab
+    return np.hypot(*(points[:, None, :] - nearest).transpose(2, 0, 1)).min(axis=1)
+
+
+def _along(line: np.ndarray, spacing: float = 0.05) -> np.ndarray:
+    """Points along the polyline at most spacing apart (what a painter strokes)."""
+    out = [line[:1]]
+    for a, b in itertools.pairwise(line):
+        n = max(int(np.ceil(np.hypot(*(b - a)) / spacing)), 1)
+        out.append(a + np.linspace(0, 1, n + 1)[1:, None] * (b - a))
+    return np.concatenate(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 40),
+    wobble=st.floats(0.0, 1.5),
+    keep=st.floats(0.2, 1.0),
+    grow=st.integers(0, 5),
+    reach=st.floats(0.0, 3.0),
+    shift=st.floats(0.0, 2.0),
+    pixel=st.sampled_from([(1.0, 1.0), (0.01, 2.5)]),
+)
+def test_traces_alike_draw_within_a_pixel(seed, n, wobble, keep, grow, reach, shift, pixel):
+    """Whenever traces_apart says two paths draw alike, each one's stroke lies within a pixel
+    of the other's, whatever they share: a path decimated anew, nudged, or grown."""
+    rng = np.random.default_rng(seed)
+    old = np.cumsum(rng.normal(0, 4, (n, 2)), axis=0)
+    angle = rng.uniform(0, 2 * np.pi)
+    new = (
+        old
+        + rng.uniform(-wobble, wobble, old.shape)
+        + shift * np.array([np.cos(angle), np.sin(angle)])
+    )
+    if n > 2:
+        inner = rng.random(n - 2) < keep
+        new = new[np.concatenate(([True], inner, [True]))]
+    if grow:
+        new = np.vstack([new, new[-1] + rng.uniform(-reach, reach, (grow, 2))])
+    sx, sy = pixel
+    scale = np.array([sx, sy])
+    apart = traces_apart(tuple((old * scale).T), tuple((new * scale).T), pixel)
+    if not apart:
+        assert _distances(_along(new), old).max() < 1.0
+        assert _distances(_along(old), new).max() < 1.0
+    if wobble == 0 and shift == 0 and keep == 1.0 and grow == 0:
+        assert not apart  # the same path
+
+
+def test_traces_apart_cases() -> None:
+    pixel = (0.5, 0.25)  # data units per pixel
+    t = np.linspace(0, 3, 400)
+    x, y = 60 * np.cos(t), 20 * np.sin(t)  # an arc ~200 px across
+    assert traces_apart(None, (x, y), pixel)
+    assert not traces_apart((x, y), (x, y), pixel)
+    # Grown by points within its last pixel's quarter: alike; by one 2 px away: apart.
+    near = (np.append(x, x[-1] + 0.05), np.append(y, y[-1] - 0.02))
+    assert not traces_apart((x, y), near, pixel)
+    assert traces_apart((x, y), (np.append(x, x[-1] + 1.0), np.append(y, y[-1])), pixel)
+    # Decimated anew (every other point, the ends kept): alike; shifted by 1.5 px: apart.
+    half = np.r_[0:400:2, 399]
+    assert not traces_apart((x, y), (x[half], y[half]), pixel)
+    assert traces_apart((x, y), (x + 0.75, y), pixel)
+    # A whole path moved by half a pixel, any way: apart (dense traces keep it strict).
+    for angle in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+        moved = (x + 0.5 * 0.5 * np.cos(angle), y + 0.5 * 0.25 * np.sin(angle))
+        assert traces_apart((x, y), moved, pixel)
+    # Empty against drawn, a moved break, no pixel size yet, a path too long to trace.
+    assert traces_apart((x, y), (x[:0], y[:0]), pixel)
+    assert not traces_apart((x[:0], y[:0]), (x[:0], y[:0]), pixel)
+    broken = y.copy()
+    broken[10] = np.nan
+    assert traces_apart((x, y), (x, broken), pixel)
+    assert traces_apart((x, y), (x, y), (0.0, 0.25))
+    zigzag = (np.arange(4000.0), np.tile([0.0, 100.0], 2000))
+    assert traces_apart(zigzag, (zigzag[0], zigzag[1] + 1e-9), (1.0, 1.0))

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run bytecode test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,15 @@ $(STAMP): pyproject.toml
 
 # Where the environment forbids writing bytecode (many container images set
 # PYTHONDONTWRITEBYTECODE), every launch compiled the app's ~120 modules again (~0.2 s);
-# Python still reads .pyc files it did not write, so `make run` writes them first.
+# Python still reads .pyc files it did not write, so `make run` writes them first (and so
+# does bench/bench_start.py, through `make bytecode`).
+APP_SOURCES := gui core main.py
+
+bytecode:
+	$(BIN)/python -m compileall -q $(APP_SOURCES)
+
 run: $(STAMP)
-	$(if $(PYTHONDONTWRITEBYTECODE),$(BIN)/python -m compileall -q gui core main.py)
+	$(if $(PYTHONDONTWRITEBYTECODE),@$(MAKE) -s bytecode)
 	$(BIN)/python main.py $(ARGS)
 
 test: $(STAMP)

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     windows, torches, ratios = [], [], []
     # As `make run` does: the window starts from bytecode (see the module docstring).
     subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "gui", "core", "main.py"],
+        ["make", "-s", "bytecode", f"BIN={Path(sys.executable).parent}"],
         check=True,
         cwd=ROOT,
         timeout=TIMEOUT_S,

@@ -19,11 +19,18 @@ from core.history import History
 from core.optim import Hyper
 from core.state import Checkpoints
 
+# The event a divergence leaves in the history (the loss plot marks it apart from changes).
+DIVERGED_EVENT = "diverged"
 # A loss this many times the first loss counts as exploding, well before float32 overflows.
 EXPLODE_FACTOR = 1e8
 # Whatever the first loss, a loss above this explodes: the parameters that give it are still
 # small enough for every float64 statistic computed from them to stay finite.
 MAX_LOSS = {"float32": 1e36, "float64": 1e250}
+
+
+def is_divergence(text: str) -> bool:
+    """Whether a history event's text marks a divergence (not a change of settings)."""
+    return DIVERGED_EVENT in text
 
 
 class StepRecorder:
@@ -105,7 +112,7 @@ class StepRecorder:
             f"Learning rate {lr:g}{scheduled} is too large; full-batch gradient descent is "
             f"stable below {bound:.3g}. Lower the learning rate and reset."
         )
-        self.history.record_event(self.step_count, "diverged")
+        self.history.record_event(self.step_count, DIVERGED_EVENT)
 
     def _record_epoch_zero(self) -> None:
         """Record step 0 and epoch 0: the initial parameters and their losses."""

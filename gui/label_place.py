@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 
 import pyqtgraph as pg
 
+from core.trainer_record import is_divergence
+
 # Fractions of the view's height tried in turn for a vertical line's label: the first is
 # where it sits when nothing is in the way.
 SPOTS = (0.35, 0.55, 0.15, 0.75)
@@ -48,5 +50,5 @@ def clear_change_labels(plot: pg.PlotItem, markers: Iterable[pg.InfiniteLine]) -
     plot's horizontal lines."""
     others = level_line_labels(plot)
     for marker in markers:
-        if marker.label.isVisible() and "diverg" not in marker.label.format:
+        if marker.label.isVisible() and not is_divergence(marker.label.format):
             keep_clear(marker.label, others)

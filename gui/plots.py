@@ -17,6 +17,7 @@ from core.analysis import loss_label
 from core.decimate import even_indices
 from core.runinfo import RunInfo
 from core.snapshot import Snapshot
+from core.trainer_record import is_divergence
 from gui.fit_follow import FitFollowing
 from gui.label_place import clear_change_labels
 from gui.plot_base import (
@@ -126,7 +127,7 @@ class LossView(PlotView):
 
     @staticmethod
     def _style_marker(marker: pg.InfiniteLine, palette: Palette) -> None:
-        color = palette.diverged if "diverg" in marker.label.format else palette.event
+        color = palette.diverged if is_divergence(marker.label.format) else palette.event
         marker.setPen(palette.pen(color, 1.5, DASH))
         style_line_label(marker, color, palette)
 
@@ -195,9 +196,9 @@ class LossView(PlotView):
         change and a divergence keep their label on the plot, low down and apart, so labels
         never print over each other or over the legend along the top; every marker says its
         text on hover."""
-        diverged = "diverg" in text
+        diverged = is_divergence(text)
         for older in self.markers:
-            if "diverg" not in older.label.format:
+            if not is_divergence(older.label.format):
                 older.label.setVisible(False)
         marker = pg.InfiniteLine(
             pos=self._x_of(step),

@@ -222,11 +222,14 @@ class LandscapeView(_LandscapeWidget):
                 self.path.setSymbolPen(None)
             self.path.setSymbol("o" if symbols else None)
             self.path.setData(px, py)
-        # A path's points are its symbols in 1-D: each one counts, not only the line.
-        apart = moves_a_pixel if symbols else traces_apart
-        moved = set_visible_change(self.path, px, py, apart) or restyled
-        moved = self._draw_point() or moved
-        return self._draw_arrows(snap) or moved
+        moved = self._draw_point()
+        if moved and not restyled:
+            self.path.setData(px, py)  # it ends at the point: no need to trace what moved
+        elif not restyled:
+            # A path's points are its symbols in 1-D: each one counts, not only the line.
+            apart = moves_a_pixel if symbols else traces_apart
+            moved = set_visible_change(self.path, px, py, apart)
+        return self._draw_arrows(snap) or moved or restyled
 
     def _draw_point(self) -> bool:
         x, y = self.map.point(self._theta)

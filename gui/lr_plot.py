@@ -105,6 +105,16 @@ class LrView(PlotView):
         self._draw_plan(0)
         self._keep_y(self._bounds())
 
+    def follow_data(self, info: RunInfo) -> None:
+        """The run's data moved under it (a drag): its stable bound moves with the curvature;
+        the rates used and the plan stay (set_run started over at every change of a drag)."""
+        self._info = info
+        if not math.isclose(info.max_stable_lr, self._bound, rel_tol=1e-9) and not (
+            math.isnan(info.max_stable_lr) and math.isnan(self._bound)
+        ):
+            self.set_stable_lr(info.max_stable_lr)
+            self._keep_y(self._bounds())
+
     def set_train(self, train: TrainConfig) -> None:
         """Follow live changes of the training settings (the rate scales the plan)."""
         if train == self._train:

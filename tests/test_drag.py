@@ -3,6 +3,8 @@ through the window as a user drives it: sliders, the fit plot and the landscape.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -11,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QSlider, QSpinBox
 
 from core.analysis import least_squares
 from gui.controls import WEIGHT_SCALE
+from gui.frame_pacer import paint_target
 from tests.conftest import WAIT_MS, settle
 
 LEFT = Qt.MouseButton.LeftButton
@@ -258,3 +261,29 @@ def test_a_click_on_the_landscape_before_the_first_step_moves_the_start(window, 
     window.step_batch()
     settle(window, qtbot)
     np.testing.assert_allclose(window.latest_snapshot().path()[0], [u, v], rtol=1e-6)
+
+
+def test_moved_data_is_drawn_a_view_a_stage_and_the_rate_plot_keeps_its_curves(window, qtbot):
+    """While the data moves every view repaints whole: a frame then paints one view at a time
+    (input waits for a view, not a row), and the rate plot follows without starting over."""
+    window.step_epoch()
+    window.step_epoch()
+    settle(window, qtbot)
+    window.refresh()
+    d = window.dashboard
+    snap = window.latest_snapshot()
+    rows = [[w for w in stage.widgets] for stage in d._stages(snap)]
+    loss, lr, fit = (paint_target(v) for v in (d.loss_view, d.lr_view, d.fit_view))
+    param, landscape = paint_target(d.param_view), paint_target(d.landscape_view)
+    assert rows == [[loss, lr, fit], [param, landscape]]
+    d._moved = window.run_info()  # as a drag's change leaves it for the next frame
+    rows = [[w for w in stage.widgets] for stage in d._stages(snap)]
+    assert rows == [[loss, lr], [fit], [param], [landscape]]
+    d._moved = d._unseen = None
+    # The rate plot's stable band follows the data's curvature; its curves stay.
+    used = d.lr_view.used()
+    assert used[0].size > 0
+    info = dataclasses.replace(window.run_info(), max_stable_lr=0.123)
+    d.lr_view.follow_data(info)
+    assert d.lr_view.stable_lr == 0.123
+    np.testing.assert_array_equal(d.lr_view.used()[0], used[0])

@@ -74,6 +74,11 @@ def needed_vertices(px: np.ndarray, py: np.ndarray, cell: float = 1.0) -> np.nda
     return keep
 
 
+def _drawn_size(sx: float, sy: float) -> bool:
+    """Whether a pixel's size in data units is known (a view not laid out yet has none)."""
+    return sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)
+
+
 def moves_a_pixel(
     old: tuple[np.ndarray, np.ndarray] | None,
     new: tuple[np.ndarray, np.ndarray],
@@ -90,7 +95,7 @@ def moves_a_pixel(
     if ox.shape != nx.shape or oy.shape != ny.shape:
         return True
     sx, sy = pixel
-    if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
+    if not _drawn_size(sx, sy):
         return True
     for o, n, size in ((ox, nx, sx), (oy, ny, sy)):
         finite = np.isfinite(n)
@@ -158,7 +163,7 @@ def traces_apart(
     ox, oy = (np.asarray(a, dtype=np.float64) for a in old)
     nx, ny = (np.asarray(a, dtype=np.float64) for a in new)
     sx, sy = pixel
-    if not (sx > 0 and sy > 0 and math.isfinite(sx) and math.isfinite(sy)):
+    if not _drawn_size(sx, sy):
         return True
     if ox.size == 0 or nx.size == 0 or ox.shape != oy.shape or nx.shape != ny.shape:
         return ox.size != nx.size or ox.shape != oy.shape or nx.shape != ny.shape

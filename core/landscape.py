@@ -50,6 +50,19 @@ DECADES = 4.0  # colour range below the largest excess loss shown (log scale)
 ARROW_FRACTION = 0.2  # the longer gradient arrow spans this fraction of the view
 
 Range = tuple[float, float]
+# The colour scale's top moves in steps of this many decades: data that moves a little (a drag
+# of a slider) then leaves the scale, its colour bar and the bar's axis as drawn.
+COLOR_STEP = 0.25
+
+
+def stepped_color_range(color_range: Range) -> Range:
+    """The colour scale's ends with the top rounded up to a COLOR_STEP of decades, the span
+    kept (the largest excess then sits at most a sixteenth of the span below the top)."""
+    lo, hi = color_range
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return color_range
+    top = math.ceil(hi / COLOR_STEP) * COLOR_STEP
+    return top - (hi - lo), top
 
 
 def objective_of(info: RunInfo) -> Objective:

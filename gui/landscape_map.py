@@ -26,6 +26,7 @@ from core.landscape import (
     objective_of,
     param_range,
     squared,
+    stepped_color_range,
     trained_column,
     trained_theta,
 )
@@ -459,7 +460,9 @@ class LandscapeMap(MapFollowing, PlotFiles, QtWidgets.QWidget):
             du, dv = (x1 - x0) / (grid.u.size - 1), (y1 - y0) / (grid.v.size - 1)
             self.image.setImage(grid.log, autoLevels=False)
             self.image.setRect(QtCore.QRectF(x0 - du / 2, y0 - dv / 2, x1 - x0 + du, y1 - y0 + dv))
-            self.colorbar.setLevels(grid.color_range)
+            levels = stepped_color_range(grid.color_range)
+            if tuple(self.colorbar.levels()) != levels:  # relabelling the bar costs ~2 ms
+                self.colorbar.setLevels(levels)
             self.contours.setData(*grid.segments)
         self.grid_seconds = time.perf_counter() - t0
         self.grids_computed += 1

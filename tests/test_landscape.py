@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import core.trainer as trainer_module
+from core.landscape import stepped_color_range
 from core.presets import preset_config
 from core.runinfo import RunInfo, run_info
 from core.trainer import Snapshot, Trainer
@@ -401,3 +402,15 @@ def test_key_goes_to_two_columns_then_hides_rather_than_cover_the_map(qtbot, con
     view.resize(900, 650)
     qtbot.waitUntil(view.legend.isVisible, timeout=5000)
     assert covered() <= 0.3 and not view.plot.toolTip()
+
+
+def test_the_colour_bar_shows_the_stepped_scale(qtbot, playground: Run) -> None:
+    """The map's colours and its bar use the scale rounded up to a step of decades (a drag
+    that moves the grid a little then relabels nothing)."""
+    _, info, snap = playground
+    view = _view(qtbot, info, snap)
+    lo, hi = view.map.colorbar.levels()
+    grid_lo, grid_hi = view.map._grid.color_range
+    assert (lo, hi) == stepped_color_range((grid_lo, grid_hi)) != (grid_lo, grid_hi)
+    assert hi >= grid_hi and hi - lo == pytest.approx(grid_hi - grid_lo)
+    assert tuple(view.map.image.getLevels()) == pytest.approx((lo, hi))

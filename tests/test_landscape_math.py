@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from core.analysis import Objective, SufficientStats, least_squares
 from core.landscape import (
     ARROW_FRACTION,
+    COLOR_STEP,
     GRID,
     MARGIN,
     Curve,
@@ -21,6 +23,7 @@ from core.landscape import (
     objective_of,
     param_range,
     squared,
+    stepped_color_range,
     trained_column,
     trained_theta,
 )
@@ -238,3 +241,14 @@ def test_run_space_conversions_match_the_dataset() -> None:
     assert objective.value(snap.theta_trained) == pytest.approx(trainer.train_loss(), rel=1e-12)
     with pytest.raises(ValueError, match="statistics"):
         objective_of(type(info)(**{**info.__dict__, "stats": None}))
+
+
+def test_the_colour_scale_moves_in_steps_of_a_quarter_decade() -> None:
+    """A slightly moved grid (a drag) keeps the scale's ends: its bar is not relabelled."""
+    assert stepped_color_range((-1.3, 2.7)) == (-1.25, 2.75)
+    assert stepped_color_range((-1.28, 2.72)) == stepped_color_range((-1.3, 2.7))
+    assert stepped_color_range((-2.0, 2.0)) == (-2.0, 2.0)  # on a step: as it is
+    lo, hi = stepped_color_range((-3.01, 0.99))
+    assert hi - lo == pytest.approx(4.0) and hi == 1.0 and hi - 0.99 < COLOR_STEP
+    inf = (-math.inf, math.inf)
+    assert stepped_color_range(inf) == inf

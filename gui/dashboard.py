@@ -280,14 +280,14 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
             self.shown.emit(snap, False)  # the status bar
             return still
 
-        def stage(row: list[QWidget]) -> Stage:
+        def painted(row: list[QWidget]) -> list[QWidget]:
             # The code view paints only when its values change: no frame waits for it.
-            painted = [paint_target(v) for v in row if v is not self.code_view]
-            if row is rows[0]:
-                return Stage(first, painted)
-            return Stage(lambda: self._draw(row, snap, moved), painted)
+            return [paint_target(v) for v in row if v is not self.code_view]
 
-        return [stage(row) for row in rows]
+        later = [
+            Stage(lambda row=row: self._draw(row, snap, moved), painted(row)) for row in rows[1:]
+        ]
+        return [Stage(first, painted(rows[0])), *later]
 
     def _draw(
         self,

@@ -221,15 +221,15 @@ class LandscapeView(_LandscapeWidget):
                 self.path.setSymbolBrush(self._palette.brush("path"))
                 self.path.setSymbolPen(None)
             self.path.setSymbol("o" if symbols else None)
-            self.path.setData(px, py)
         moved = self._draw_point()
-        if moved and not restyled:
+        if moved or restyled:
             self.path.setData(px, py)  # it ends at the point: no need to trace what moved
-        elif not restyled:
+            moved = True
+        else:
             # A path's points are its symbols in 1-D: each one counts, not only the line.
             apart = moves_a_pixel if symbols else traces_apart
             moved = set_visible_change(self.path, px, py, apart)
-        return self._draw_arrows(snap) or moved or restyled
+        return self._draw_arrows(snap) or moved
 
     def _draw_point(self) -> bool:
         x, y = self.map.point(self._theta)

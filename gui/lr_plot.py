@@ -109,11 +109,11 @@ class LrView(PlotView):
         """The run's data moved under it (a drag): its stable bound moves with the curvature;
         the rates used and the plan stay (set_run started over at every change of a drag)."""
         self._info = info
-        if not math.isclose(info.max_stable_lr, self._bound, rel_tol=1e-9) and not (
-            math.isnan(info.max_stable_lr) and math.isnan(self._bound)
-        ):
-            self.set_stable_lr(info.max_stable_lr)
-            self._keep_y(self._bounds())
+        bound = float(info.max_stable_lr)
+        if bound == self._bound or (math.isnan(bound) and math.isnan(self._bound)):
+            return
+        self.set_stable_lr(bound)
+        self._keep_y(self._bounds())
 
     def set_train(self, train: TrainConfig) -> None:
         """Follow live changes of the training settings (the rate scales the plan)."""

@@ -241,7 +241,11 @@ def test_secondary_views_follow_the_run(window, qtbot):
     np.testing.assert_array_equal(window.dashboard.weight_bars.heights()["learned"], snap.weights)
     x, y = landscape.current.getData()
     i, j = landscape.grid_params()
-    assert (x[0], y[0]) == pytest.approx((snap.theta_trained[i], snap.theta_trained[j]))
+    # The point is left as drawn while it moves by less than a quarter pixel (a converging
+    # run's frames then repaint nothing there): it is that close to the parameters.
+    sx, sy = landscape.plotItem.getViewBox().viewPixelSize()
+    assert abs(x[0] - snap.theta_trained[i]) <= 0.25 * sx
+    assert abs(y[0] - snap.theta_trained[j]) <= 0.25 * sy
     for name in ("explain_lossPlot", "explain_fitPlot", "explain_landscapePlot"):
         assert window.findChild(object, name).toolTip()
 

@@ -56,13 +56,12 @@ COLOR_STEP = 0.25
 
 
 def stepped_color_range(color_range: Range) -> Range:
-    """The colour scale's ends with the top rounded up to a COLOR_STEP of decades, the span
-    kept (the largest excess then sits at most a sixteenth of the span below the top)."""
+    """The colour scale's ends rounded outwards to a COLOR_STEP of decades (both ends: a drag
+    moves the span as well as the top, and each new end would relabel the bar)."""
     lo, hi = color_range
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return color_range
-    top = math.ceil(hi / COLOR_STEP) * COLOR_STEP
-    return top - (hi - lo), top
+    return math.floor(lo / COLOR_STEP) * COLOR_STEP, math.ceil(hi / COLOR_STEP) * COLOR_STEP
 
 
 def objective_of(info: RunInfo) -> Objective:

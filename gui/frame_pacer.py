@@ -6,7 +6,8 @@ One pacer serves each live tab (the training dashboard and the optimizer race). 
 2. parks the worker's loop (LoopWorker.hold_for_frame) and waits for it to stop: pyqtgraph's
    paint code is Python and holds the interpreter lock, which a torch loop retakes after every
    op; parked, the loop lets the frame have the lock outright (a 15 ms frame stretched to
-   50-90 ms otherwise, bench_window);
+   50-90 ms otherwise, bench_window); a snapshot offered meanwhile (a change the loop carried
+   out on its way to the park) replaces the frame's;
 3. updates the views stage by stage, waiting for each stage's paint before the next, so the
    event loop runs timers and input in between and no stall lasts a whole frame (a view
    whose drawing did not change is not waited for: it will not paint);
@@ -189,6 +190,12 @@ class FramePacer(QObject):
         frame = self._frame
         if frame is None:
             return
+        if not frame.drawing and self._pending is not None:
+            # Offered while the loop went to its park (a drag's change it carried out on the
+            # way): draw that, not the older snapshot this frame began with.
+            stages = self._stages(self._pending)
+            if stages:
+                frame.snapshot, frame.stages, self._pending = self._pending, stages, None
         frame.drawing = True
         if frame.held_from is None:
             frame.held_from = time.perf_counter()

@@ -138,6 +138,11 @@ class LoopWorker(QObject):
                     if not self._frame_clear.is_set():
                         self.parked.emit()
                         self._frame_clear.wait(FRAME_HOLD_MAX)
+                        # What was asked for during the frame (a drag's change) before the
+                        # next slice: the next frame can show it.
+                        self._drain(block=False)
+                        if self._stopping or not self._active:
+                            continue
                     self._guarded(self.work_slice)
                 self._maybe_emit()
         finally:

@@ -103,3 +103,18 @@ def test_a_view_whose_drawing_did_not_change_is_not_waited_for(qtbot):
     frame("still")
     assert pacer.frames == 1 and not pacer.is_drawing()  # over at once: nothing to await
     assert not pacer._paint_timeout.isActive()
+
+
+def test_a_snapshot_offered_while_the_loop_parks_is_the_one_drawn(qtbot, clock):
+    """A drag's change, carried out by the loop on its way to the park, arrives while the frame
+    waits for it: that frame draws the change, not the older snapshot it began with."""
+    loop = Loop()
+    drawn: list[str] = []
+    owner = QObject()
+    pacer = FramePacer(owner, lambda: loop, lambda snap: [Stage(lambda: drawn.append(snap))])
+    pacer.offer("before")
+    qtbot.waitUntil(pacer.is_drawing, timeout=WAIT_MS)
+    pacer.offer("moved")  # the loop's dataChanged, just before its parked
+    pacer.on_parked()
+    assert drawn == ["moved"] and pacer.frames == 1 and loop.released == 1
+    assert pacer.take_pending() is None  # nothing left to draw a second time

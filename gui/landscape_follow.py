@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from core.landscape import objective_of, trained_theta
 from core.runinfo import RunInfo
 
@@ -43,4 +45,7 @@ class MapFollowing:
         self.minimum.setData([mx], [my])
         if self._true.size:
             self.true_point.setData([marks[1][0]], [marks[1][1]])
-        self.pair_changed.emit()
+        # Same pair and ranges: what owners drew on the map stays where it is, unless the
+        # trained units moved (rebuilt data standardised anew), in which paths are drawn.
+        if not (np.array_equal(old.shift, info.shift) and np.array_equal(old.scale, info.scale)):
+            self.pair_changed.emit()

@@ -414,3 +414,21 @@ def test_the_colour_bar_shows_the_stepped_scale(qtbot, playground: Run) -> None:
     assert (lo, hi) == stepped_color_range((grid_lo, grid_hi)) != (grid_lo, grid_hi)
     assert hi >= grid_hi and lo <= grid_lo and hi - lo < grid_hi - grid_lo + 2 * COLOR_STEP
     assert tuple(view.map.image.getLevels()) == pytest.approx((lo, hi))
+
+
+def test_moved_targets_regrid_without_redrawing_what_sits_on_the_map(qtbot) -> None:
+    """A drag's small change of the targets keeps the pair, the ranges and the units: the map
+    regrids, but the path, the ghosts and the grab area (drawn on pair_changed) stay as drawn
+    (at every change of a drag they were drawn twice). Rebuilt data with new units redraws."""
+    trainer = _trainer("playground", 40)
+    view = _view(qtbot, run_info(trainer), trainer.snapshot())
+    redrawn: list[int] = []
+    view.map.pair_changed.connect(lambda: redrawn.append(1))
+    before = view.map._grid.z.copy()
+    trainer.set_targets(np.array(trainer.config.data.true_weights), 1.1, 0.5)
+    view.follow_data(run_info(trainer))
+    assert redrawn == [] and not np.array_equal(view.map._grid.z, before)
+    moved = run_info(trainer)
+    restandardised = dataclasses.replace(moved, shift=moved.shift + 0.01)
+    view.follow_data(restandardised)
+    assert redrawn == [1]

@@ -304,7 +304,8 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
                 self._moved = None  # the frame's last stage: every view has it
         still = []
         for view in views:
-            if view.update_snapshot(snap) is False:
+            # A view that followed moved data paints, whatever the snapshot moved.
+            if view.update_snapshot(snap) is False and moved is None:
                 still.append(paint_target(view))
             if view is self.fit_view:
                 self.predict_overlay.update_snapshot(snap)

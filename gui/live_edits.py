@@ -34,11 +34,10 @@ class LiveEdits:
         self.built: DataConfig = config.data  # the data of the run the worker has
         self._gesture: DataConfig | None = None  # the data at the press of a gesture
         self._grab_note = ""  # what a gesture of grabbing did, said once it ends
-        # One target change at a time: a drag sends 60 a second, more than the training thread
-        # can take at a million samples, so the newest waits for the one sent to be carried
-        # out (targets_taken) instead of queueing up behind it.
-        self._in_flight = False
-        self._waiting: tuple[tuple[float, ...], float, float, bool] | None = None
+        # Target changes sent, and the newest of them the worker has carried out: a drag sends
+        # 60 a second, more than the training thread takes at a million samples, and its one
+        # slot for them keeps only the newest (gui.worker_data), taken once a frame.
+        self._sent = self._taken = 0
 
     def setup(self, config: Config) -> None:
         """A new run is built from config (or a failed one keeps config)."""
@@ -74,24 +73,17 @@ class LiveEdits:
         return kind
 
     def _send_targets(self, d: DataConfig, record: bool) -> None:
-        """Send a target change now, or keep it until the one sent has been carried out."""
-        if self._waiting is not None:
-            record = record or self._waiting[-1]
-        self._waiting = (d.true_weights, d.true_bias, d.noise_std, record)
-        if not self._in_flight:
-            self.targets_taken()
+        """Send a target change (it replaces one the worker has not taken yet)."""
+        self._sent += 1
+        self._worker.set_targets(d.true_weights, d.true_bias, d.noise_std, record, self._sent)
 
-    def targets_taken(self) -> None:
-        """The worker carried out the target change sent: send the newest waiting, if any."""
-        waiting, self._waiting = self._waiting, None
-        self._in_flight = waiting is not None
-        if waiting is not None:
-            weights, bias, noise, record = waiting
-            self._worker.set_targets(weights, bias, noise, record=record)
+    def targets_taken(self, number: int) -> None:
+        """The worker carried out the target changes sent up to this one (numbered from 1)."""
+        self._taken = max(self._taken, number)
 
     def pending(self) -> bool:
-        """Whether a target change is on its way to the worker or waits to be."""
-        return self._in_flight
+        """Whether a target change sent has not been carried out yet."""
+        return self._taken < self._sent
 
     # ---- grabbing the plots ----------------------------------------------------------------
     def move_sample(self, rows: Any, x: Any, y: Any) -> None:
@@ -152,8 +144,8 @@ class DataSlots:
         elif kind is None:
             self.reset()
 
-    def _on_targets_taken(self: RunController) -> None:
-        self.live.targets_taken()
+    def _on_targets_taken(self: RunController, number: int) -> None:
+        self.live.targets_taken(number)
 
     def _on_data_changed(self: RunController, info: RunInfo, snap: Snapshot, rebuilt: bool) -> None:
         """The worker moved the run's data: the run's facts and picture now, the run kept."""

@@ -130,19 +130,19 @@ class LoopWorker(QObject):
         try:
             self.prepare()
             while not self._stopping:
+                # A frame asked for parks the loop before the calls queued meanwhile are carried
+                # out: the frame shows what it was asked for, and a drag's newest change waits
+                # in its slot to be taken, once, as soon as the frame releases the loop.
+                # Outside the lock: an export from the GUI thread must not wait on a frame.
+                if self._active and not self._frame_clear.is_set():
+                    self.parked.emit()
+                    if not self._frame_clear.wait(FRAME_HOLD_MAX):
+                        self._frame_clear.set()  # a lost release costs no more than this
                 self._drain(block=not self._active)
                 if self._stopping:
                     break
-                if self._active:
-                    # Outside the lock: an export from the GUI thread must not wait on a frame.
-                    if not self._frame_clear.is_set():
-                        self.parked.emit()
-                        self._frame_clear.wait(FRAME_HOLD_MAX)
-                        # What was asked for during the frame (a drag's change) before the
-                        # next slice: the next frame can show it.
-                        self._drain(block=False)
-                        if self._stopping or not self._active:
-                            continue
+                # No slice once a frame is asked for: the loop parks for it first.
+                if self._active and self._frame_clear.is_set():
                     self._guarded(self.work_slice)
                 self._maybe_emit()
         finally:
@@ -156,7 +156,9 @@ class LoopWorker(QObject):
             return
         while True:
             self._execute(item)
-            if self._stopping:
+            # A frame asked for comes before the calls queued after this one (a drag queues
+            # one a mouse move): the loop would otherwise run on while the frame draws.
+            if self._stopping or not self._frame_clear.is_set():
                 return
             try:
                 item = self._commands.get_nowait()

@@ -40,7 +40,9 @@ class DataWorker(LoopWorker):
     # The run's data changed under it: its new RunInfo, a snapshot (the history is kept), and
     # whether it answers rebuild_data (the data was built anew) or a smaller change.
     dataChanged = Signal(object, object, bool)
-    targetsTaken = Signal()  # a set_targets call was carried out (whether it changed anything)
+    # The set_targets calls up to this number were carried out (the newest of them, whether it
+    # changed anything; the others it replaced).
+    targetsTaken = Signal(int)
 
     # Provided by TrainingWorker, the one class built on this one.
     _trainer: Trainer | None
@@ -59,11 +61,16 @@ class DataWorker(LoopWorker):
 
     # ---- thread-safe API (called from the GUI thread) -----------------------------------
     def set_targets(
-        self, weights: tuple[float, ...], bias: float, noise_std: float, record: bool = True
+        self,
+        weights: tuple[float, ...],
+        bias: float,
+        noise_std: float,
+        record: bool = True,
+        number: int = 0,
     ) -> None:
         """Move the run's targets to these true weights, bias and noise (record=False: no
-        event, a gesture still under way)."""
-        value = (tuple(float(v) for v in weights), float(bias), float(noise_std), record)
+        event, a gesture still under way); targetsTaken(number) says when it is done."""
+        value = (tuple(float(v) for v in weights), float(bias), float(noise_std), number, record)
         self._latest("targets", self._set_targets, value, _merge_record)
 
     def rebuild_data(self, config: Config) -> None:
@@ -112,15 +119,15 @@ class DataWorker(LoopWorker):
             value = self._slots.pop(kind)
         method(value)
 
-    def _set_targets(self, value: tuple[tuple[float, ...], float, float, bool]) -> None:
+    def _set_targets(self, value: tuple[tuple[float, ...], float, float, int, bool]) -> None:
         try:
             self._move_targets(value)
         finally:
-            self.targetsTaken.emit()
+            self.targetsTaken.emit(value[3])
 
-    def _move_targets(self, value: tuple[tuple[float, ...], float, float, bool]) -> None:
+    def _move_targets(self, value: tuple[tuple[float, ...], float, float, int, bool]) -> None:
         trainer = self._trainer
-        weights, bias, noise, record = value
+        weights, bias, noise, _, record = value
         # A file's targets do not move; other features mean a new run is on its way.
         if trainer is None or trainer.dataset.origin is None:
             return
@@ -193,6 +200,7 @@ class DataWorker(LoopWorker):
         self._moving_until = time.perf_counter() + MOVING_S
         self.dataChanged.emit(info, trainer.snapshot(self._snapshot_points), rebuilt)
         self._dirty = False
+        self._last_emit = time.perf_counter()  # a snapshot went with it
 
 
 def _merge_record(old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...]:

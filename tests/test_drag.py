@@ -287,3 +287,32 @@ def test_moved_data_is_drawn_a_view_a_stage_and_the_rate_plot_keeps_its_curves(w
     d.lr_view.follow_data(info)
     assert d.lr_view.stable_lr == 0.123
     np.testing.assert_array_equal(d.lr_view.used()[0], used[0])
+
+
+def test_a_view_that_followed_moved_data_is_waited_for(window, qtbot, monkeypatch):
+    """A regridded landscape repaints even when the snapshot moved nothing on it: the frame
+    waits for that paint (it came after the frame, with the training loop running again)."""
+    window.step_epoch()
+    settle(window, qtbot)
+    window.refresh()
+    d = window.dashboard
+    snap = window.latest_snapshot()
+    monkeypatch.setattr(d.landscape_view, "update_snapshot", lambda s: False)
+    assert d._draw([d.landscape_view], snap) == [paint_target(d.landscape_view)]
+    assert d._draw([d.landscape_view], snap, window.run_info()) == []
+
+
+def test_target_changes_are_numbered_and_the_newest_is_carried_out(window, qtbot):
+    """A drag's changes replace each other in the worker's slot: the window knows its last
+    change is carried out when the worker says so by its number."""
+    settle(window, qtbot)
+    live = window.controller.live
+    taken: list[int] = []
+    window.worker.targetsTaken.connect(taken.append)
+    for bias in (1.5, 2.0, 2.5):
+        window.controller.edit({"data.true_bias": bias})
+    assert live.pending()
+    qtbot.waitUntil(lambda: not live.pending(), timeout=WAIT_MS)
+    settle(window, qtbot)
+    assert taken and taken[-1] == 3 and taken == sorted(taken)
+    assert window.run_info().true_theta[-1] == 2.5

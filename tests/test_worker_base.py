@@ -55,3 +55,30 @@ def test_a_call_queued_during_a_frame_comes_before_the_next_slice(qtbot):
         assert worker.events[mark] == "call"
     finally:
         assert host.shutdown()
+
+
+def test_a_frame_asked_for_while_calls_run_parks_the_loop_before_the_rest(qtbot):
+    """A drag queues a call a mouse move: once a frame is asked for, the loop parks before
+    the calls queued behind the one it is carrying out, and runs no slice until released."""
+    worker = Ticker()
+    host = WorkerHost(worker, "ticker")
+    parks: list[int] = []
+    worker.parked.connect(
+        lambda: parks.append(len(worker.events)), Qt.ConnectionType.DirectConnection
+    )
+    host.start()
+    try:
+        worker.start_ticking()
+        qtbot.waitUntil(lambda: "slice" in worker.events, timeout=WAIT_MS)
+        worker.hold_for_frame()
+        qtbot.waitUntil(lambda: len(parks) == 1, timeout=WAIT_MS)
+        worker.call(lambda: (worker.events.append("first"), worker.hold_for_frame()))
+        worker.call(worker.events.append, "second")
+        worker.release_frame()
+        qtbot.waitUntil(lambda: len(parks) == 2, timeout=WAIT_MS)
+        assert worker.events[parks[0] :] == ["first"]  # parked again: no slice, no second
+        worker.release_frame()
+        qtbot.waitUntil(lambda: "slice" in worker.events[parks[1] :], timeout=WAIT_MS)
+        assert worker.events[parks[1]] == "second"
+    finally:
+        assert host.shutdown()

@@ -208,6 +208,10 @@ class LoopWorker(QObject):
         if snap is None:
             return
         self.snapshot.emit(snap)
+        self.snapshot_sent()
+
+    def snapshot_sent(self) -> None:
+        """Note that the window has the model as it is now (the next snapshot waits its turn)."""
         self._last_emit = time.perf_counter()
         self._dirty = False
 

@@ -199,8 +199,7 @@ class DataWorker(LoopWorker):
         self._moved = (trainer, info)
         self._moving_until = time.perf_counter() + MOVING_S
         self.dataChanged.emit(info, trainer.snapshot(self._snapshot_points), rebuilt)
-        self._dirty = False
-        self._last_emit = time.perf_counter()  # a snapshot went with it
+        self.snapshot_sent()
 
 
 def _merge_record(old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -173,6 +173,7 @@ class LandscapeView(_LandscapeWidget):
     def follow_data(self, info: RunInfo) -> None:
         """The run's data moved under it: the landscape regrids from its new statistics (the
         minimum and true point move); the path and the pair stay."""
+        self.theory.set_run(info)  # the eigen-axes cross at the moved minimum
         self.map.follow_data(info)
 
     def shown_snapshot(self) -> Snapshot | None:

@@ -432,3 +432,27 @@ def test_moved_targets_regrid_without_redrawing_what_sits_on_the_map(qtbot) -> N
     restandardised = dataclasses.replace(moved, shift=moved.shift + 0.01)
     view.follow_data(restandardised)
     assert redrawn == [1]
+
+
+def _axes_crossing(view: LandscapeView) -> np.ndarray:
+    """Where the two drawn eigen-axes cross."""
+    x, y = (np.asarray(a, dtype=np.float64) for a in view.theory.axes.getData())
+    (a0, a1), (b0, b1) = (np.array([[x[k], y[k]], [x[k + 1], y[k + 1]]]) for k in (0, 3))
+    # Solve a0 + s (a1 - a0) = b0 + t (b1 - b0).
+    s, _ = np.linalg.solve(np.column_stack([a1 - a0, b0 - b1]), b0 - a0)
+    return a0 + s * (a1 - a0)
+
+
+def test_the_eigen_axes_cross_at_the_moved_minimum(qtbot) -> None:
+    """Data moved under a running fit (a drag of the bias) moves the minimum: the Hessian's
+    eigen-axes drawn on the map cross at the new minimum, not the old one."""
+    trainer = _trainer("playground", 40)
+    view = _view(qtbot, run_info(trainer), trainer.snapshot())
+    old = view.map.point(view.map._min_theta)
+    assert _axes_crossing(view) == pytest.approx(old, abs=1e-9)
+    trainer.set_targets(np.array(trainer.config.data.true_weights), 4.0, 0.5)
+    view.follow_data(run_info(trainer))
+    view.update_snapshot(trainer.snapshot())
+    moved = view.map.point(view.map._min_theta)
+    assert abs(moved[1] - old[1]) > 1.0
+    assert _axes_crossing(view) == pytest.approx(moved, abs=1e-9)

@@ -193,6 +193,7 @@ class Dashboard(DashboardBranches, DashboardData, DashboardTheory, QWidget):
 
     def shutdown(self) -> bool:
         """Join the theory thread (idempotent); True if it ended in time."""
+        self._plateau_rest.stop()  # it would start the thread again
         return self._theory_host.shutdown()
 
     def show_predict(self) -> None:

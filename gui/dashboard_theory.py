@@ -5,9 +5,10 @@ plot, predicted in a thread of its own."""
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QSplitter, QTabWidget
 
 from core.config import Config
@@ -19,6 +20,13 @@ from gui.theory_worker import TheoryWorker, shows_plateau, theory_host
 if TYPE_CHECKING:
     from gui.plots import LossView
     from gui.run_controller import RunController
+
+# A prediction that took longer than COSTLY_S (a million rows: 0.2-0.6 s of a core) waits until
+# the settings rest for REST_MS: during a drag, one solve after another in the theory thread
+# took a core and the interpreter lock from the window and the training loop (bench_drag).
+# Cheaper ones follow every change, so the line moves with a drag of the rate.
+COSTLY_S = 0.05
+REST_MS = 300
 
 
 class DashboardTheory:
@@ -34,6 +42,12 @@ class DashboardTheory:
         self.plateau_line = PlateauLine(self.loss_view)
         self._theory_host = theory_host()
         self._plateau_key: tuple[object, ...] | None = None
+        self._plateau_asked_at = 0.0
+        self._plateau_cost = 0.0  # seconds from the last request to its answer
+        self._plateau_rest = QTimer(self.loss_view)
+        self._plateau_rest.setSingleShot(True)
+        self._plateau_rest.setInterval(REST_MS)
+        self._plateau_rest.timeout.connect(self._ask_plateau)
 
     def _theory_layout(self, param_view: object) -> tuple[QSplitter, QTabWidget]:
         """The loss plot over the rate plot (one step axis), and the parameter tabs."""
@@ -58,6 +72,9 @@ class DashboardTheory:
 
     def _connect_theory(self, controller: RunController) -> None:
         controller.configChanged.connect(self._on_config)
+        # Moved data (a drag of the noise) moves the plateau too; the edit's configChanged
+        # came before the worker had moved it.
+        controller.dataChanged.connect(self._on_moved_data)
         controller.stableLrChanged.connect(self.lr_view.set_stable_lr)
         theory = self._theory_host.worker
         assert isinstance(theory, TheoryWorker)
@@ -66,6 +83,7 @@ class DashboardTheory:
     def _reset_theory(self) -> None:
         """A new run: no plateau until predicted for it."""
         self._plateau_key = None
+        self._plateau_cost = 0.0  # its first prediction goes at once
         self.plateau_line.set_value(None)
         self._on_config(self._controller.config())
 
@@ -82,15 +100,37 @@ class DashboardTheory:
             return
         self._plateau_key = key
         if not shows_plateau(info, train):
+            self._plateau_rest.stop()
             self.plateau_line.set_value(None)
             return
+        if self._plateau_cost > COSTLY_S:
+            self._plateau_rest.start()  # (again): asked once the changes rest
+            return
+        self._ask_plateau()
+
+    def _on_moved_data(self, *_: object) -> None:
+        self._on_config(self._controller.config())
+
+    def _ask_plateau(self) -> None:
+        """Ask the theory thread for the plateau at the settings now (those of the key)."""
+        self._plateau_rest.stop()
+        info = self._controller.run_info()
+        if info is None or self._plateau_key is None:
+            return
+        self._plateau_asked_at = time.perf_counter()
         self._theory_host.start()
-        self._theory_host.worker.predict_plateau(key, info, train)  # type: ignore[attr-defined]
+        worker = self._theory_host.worker
+        worker.predict_plateau(self._plateau_key, info, self._controller.config().train)  # type: ignore[attr-defined]
+
+    def plateau_waiting(self) -> bool:
+        """Whether a costly plateau prediction waits for the settings to rest."""
+        return self._plateau_rest.isActive()
 
     def _on_plateau(self, key: object, plateau: object) -> None:
         info = self._controller.run_info()
         if key != self._plateau_key or info is None:
             return  # an answer for settings since changed
+        self._plateau_cost = time.perf_counter() - self._plateau_asked_at
         excess = getattr(plateau, "excess", None)
         if excess is None or not math.isfinite(excess):
             self.plateau_line.set_value(None)

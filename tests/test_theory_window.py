@@ -28,6 +28,7 @@ from gui.eigen_view import step_rates
 from gui.landscape_theory import SIGMAS, cloud_size
 from gui.style import DARK, is_dark
 from gui.teaching import EXPLANATIONS
+from gui.theory_worker import plateau_of
 from tests.conftest import WAIT_MS, settle, step_of
 
 NEW_VIEWS = ("eigenPlot", "lrPlot")
@@ -332,6 +333,51 @@ def test_loss_plot_draws_the_predicted_plateau_and_follows_the_rate(window, qtbo
         assert math.isnan(line.value)
     window.shutdown()
     assert not window.dashboard._theory_host.thread.isRunning()
+
+
+def test_a_costly_plateau_waits_for_the_settings_to_rest(window, qtbot, monkeypatch):
+    """A prediction that cost much (a million rows: 0.2-0.6 s of a core) is not asked for at
+    every change of a drag (one solve after another kept a core busy through it), but once the
+    settings rest, for the newest of them; a cheap one follows every change."""
+    d = window.dashboard
+    line = d.plateau_line
+    qtbot.waitUntil(lambda: math.isfinite(line.value), timeout=WAIT_MS)
+    worker = d._theory_host.worker
+    asked: list[float] = []
+    original = worker.predict_plateau
+
+    def predict(key, info, train) -> None:
+        asked.append(train.lr)
+        original(key, info, train)
+
+    monkeypatch.setattr(worker, "predict_plateau", predict)
+    for lr in (0.02, 0.021):
+        window.controller.edit({"train.lr": lr})
+    assert asked == [0.02, 0.021] and not d.plateau_waiting()
+    qtbot.waitUntil(lambda: "0.021" in line.text, timeout=WAIT_MS)
+    asked.clear()
+    d._plateau_cost = 1.0  # as the last one cost on a million rows
+    for lr in (0.03, 0.031, 0.032):
+        window.controller.edit({"train.lr": lr})
+        assert asked == [] and d.plateau_waiting()
+    qtbot.waitUntil(lambda: asked == [0.032], timeout=WAIT_MS)
+    want = window.run_info().ols_loss + run_plateau(Trainer(window.config())).excess
+    qtbot.waitUntil(lambda: line.value == pytest.approx(want, rel=1e-12), timeout=WAIT_MS)
+    assert asked == [0.032] and "0.032" in line.text
+
+
+def test_the_plateau_follows_data_moved_under_the_run(window, qtbot):
+    """More noise under a running fit (a drag of the noise slider) raises the plateau: the
+    line is predicted anew from the moved data (it kept the plateau of the data before)."""
+    line = window.dashboard.plateau_line
+    qtbot.waitUntil(lambda: math.isfinite(line.value), timeout=WAIT_MS)
+    before, old = window.run_info(), line.value
+    window.controller.edit({"data.noise_std": 2.0})
+    qtbot.waitUntil(lambda: window.run_info() is not before, timeout=WAIT_MS)
+    info = window.run_info()
+    want = info.ols_loss + plateau_of(info, window.config().train).excess
+    assert want > 4 * old
+    qtbot.waitUntil(lambda: line.value == pytest.approx(want, rel=1e-12), timeout=WAIT_MS)
 
 
 # ---- export and theme ---------------------------------------------------------------------

@@ -197,6 +197,7 @@ class MainWindow(WindowFiles, QMainWindow):
         # started earlier it would fight the window's own start-up for the interpreter lock.
         # A window that is never shown starts it on this timer.
         self._start_timer = QTimer(self)
+        self._start_timer.setObjectName("startFallbackTimer")
         self._start_timer.setSingleShot(True)
         self._start_timer.setInterval(START_FALLBACK_MS)
         self._start_timer.timeout.connect(self._start_worker)

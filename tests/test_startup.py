@@ -43,12 +43,9 @@ class _CloseOnFirstPaint(QObject):
 def test_closing_before_the_thread_started_never_starts_it(qtbot):
     win = MainWindow(preset_config("playground"))
     qtbot.addWidget(win)
-    fallback = [
-        t
-        for t in win.findChildren(QTimer)
-        if t.isSingleShot() and t.interval() == START_FALLBACK_MS
-    ]
+    fallback = win.findChildren(QTimer, "startFallbackTimer")
     assert len(fallback) == 1 and fallback[0].isActive()
+    assert fallback[0].isSingleShot() and fallback[0].interval() == START_FALLBACK_MS
     win.close()  # before the first paint and the fallback timer
     assert not fallback[0].isActive() and not win.host.thread.isRunning()
 

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from gui.plots import LossView
     from gui.run_controller import RunController
 
-# A prediction that took longer than COSTLY_S (a million rows: 0.2-0.6 s of a core) waits until
-# the settings rest for REST_MS: during a drag, one solve after another in the theory thread
-# took a core and the interpreter lock from the window and the training loop (bench_drag).
-# Cheaper ones follow every change, so the line moves with a drag of the rate.
+# A prediction that took longer than COSTLY_S (a million rows: ~0.1 s of a core, more when
+# busy) waits until the settings rest for REST_MS: during a drag, one solve after another in
+# the theory thread took a core and the interpreter lock from the window and the training loop
+# (bench_drag). Cheaper ones follow every change, so the line moves with a drag of the rate.
 COSTLY_S = 0.05
 REST_MS = 300
 

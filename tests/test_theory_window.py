@@ -336,7 +336,7 @@ def test_loss_plot_draws_the_predicted_plateau_and_follows_the_rate(window, qtbo
 
 
 def test_a_costly_plateau_waits_for_the_settings_to_rest(window, qtbot, monkeypatch):
-    """A prediction that cost much (a million rows: 0.2-0.6 s of a core) is not asked for at
+    """A prediction that cost much (a million rows: ~0.1 s of a core) is not asked for at
     every change of a drag (one solve after another kept a core busy through it), but once the
     settings rest, for the newest of them; a cheap one follows every change."""
     d = window.dashboard

@@ -16,6 +16,8 @@ from core.runinfo import RunInfo
 if TYPE_CHECKING:
     from gui.landscape_map import LandscapeMap
 
+EDGE = 0.05  # moved marks closer than this fraction of the view to its edge re-range it
+
 
 class MapFollowing:
     """LandscapeMap.follow_data."""
@@ -36,7 +38,9 @@ class MapFollowing:
         marks = [self.point(self._min_theta)] + (
             [self.point(self._true)] if self._true.size else []
         )
-        inside = all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in marks)
+        # Inside by a little: a star on the very edge is cut in half.
+        ex, ey = EDGE * (x1 - x0), EDGE * (y1 - y0)
+        inside = all(x0 + ex <= x <= x1 - ex and y0 + ey <= y <= y1 - ey for x, y in marks)
         if self.is_1d or not inside:
             self._set_pair(self._pair)
             return

@@ -456,3 +456,24 @@ def test_the_eigen_axes_cross_at_the_moved_minimum(qtbot) -> None:
     moved = view.map.point(view.map._min_theta)
     assert abs(moved[1] - old[1]) > 1.0
     assert _axes_crossing(view) == pytest.approx(moved, abs=1e-9)
+
+
+def test_a_minimum_moved_near_the_edge_re_ranges_the_map(qtbot) -> None:
+    """Data moved under the run keeps the ranges while the marks lie well inside; a minimum
+    moved to within 5% of an edge (its star cut in half there) re-ranges the view around it."""
+    trainer = _trainer("playground", 40)
+    view = _view(qtbot, run_info(trainer), trainer.snapshot())
+    (_, _), (y0, y1) = view.map._range
+    _, b_min = view.map.point(view.map._min_theta)
+    w, b = np.array(trainer.config.data.true_weights), trainer.config.data.true_bias
+
+    def move_minimum_to(y: float) -> tuple[float, float]:
+        trainer.set_targets(w, b + (y - b_min), 0.5)  # the least-squares bias moves as much
+        view.follow_data(run_info(trainer))
+        return view.map.point(view.map._min_theta)[1], view.map._range[1]
+
+    y, kept = move_minimum_to(y1 - 0.1 * (y1 - y0))
+    assert kept == (y0, y1) and y == pytest.approx(y1 - 0.1 * (y1 - y0))
+    y, moved = move_minimum_to(y1 - 0.02 * (y1 - y0))
+    assert moved != (y0, y1)
+    assert moved[0] + 0.1 * (moved[1] - moved[0]) < y < moved[1] - 0.1 * (moved[1] - moved[0])

@@ -65,7 +65,7 @@ class Timed:
 class Bench:
     """Owns the QApplication (offscreen) and runs the trials."""
 
-    def __init__(self, seconds: float, call: Timed) -> None:
+    def __init__(self, seconds: float, call: Timed, predicted: Timed | None = None) -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import Qt, QTimer
         from PySide6.QtWidgets import QApplication
@@ -83,10 +83,13 @@ class Bench:
         self.config = preset_config(PRESET).with_values(
             {"data.n_samples": SAMPLES, "train.epochs": 1000}
         )
-        self.still: dict[str, list[float]] = {"gaps": [], "rates": [], "fps": []}
-        self.drag: dict[str, list[float]] = {"gaps": [], "rates": [], "fps": [], "latency": []}
+        self.still: dict[str, list[float]] = {"gaps": [], "rates": [], "fps": [], "plateaus": []}
+        self.drag: dict[str, list[float]] = {
+            "gaps": [], "rates": [], "fps": [], "plateaus": [], "latency": []
+        }  # fmt: skip
         self.sent = self.shown = 0
         self.call = call  # the training thread's calls, timed
+        self.predicted = predicted  # the theory thread's plateau predictions, timed
         self.first_ms: list[float] = []  # each run's first change: it builds the products
         self.later_ms: list[float] = []
 
@@ -167,6 +170,7 @@ class Bench:
         mover.setTimerType(self.Qt.TimerType.PreciseTimer)
         mover.timeout.connect(drag)
         calls = len(self.call.ms)
+        predictions = len(self.predicted.ms) if self.predicted else 0
         if slider is not None:
             slider.sliderPressed.emit()
             mover.start(round(1000 / CHANGES_PER_S))
@@ -185,6 +189,8 @@ class Bench:
         into["gaps"] += list(np.diff(ticks) * 1000)
         into["rates"].append((steps[-1][1] - steps[0][1]) / (steps[-1][0] - steps[0][0]))
         into["fps"].append(frames[0] / (t1 - t0))
+        if self.predicted:
+            into["plateaus"].append((len(self.predicted.ms) - predictions) / (t1 - t0))
         if slider is not None:
             self.sent += len(sent)
             self.shown += exact[0]
@@ -215,6 +221,9 @@ def report(bench: Bench, moved: Timed) -> tuple[str, int]:
         ("event-loop stall, p99 (ms)", _pct(s["gaps"], 99), _pct(d["gaps"], 99), "<= 20"),
         ("training steps/s (median of trials)", _median(s["rates"]), _median(d["rates"]), ""),
         ("frames/s (median of trials)", _median(s["fps"]), _median(d["fps"]), ""),
+        # A drag asks for one only once it rests: solves back to back took a core (stop 25).
+        ("theory thread: plateau predictions/s (median of trials)", _median(s["plateaus"]),
+         _median(d["plateaus"]), ""),
         ("change to plots, median (ms)", None, _median(d["latency"]), "<= 100"),
         ("change to plots, p90 (ms)", None, _pct(d["latency"], 90), ""),
         ("training thread per change: targets + statistics, median (ms)", None,
@@ -268,14 +277,16 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from core.trainer import Trainer
+    from gui.theory_worker import TheoryWorker
     from gui.worker_data import DataWorker
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     moved = Timed(Trainer, "set_targets")
     call = Timed(DataWorker, "_set_targets")
+    predicted = Timed(TheoryWorker, "_plateau")
     try:
-        bench = Bench(args.seconds, call)
+        bench = Bench(args.seconds, call, predicted)
         print("== bench_drag: dragging a data slider over a running 1,000,000-sample run ==")
         print(
             f"workload: preset {PRESET} with {SAMPLES:,} samples (module implementation, batch"
@@ -297,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         moved.restore()
         call.restore()
+        predicted.restore()
         torch.set_num_threads(threads)
     return 1 if args.strict and failed else 0
 

@@ -12,10 +12,14 @@ HIDDEN_HINT = "The key is hidden at this size: make the plot larger to show it."
 
 
 def fit_legend(legend: pg.LegendItem, view_box: pg.ViewBox) -> bool:
-    """Lay the legend out in one column or two so it fits, or hide it; True if it is shown."""
+    """Lay the legend out in one column or two so it fits, or hide it; False if it is hidden
+    for want of room (an empty one is hidden too: pyqtgraph paints its empty frame)."""
+    if not legend.items:
+        legend.hide()
+        return True
     width, height = view_box.width(), view_box.height()
-    if width <= 0 or height <= 0 or not legend.items:
-        return legend.isVisible()  # not laid out yet, or nothing to show: leave it
+    if width <= 0 or height <= 0:
+        return legend.isVisible()  # not laid out yet: leave it
     for columns in (1, 2):
         legend.setColumnCount(columns)
         rect = legend.boundingRect()

@@ -356,3 +356,13 @@ def test_table_headers_and_optimizer_names_fit_a_narrow_panel(panel, qtbot):
     combo = table.cellWidget(0, 1)
     assert isinstance(combo, QComboBox)
     assert combo.width() >= combo.fontMetrics().horizontalAdvance("Momentum") + 20
+
+
+def test_no_empty_key_is_drawn_before_a_race(panel, qtbot):
+    """Before a race the loss plot and the landscape have nothing to name: no key is drawn
+    (pyqtgraph painted an empty legend frame in their corners); after it, both keys show."""
+    legends = (panel.loss_view.legend, panel.landscape.map.legend)
+    qtbot.waitUntil(lambda: not any(legend.isVisible() for legend in legends), timeout=WAIT_MS)
+    assert "hidden" not in panel.loss_view.toolTip()
+    _race(qtbot, panel)
+    qtbot.waitUntil(lambda: all(legend.isVisible() for legend in legends), timeout=WAIT_MS)

@@ -5,7 +5,6 @@ plot, predicted in a thread of its own."""
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
@@ -42,8 +41,7 @@ class DashboardTheory:
         self.plateau_line = PlateauLine(self.loss_view)
         self._theory_host = theory_host()
         self._plateau_key: tuple[object, ...] | None = None
-        self._plateau_asked_at = 0.0
-        self._plateau_cost = 0.0  # seconds from the last request to its answer
+        self._plateau_cost = 0.0  # seconds the last prediction took in the theory thread
         self._plateau_rest = QTimer(self.loss_view)
         self._plateau_rest.setSingleShot(True)
         self._plateau_rest.setInterval(REST_MS)
@@ -117,7 +115,6 @@ class DashboardTheory:
         info = self._controller.run_info()
         if info is None or self._plateau_key is None:
             return
-        self._plateau_asked_at = time.perf_counter()
         self._theory_host.start()
         worker = self._theory_host.worker
         worker.predict_plateau(self._plateau_key, info, self._controller.config().train)  # type: ignore[attr-defined]
@@ -126,11 +123,11 @@ class DashboardTheory:
         """Whether a costly plateau prediction waits for the settings to rest."""
         return self._plateau_rest.isActive()
 
-    def _on_plateau(self, key: object, plateau: object) -> None:
+    def _on_plateau(self, key: object, plateau: object, seconds: float) -> None:
+        self._plateau_cost = seconds  # the solve's own time, not its wait in the queue
         info = self._controller.run_info()
         if key != self._plateau_key or info is None:
             return  # an answer for settings since changed
-        self._plateau_cost = time.perf_counter() - self._plateau_asked_at
         excess = getattr(plateau, "excess", None)
         if excess is None or not math.isfinite(excess):
             self.plateau_line.set_value(None)

@@ -11,6 +11,7 @@ to superseded requests are dropped. gui/plateau_line.py draws the answer on the 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,8 @@ def shows_plateau(info: RunInfo, train: TrainConfig) -> bool:
 class TheoryWorker(LoopWorker):
     """Computes predictions too slow for the GUI thread, newest request first."""
 
-    plateauReady = Signal(object, object)  # the request's key, its Plateau (or None)
+    # The request's key, its Plateau (or None), and the seconds the prediction took.
+    plateauReady = Signal(object, object, float)
 
     def __init__(self) -> None:
         super().__init__(snapshot_points=2)
@@ -62,11 +64,12 @@ class TheoryWorker(LoopWorker):
     def _plateau(self, key: object, info: RunInfo, train: TrainConfig) -> None:
         if key != self._wanted:
             return  # superseded while it waited
+        start = time.perf_counter()
         try:
             plateau = plateau_of(info, train)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             plateau = None  # no prediction is better than a dead thread
-        self.plateauReady.emit(key, plateau)
+        self.plateauReady.emit(key, plateau, time.perf_counter() - start)
 
     def work_slice(self) -> None:
         """Nothing runs between requests."""

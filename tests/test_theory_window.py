@@ -351,6 +351,7 @@ def test_a_costly_plateau_waits_for_the_settings_to_rest(window, qtbot, monkeypa
         original(key, info, train)
 
     monkeypatch.setattr(worker, "predict_plateau", predict)
+    d._plateau_cost = 0.001  # as a preset's costs (its solve's own time, however busy)
     for lr in (0.02, 0.021):
         window.controller.edit({"train.lr": lr})
     assert asked == [0.02, 0.021] and not d.plateau_waiting()

@@ -227,13 +227,13 @@ def sgd_plateau(
         return Plateau(math.inf, math.inf, bias, m)  # full-batch descent itself diverges
     kappa = _kappa(lam_k, lr, inv_b, optimizer, mu)
     u = z * r[:, None]
-    u -= np.ones(m) @ u / m  # the mean by a matrix product: u.mean(axis=0) took ~20 ms a 1e6 rows
+    u -= np.ones(m) @ u / m  # the mean by a matrix product: u.mean(axis=0) took ~20 ms on 1e6 rows
     sigma = (4.0 * c * c / m) * (u.T @ u)
     g = z.T @ z / m
 
     if q <= MOMENT_TENSOR_MAX_Q:
         # Few directions: the fourth moments once (one pass over the rows), then every
-        # application of N is q^4 numbers, not two passes (a million rows: ~190 -> ~60 ms).
+        # application of N is q^4 numbers, not two passes (a million rows: ~195 -> ~90 ms).
         moments = fourth_moments(z)
 
         def noise(s: np.ndarray) -> np.ndarray:

@@ -221,7 +221,7 @@ def test_the_moment_tensor_gives_the_plateau_the_row_passes_give(
     monkeypatch, optimizer, momentum, l2, kind
 ):
     """With few directions N(S) goes through the fourth-moment tensor (a million rows: the
-    solve ~190 -> ~60 ms); it is the same operator as the two passes over the rows."""
+    solve ~195 -> ~90 ms); it is the same operator as the two passes over the rows."""
     rng = np.random.default_rng(7)
     x = rng.normal(size=(5000, 3)) @ np.array([[1.0, 0.3, 0.0], [0.0, 1.0, 0.5], [0, 0, 2]])
     y = x @ np.array([1.0, -2.0, 0.5]) + 0.3 + rng.standard_t(4, size=5000)
